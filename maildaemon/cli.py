@@ -1,0 +1,253 @@
+"""Command line: thin wrappers that build the pieces and call them.
+
+Exit codes (sysexits): 0 success, 1 not found, 2 usage error, 75 temporary failure (the MTA
+should retry), 78 configuration error. Every command works on the data directory whether or
+not a daemon is running on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sqlite3
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from maildaemon.config import Config, ConfigError, describe, load_config, resolve_config_path
+from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
+from maildaemon.sender import Sender, transport_for
+from maildaemon.spool import Incoming, Spool
+from maildaemon.store import Store
+from maildaemon.views import ticket_json, ticket_text
+from maildaemon.worker import Worker, load_secret
+
+EX_OK, EX_NOTFOUND, EX_USAGE, EX_TEMPFAIL, EX_CONFIG = 0, 1, 2, 75, 78
+
+
+def utc_now() -> datetime:
+    """The one clock of the process; everything else receives `now` from here."""
+    return datetime.now(UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maildaemon", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="TOML file (else $MAILDAEMON_CONFIG, else the "
+                        "packaged default)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the daemon in the foreground")
+    sub.add_parser("check-config", help="validate the configuration and templates")
+    ingest = sub.add_parser("ingest", help="put raw messages through the pipeline now")
+    ingest.add_argument("--sender", help="envelope sender (\"\" for a bounce)")
+    ingest.add_argument("--rcpt", action="append", default=[], help="envelope recipient")
+    ingest.add_argument("files", nargs="+", help="message files, - for standard input")
+    sub.add_parser("flush", help="deliver every pending outbound message now")
+    tickets = sub.add_parser("tickets", help="list tickets")
+    tickets.add_argument("--status")
+    tickets.add_argument("--queue")
+    tickets.add_argument("--json", action="store_true")
+    show = sub.add_parser("show", help="one ticket with its messages and events")
+    show.add_argument("number")
+    show.add_argument("--json", action="store_true")
+    outbox = sub.add_parser("outbox", help="outbound mail")
+    outbox_sub = outbox.add_subparsers(dest="action", required=True)
+    outbox_ls = outbox_sub.add_parser("ls", help="pending and failed deliveries")
+    outbox_ls.add_argument("--all", action="store_true", help="include sent messages")
+    outbox_ls.add_argument("--json", action="store_true")
+    spool = sub.add_parser("spool", help="the queue of received messages")
+    spool_sub = spool.add_subparsers(dest="action", required=True)
+    spool_ls = spool_sub.add_parser("ls", help="pending, claimed and held messages")
+    spool_ls.add_argument("--json", action="store_true")
+    spool_retry = spool_sub.add_parser("retry", help="put a held message back in the queue")
+    spool_retry.add_argument("spool_id")
+    automatic = sub.add_parser("automatic", help="automatic mail that joined no ticket")
+    automatic.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.command == "serve" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # aiosmtpd logs every SMTP command at INFO, APScheduler every job run: keep ops logs ours.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    path = resolve_config_path(args.config)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"maildaemon: configuration error: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    try:
+        return COMMANDS[args.command](config, args)
+    except sqlite3.OperationalError as exc:
+        print(f"maildaemon: temporary failure: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except OSError as exc:
+        print(f"maildaemon: temporary failure: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+
+
+def cmd_serve(config: Config, args: argparse.Namespace) -> int:
+    from maildaemon.daemon import serve
+
+    return serve(config, utc_now)
+
+
+def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
+    renderer = Renderer(config.mail.domain, b"check-config", environment())
+    problems = []
+    for name in TEMPLATES:
+        try:
+            renderer.render(name, number="HS-000000", queue="support",
+                            queue_address=config.queue_address("support"),
+                            to="customer@example.org", ticket_subject="Sample", now=utc_now(),
+                            in_reply_to="<sample@example.org>", variables=sample_variables())
+        except Exception as exc:
+            problems.append(f"template {name}: {type(exc).__name__}: {exc}")
+    if problems:
+        for problem in problems:
+            print(f"maildaemon: {problem}", file=sys.stderr)
+        return EX_CONFIG
+    print(f"configuration OK: {config.source}")
+    print(json.dumps(describe(config), indent=2, default=list))
+    return EX_OK
+
+
+def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
+    spool = Spool(config.data_dir, config.spool.max_attempts)
+    store = Store(config.data_dir)
+    worker = Worker(config, spool, store, utc_now)
+    status = EX_OK
+    for name in args.files:
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        spool_id = spool.put(Incoming(args.sender, tuple(args.rcpt), raw, "ingest"))
+        entry = spool.claim(spool_id)
+        if entry is not None:
+            result = worker.process(entry)
+            outcome, number, detail = result.outcome, result.ticket, result.detail
+        else:
+            outcome, number, detail = _wait_for_daemon(store, spool_id)
+        print(f"{name}: {outcome} {number or '-'} (spool {spool_id})"
+              + (f": {detail}" if outcome in ("held", "pending") else ""))
+        if outcome == "pending":
+            status = EX_TEMPFAIL
+    Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
+        .deliver_due(utc_now())
+    return status
+
+
+def _wait_for_daemon(store: Store, spool_id: str) -> tuple[str, str | None, str]:
+    """A running daemon claimed the message first: wait for its verdict."""
+    for _ in range(600):
+        done = store.processed_outcome(spool_id)
+        if done:
+            return done[0], done[1], ""
+        time.sleep(0.1)
+    return "pending", None, "queued; the running daemon has not finished it yet"
+
+
+def cmd_flush(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    report = Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
+        .deliver_due(utc_now(), everything=True)
+    print(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
+    return EX_OK
+
+
+def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    rows = [ticket_json(store, row, full=False)
+            for row in store.ticket_rows(args.status, args.queue)]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EX_OK
+    for t in rows:
+        print(f"{t['number']}  {t['status']:<8} {t['priority']:<8} {t['queue']:<10} "
+              f"{t['requester']:<30} {t['subject']}")
+    return EX_OK
+
+
+def cmd_show(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    row = store.ticket_row(args.number)
+    if row is None:
+        print(f"maildaemon: no ticket {args.number}", file=sys.stderr)
+        return EX_NOTFOUND
+    data = ticket_json(store, row)
+    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else ticket_text(data))
+    return EX_OK
+
+
+def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    where = "" if args.all else " WHERE o.status != 'sent'"
+    rows = store.conn.execute(
+        "SELECT o.id, o.status, o.kind, o.rcpt_to, o.message_id, o.attempts,"
+        " o.next_attempt_at, o.last_error, o.created_at, t.number FROM outbox o"
+        " LEFT JOIN tickets t ON t.id = o.ticket_id" + where + " ORDER BY o.id"
+    ).fetchall()
+    items = [dict(row) for row in rows]
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return EX_OK
+    for i in items:
+        print(f"{i['id']:>6} {i['status']:<8} {i['kind']:<15} {i['number'] or '-':<10} "
+              f"{i['rcpt_to']:<30} attempts {i['attempts']} next {i['next_attempt_at']}"
+              + (f"  last error: {i['last_error']}" if i["last_error"] else ""))
+    if not items:
+        print("outbox empty" if args.all else "nothing pending or failed")
+    return EX_OK
+
+
+def cmd_spool(config: Config, args: argparse.Namespace) -> int:
+    spool = Spool(config.data_dir, config.spool.max_attempts)
+    if args.action == "retry":
+        if spool.retry(args.spool_id):
+            print(f"{args.spool_id} back in the queue")
+            return EX_OK
+        print(f"maildaemon: no held spool entry {args.spool_id}", file=sys.stderr)
+        return EX_NOTFOUND
+    rows = spool.rows()
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows], indent=2, default=list))
+        return EX_OK
+    for r in rows:
+        print(f"{r.spool_id} {r.state:<8} {r.received_at} from {r.mail_from or '<>'} "
+              f"to {','.join(r.rcpt_tos) or '-'} {r.size} bytes, attempts {r.attempts}"
+              + (f"  error: {r.error}" if r.error else ""))
+    if not rows:
+        print("spool empty")
+    return EX_OK
+
+
+def cmd_automatic(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    items = [dict(row) for row in store.automatic_rows()]
+    if args.json:
+        print(json.dumps(items, indent=2, ensure_ascii=False))
+        return EX_OK
+    for i in items:
+        print(f"{i['at']} {i['reason']:<22} {i['from_addr'] or '<>':<30} {i['subject']}")
+    return EX_OK
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "check-config": cmd_check_config,
+    "ingest": cmd_ingest,
+    "flush": cmd_flush,
+    "tickets": cmd_tickets,
+    "show": cmd_show,
+    "outbox": cmd_outbox,
+    "spool": cmd_spool,
+    "automatic": cmd_automatic,
+}
+
+__all__ = ["main", "load_secret"]

@@ -1,0 +1,252 @@
+"""TOML configuration loaded into frozen dataclasses, validated once at load.
+
+Unknown sections and keys are errors (a typo such as `max_mesage_size` must not silently fall
+back to a default). Relative paths are resolved against the current working directory, as
+INTERFACE.md promises, so the packaged default keeps its state under `./var`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from maildaemon.resources import shipped_file
+
+QUEUE_ORDER = ("escalation", "bugs", "billing", "tech", "support")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class MailSection:
+    domain: str = "healthsync.com"
+
+
+@dataclass(frozen=True)
+class RoutingSection:
+    # When one message reaches several queues, the first of these wins.
+    order: tuple[str, ...] = QUEUE_ORDER
+    # Queue for mail fed to `ingest` whose To/Cc names none of our addresses.
+    default_queue: str = "support"
+
+
+@dataclass(frozen=True)
+class SmtpSection:
+    host: str = "127.0.0.1"
+    port: int = 2525
+    max_message_size: int = 78_643_200
+    hostname: str = ""
+    timeout: float = 300.0
+    drain_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class StorageSection:
+    data_dir: str = "var"
+
+
+@dataclass(frozen=True)
+class OutboundSection:
+    transport: str = "maildir"
+    maildir: str = "var/outbound"
+    relay_host: str = "127.0.0.1"
+    relay_port: int = 25
+    starttls: bool = False
+    username: str = ""
+    password_file: str = ""
+    max_attempts: int = 8
+    retry_base_seconds: float = 60.0
+    retry_max_seconds: float = 3600.0
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class StaffSection:
+    addresses: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AutoreplySection:
+    # Automatic answers to one address within an hour, after which we stay silent.
+    max_per_hour: int = 5
+
+
+@dataclass(frozen=True)
+class SlaSection:
+    # Expected first response, in hours, by priority; quoted in the acknowledgement.
+    critical: float = 1.0
+    high: float = 4.0
+    medium: float = 24.0
+    low: float = 72.0
+
+
+@dataclass(frozen=True)
+class SpoolSection:
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class LifecycleSection:
+    # A reply to a closed ticket within this many days reopens it; later, a new linked ticket.
+    reopen_days: float = 7.0
+
+
+@dataclass(frozen=True)
+class Config:
+    mail: MailSection = field(default_factory=MailSection)
+    queues: dict[str, str] = field(
+        default_factory=lambda: {name: name for name in reversed(QUEUE_ORDER)}
+    )
+    routing: RoutingSection = field(default_factory=RoutingSection)
+    smtp: SmtpSection = field(default_factory=SmtpSection)
+    storage: StorageSection = field(default_factory=StorageSection)
+    outbound: OutboundSection = field(default_factory=OutboundSection)
+    staff: StaffSection = field(default_factory=StaffSection)
+    autoreply: AutoreplySection = field(default_factory=AutoreplySection)
+    sla: SlaSection = field(default_factory=SlaSection)
+    spool: SpoolSection = field(default_factory=SpoolSection)
+    lifecycle: LifecycleSection = field(default_factory=LifecycleSection)
+    source: str = "<defaults>"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.storage.data_dir).resolve()
+
+    @property
+    def maildir(self) -> Path:
+        return Path(self.outbound.maildir).resolve()
+
+    def queue_address(self, queue: str) -> str:
+        for local, name in self.queues.items():
+            if name == queue:
+                return f"{local}@{self.mail.domain}"
+        return f"{queue}@{self.mail.domain}"
+
+
+def default_config_path() -> Path:
+    return shipped_file("config", "maildaemon.toml")
+
+
+def resolve_config_path(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("MAILDAEMON_CONFIG")
+    return Path(env) if env else default_config_path()
+
+
+def load_config(path: Path) -> Config:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return config_from_dict(raw, source=str(path))
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
+    hints = get_type_hints(Config)
+    values: dict[str, Any] = {"source": source}
+    for section, body in raw.items():
+        if section not in hints or section == "source":
+            raise ConfigError(f"{source}: unknown section [{section}]")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{source}: [{section}] must be a table")
+        if section == "queues":
+            values["queues"] = _queues(body, source)
+        else:
+            values[section] = _section(hints[section], section, body, source)
+    config = Config(**values)
+    _validate(config)
+    return config
+
+
+def _queues(body: dict[str, Any], source: str) -> dict[str, str]:
+    if not body:
+        raise ConfigError(f"{source}: [queues] must name at least one queue")
+    for local, name in body.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{source}: [queues] {local} must be a queue name (a string)")
+        if "@" in local or not local:
+            raise ConfigError(f"{source}: [queues] key {local!r} must be a bare local part")
+    return {local.lower(): name for local, name in body.items()}
+
+
+def _section(cls: type, name: str, body: dict[str, Any], source: str) -> Any:
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in body.items():
+        if key not in hints:
+            known = ", ".join(sorted(hints))
+            raise ConfigError(f"{source}: unknown key {name}.{key} (known: {known})")
+        kwargs[key] = _coerce(hints[key], value, f"{name}.{key}", source)
+    return cls(**kwargs)
+
+
+def _coerce(expected: Any, value: Any, key: str, source: str) -> Any:
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {key} must be true or false, not {value!r}")
+        return value
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: {key} must be a whole number, not {value!r}")
+        return value
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{source}: {key} must be a number, not {value!r}")
+        return float(value)
+    if expected is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: {key} must be a string, not {value!r}")
+        return value
+    # tuple[str, ...]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{source}: {key} must be a list of strings, not {value!r}")
+    return tuple(value)
+
+
+def _validate(config: Config) -> None:
+    src = config.source
+    domain = config.mail.domain
+    if not domain or "@" in domain or " " in domain:
+        raise ConfigError(f"{src}: mail.domain must be a bare domain such as example.com")
+    queues = set(config.queues.values())
+    for name in config.routing.order:
+        if name not in queues:
+            raise ConfigError(f"{src}: routing.order names {name!r}, which is not in [queues]")
+    if config.routing.default_queue not in queues:
+        raise ConfigError(
+            f"{src}: routing.default_queue {config.routing.default_queue!r} is not in [queues]"
+        )
+    if not 0 < config.smtp.port < 65536:
+        raise ConfigError(f"{src}: smtp.port must be between 1 and 65535")
+    if config.smtp.max_message_size < 1024:
+        raise ConfigError(f"{src}: smtp.max_message_size must be at least 1024 bytes")
+    if config.outbound.transport not in ("maildir", "smtp"):
+        raise ConfigError(f"{src}: outbound.transport must be \"maildir\" or \"smtp\"")
+    if config.outbound.max_attempts < 1 or config.spool.max_attempts < 1:
+        raise ConfigError(f"{src}: max_attempts must be at least 1")
+    if config.outbound.password_file and not config.outbound.username:
+        raise ConfigError(f"{src}: outbound.password_file needs outbound.username")
+    if config.autoreply.max_per_hour < 0:
+        raise ConfigError(f"{src}: autoreply.max_per_hour must not be negative")
+
+
+def describe(config: Config) -> dict[str, Any]:
+    """Every effective setting, for `check-config` to print."""
+    return {
+        f.name: dataclasses.asdict(getattr(config, f.name))
+        if dataclasses.is_dataclass(getattr(config, f.name))
+        else getattr(config, f.name)
+        for f in dataclasses.fields(config)
+    }

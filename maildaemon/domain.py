@@ -1,0 +1,156 @@
+"""Value types shared by the edges and the pure policy core.
+
+Everything here is immutable data: the parser produces an `InboundMail`, the worker gathers a
+`Context` from the store, `policy.decide` turns both into a `Decision`, and the store applies
+it in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    WAITING = "waiting"
+    ON_HOLD = "on_hold"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Outcome(StrEnum):
+    DUPLICATE = "duplicate"
+    NEW_TICKET = "new_ticket"
+    FOLLOWUP = "followup"
+    AUTOMATIC_ON_TICKET = "automatic_on_ticket"
+    AUTOMATIC = "automatic"
+
+
+@dataclass(frozen=True)
+class InboundMail:
+    """What the worker needs of one received message, decoded defensively from raw bytes."""
+
+    message_id: str | None
+    dedup_key: str
+    from_addr: str
+    from_name: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str
+    date: datetime | None
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    # Lower-cased header names -> first value, only those the loop rules read.
+    loop_headers: dict[str, str]
+    content_type: str
+    text: str
+    envelope_sender: str | None
+    envelope_rcpts: tuple[str, ...]
+    raw_sha256: str
+    size: int
+    defects: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    """The part of an existing ticket that a decision may look at."""
+
+    number: str
+    status: Status
+    queue: str
+    requester: str
+    subject: str
+    participants: frozenset[str]
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceHit:
+    """A ticket found through a message header, and how."""
+
+    ticket: TicketRef
+    via: str  # "our_message_id" (HMAC verified) or "stored_message_id"
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Context:
+    already_processed: bool
+    header_hit: ReferenceHit | None
+    subject_tickets: tuple[TicketRef, ...]
+    recent_autoreplies_to_sender: int
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    domain: str
+    queues: dict[str, str]  # local part -> queue
+    order: tuple[str, ...]
+    default_queue: str
+    staff_addresses: frozenset[str]
+    staff_domains: frozenset[str]
+    autoreply_max_per_hour: int
+    sla_hours: dict[Priority, float]
+    reopen_days: float
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    queue: str
+    priority: Priority
+    subject: str
+    requester: str
+    participants: tuple[str, ...]
+    related: tuple[str, ...]
+    first_response_due: datetime
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An automatic answer to render: which template, to whom, from which queue."""
+
+    template: str
+    to: str
+    queue: str
+    auto_submitted: str = "auto-replied"
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    ticket: TicketRef | None = None
+    new_ticket: NewTicket | None = None
+    new_status: Status | None = None
+    reply: Reply | None = None
+    automated_reason: str | None = None
+    events: tuple[Event, ...] = ()
+    trace: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    """A rendered message ready for the outbox; `raw` is exactly what will be sent."""
+
+    kind: str
+    message_id: str
+    mail_from: str
+    rcpt_to: str
+    subject: str
+    text: str
+    raw: bytes

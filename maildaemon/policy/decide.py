@@ -1,0 +1,176 @@
+"""The ordered steps that decide one message's fate, and the trace of why.
+
+    step               fires when                                  result
+    1 duplicate        dedup key (Message-ID + body hash) seen      nothing stored, nothing sent
+    2 automated        RFC 3834 & friends (loops.py)                never answered
+    3 header_thread    In-Reply-To/References name our/stored id    candidate ticket
+    4 subject_thread   HS-dddddd token in the decoded subject       candidate ticket
+    5 participant      sender is requester, copied or staff         joins the candidate
+    6 reopen_window    candidate closed longer than reopen_days     new linked ticket instead
+    7 new_ticket       nothing above matched                        new ticket, acknowledged
+    8 rate_limit       too many automatic answers to this address   stored, not answered
+
+Every step that fires leaves a line in the trace, stored as ticket events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from maildaemon.domain import (
+    Context,
+    Decision,
+    Event,
+    InboundMail,
+    NewTicket,
+    Outcome,
+    PolicySettings,
+    Reply,
+    Status,
+    TicketRef,
+)
+from maildaemon.policy.followup import is_participant
+from maildaemon.policy.loops import automated_reason, may_autoreply
+from maildaemon.policy.priority import first_response_due, priority_for
+from maildaemon.policy.routing import choose_queue, is_own_address
+
+REOPENED_BY_REPLY = {Status.WAITING, Status.RESOLVED}
+
+
+def decide(
+    mail: InboundMail, ctx: Context, settings: PolicySettings, now: datetime
+) -> Decision:
+    if ctx.already_processed:
+        return Decision(Outcome.DUPLICATE, trace=("duplicate: message already processed",))
+
+    trace: list[str] = []
+    reason = automated_reason(mail, settings)
+    if reason:
+        trace.append(f"automated: {reason}")
+
+    ticket, strangers_ticket = _find_ticket(mail, ctx, settings, automated=reason is not None,
+                                            trace=trace)
+
+    if reason:
+        if ticket is None:
+            return Decision(Outcome.AUTOMATIC, automated_reason=reason, trace=tuple(trace))
+        return Decision(
+            Outcome.AUTOMATIC_ON_TICKET,
+            ticket=ticket,
+            automated_reason=reason,
+            events=(Event("automatic_mail", f"{reason} from {mail.from_addr or '<>'}"),),
+            trace=tuple(trace),
+        )
+
+    related: tuple[str, ...] = ()
+    if ticket is not None and ticket.status == Status.CLOSED:
+        if _within_reopen_window(ticket, settings, now):
+            trace.append(f"reopen_window: {ticket.number} closed less than "
+                         f"{settings.reopen_days:g} days ago, reopened")
+            return _followup(mail, ctx, settings, ticket, Status.OPEN, trace, "reopened")
+        trace.append(f"reopen_window: {ticket.number} closed too long ago, new linked ticket")
+        related = (ticket.number,)
+        ticket = None
+    if ticket is not None:
+        new_status = Status.OPEN if ticket.status in REOPENED_BY_REPLY else None
+        return _followup(mail, ctx, settings, ticket, new_status, trace, "customer_reply")
+
+    if strangers_ticket is not None:
+        related = (*related, strangers_ticket.number)
+    return _new_ticket(mail, ctx, settings, now, related, trace)
+
+
+def _find_ticket(
+    mail: InboundMail, ctx: Context, settings: PolicySettings, automated: bool, trace: list[str]
+) -> tuple[TicketRef | None, TicketRef | None]:
+    """The ticket this message joins, and a ticket it named but may not join."""
+    refused: TicketRef | None = None
+    hit = ctx.header_hit
+    if hit is not None:
+        allowed = is_participant(mail.from_addr, hit.ticket, settings) or (
+            automated and hit.via == "our_message_id"
+        )
+        if allowed:
+            trace.append(f"header_thread: {hit.via} {hit.message_id} -> {hit.ticket.number}")
+            return hit.ticket, None
+        trace.append(f"sender_not_participant: {mail.from_addr} via header of "
+                     f"{hit.ticket.number}")
+        refused = hit.ticket
+    for candidate in ctx.subject_tickets:
+        if is_participant(mail.from_addr, candidate, settings):
+            trace.append(f"token_from_subject: {candidate.number}")
+            return candidate, None
+        trace.append(f"sender_not_participant: {mail.from_addr} named {candidate.number} "
+                     "in the subject")
+        refused = refused or candidate
+    return None, refused
+
+
+def _within_reopen_window(ticket: TicketRef, settings: PolicySettings, now: datetime) -> bool:
+    if ticket.closed_at is None:
+        return True
+    return now - ticket.closed_at <= timedelta(days=settings.reopen_days)
+
+
+def _reply_or_limit(
+    mail: InboundMail, ctx: Context, settings: PolicySettings, template: str, queue: str,
+    trace: list[str],
+) -> Reply | None:
+    if not may_autoreply(ctx.recent_autoreplies_to_sender, settings):
+        trace.append(f"rate_limit: {ctx.recent_autoreplies_to_sender} automatic answers to "
+                     f"{mail.from_addr} in the last hour, not answering")
+        return None
+    return Reply(template=template, to=mail.from_addr, queue=queue)
+
+
+def _followup(
+    mail: InboundMail, ctx: Context, settings: PolicySettings, ticket: TicketRef,
+    new_status: Status | None, trace: list[str], event_type: str,
+) -> Decision:
+    events = [Event(event_type, f"reply from {mail.from_addr}")]
+    if new_status is not None and new_status != ticket.status:
+        events.append(Event("status", f"{ticket.status} -> {new_status} by customer reply"))
+    reply = _reply_or_limit(mail, ctx, settings, "reply_received", ticket.queue, trace)
+    return Decision(
+        Outcome.FOLLOWUP,
+        ticket=ticket,
+        new_status=new_status if new_status != ticket.status else None,
+        reply=reply,
+        events=tuple(events),
+        trace=tuple(trace),
+    )
+
+
+def _new_ticket(
+    mail: InboundMail, ctx: Context, settings: PolicySettings, now: datetime,
+    related: tuple[str, ...], trace: list[str],
+) -> Decision:
+    recipients = [*mail.envelope_rcpts, *mail.to, *mail.cc]
+    queue, addressed = choose_queue(recipients, settings)
+    priority = priority_for(queue, mail.subject)
+    copied = [
+        a for a in (*mail.to, *mail.cc)
+        if a and a != mail.from_addr and not is_own_address(a, settings)
+    ]
+    participants = tuple(dict.fromkeys([mail.from_addr, *copied]))
+    trace.append("new_ticket: no reference or subject token this sender may follow")
+    events = [Event("created", f"queue {queue}, priority {priority}")]
+    if len(addressed) > 1:
+        others = ", ".join(q for q in addressed if q != queue)
+        events.append(Event("routed", f"also addressed to {others}; {queue} comes first"))
+    elif not addressed:
+        events.append(Event("routed", f"no address of ours among the recipients; {queue}"))
+    for number in related:
+        events.append(Event("related", f"linked to {number}"))
+    new = NewTicket(
+        queue=queue,
+        priority=priority,
+        subject=mail.subject,
+        requester=mail.from_addr,
+        participants=participants,
+        related=related,
+        first_response_due=first_response_due(priority, settings, now),
+    )
+    reply = _reply_or_limit(mail, ctx, settings, "ack", queue, trace)
+    return Decision(Outcome.NEW_TICKET, new_ticket=new, reply=reply, events=tuple(events),
+                    trace=tuple(trace))

@@ -1,0 +1,88 @@
+"""Which ticket a message follows up, and whether its sender may add to it.
+
+Threading evidence, strongest first: a header reference to a Message-ID we sent (it embeds the
+ticket number and an HMAC keyed by the installation's secret, so it cannot be forged), or to a
+message stored on a ticket; then a `HS-dddddd` token anywhere in the decoded subject. Tokens
+in the body (quoted text) are never evidence. Evidence only lets a *participant* in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+from maildaemon.domain import PolicySettings, TicketRef
+
+TOKEN = re.compile(r"(?<![A-Za-z0-9])HS-(\d{6})(?!\d)", re.IGNORECASE)
+BRACKETED_TOKEN = re.compile(r"\s*[\[(]?\s*HS-\d{6}\s*[\])]?\s*", re.IGNORECASE)
+
+# Reply and forward prefixes seen in the wild (Outlook, Thunderbird, Apple Mail, Gmail in many
+# languages), optionally counted ("Re[3]:", "Re(2):", "RE^2:").
+PREFIX = re.compile(
+    r"^\s*(?:re|aw|sv|vs|antw|antwort|ref|réf|rif|odp|vá|ynt|wg|tr|fw|fwd|fwd?|rv|enc|doorst|"
+    r"回复|回覆|答复|転送|返信|转发|回信|ответ|відповідь)"
+    r"\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]\s*",
+    re.IGNORECASE,
+)
+
+MAC_LENGTH = 20
+
+
+def tokens_in_subject(subject: str) -> list[str]:
+    """Every ticket number in the subject, in order, without repeats ("HS-123456")."""
+    seen: list[str] = []
+    for match in TOKEN.finditer(subject):
+        number = "HS-" + match.group(1)
+        if number not in seen:
+            seen.append(number)
+    return seen
+
+
+def strip_reply_prefixes(subject: str) -> str:
+    previous = None
+    while previous != subject:
+        previous = subject
+        subject = PREFIX.sub("", subject, count=1)
+    return subject.strip()
+
+
+def outbound_subject(number: str, subject: str) -> str:
+    """`[HS-123456] text`: our token first and exactly once, whatever the customer wrote."""
+    own = re.compile(r"\s*[\[(]?\s*" + re.escape(number) + r"\s*[\])]?\s*", re.IGNORECASE)
+    rest = own.sub(" ", subject).strip()
+    return f"[{number}] {rest}" if rest else f"[{number}]"
+
+
+def message_id_mac(secret: bytes, number: str, nonce: str) -> str:
+    digest = hmac.new(secret, f"{number}.{nonce}".encode(), hashlib.sha256).hexdigest()
+    return digest[:MAC_LENGTH]
+
+
+def make_message_id(secret: bytes, number: str, nonce: str, domain: str) -> str:
+    return f"<{number}.{nonce}.{message_id_mac(secret, number, nonce)}@{domain}>"
+
+
+OUR_ID = re.compile(r"^<?(HS-\d{6})\.([A-Za-z0-9]+)\.([0-9a-f]+)@([^>]+)>?$")
+
+
+def ticket_of_our_message_id(message_id: str, secret: bytes, domain: str) -> str | None:
+    """The ticket number a Message-ID of ours names, if its HMAC is genuine."""
+    match = OUR_ID.match(message_id.strip())
+    if not match or match.group(4).lower() != domain.lower():
+        return None
+    number, nonce, mac = match.group(1), match.group(2), match.group(3)
+    if hmac.compare_digest(mac, message_id_mac(secret, number, nonce)):
+        return number
+    return None
+
+
+def is_staff(address: str, settings: PolicySettings) -> bool:
+    address = address.lower()
+    return address in settings.staff_addresses or (
+        address.rpartition("@")[2] in settings.staff_domains
+    )
+
+
+def is_participant(address: str, ticket: TicketRef, settings: PolicySettings) -> bool:
+    return address.lower() in ticket.participants or is_staff(address, settings)

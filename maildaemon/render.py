@@ -1,0 +1,97 @@
+"""Customer-visible mail: Jinja2 text + HTML templates into a complete RFC 5322 message.
+
+Autoescape is on for the HTML half and every variable must exist (StrictUndefined), so a
+template typo fails `check-config` instead of mailing a customer a blank. Headers are built
+with `email.message.EmailMessage`, which refuses CR/LF in values; customer text reaches the
+templates as data only, and we never quote the customer's body back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from maildaemon.domain import OutgoingMail
+from maildaemon.policy.followup import make_message_id, outbound_subject
+from maildaemon.resources import shipped_dir
+
+TEMPLATES = ("ack", "reply_received")
+
+
+def environment(directory: Path | None = None) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(directory or shipped_dir("templates"))),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+class Renderer:
+    def __init__(self, domain: str, secret: bytes, env: jinja2.Environment | None = None):
+        self.domain = domain
+        self.secret = secret
+        self.env = env or environment()
+
+    def render(
+        self,
+        template: str,
+        *,
+        number: str,
+        queue: str,
+        queue_address: str,
+        to: str,
+        ticket_subject: str,
+        now: datetime,
+        in_reply_to: str | None,
+        references: tuple[str, ...] = (),
+        auto_submitted: str = "auto-replied",
+        variables: dict[str, Any] | None = None,
+    ) -> OutgoingMail:
+        subject = outbound_subject(number, ticket_subject)
+        values = {
+            "number": number,
+            "queue": queue,
+            "queue_address": queue_address,
+            "subject": subject,
+            "ticket_subject": ticket_subject,
+            "domain": self.domain,
+            **(variables or {}),
+        }
+        text = self.env.get_template(f"{template}.txt").render(values)
+        html = self.env.get_template(f"{template}.html").render(values)
+        message_id = make_message_id(self.secret, number, secrets.token_hex(8), self.domain)
+        msg = EmailMessage()
+        msg["From"] = formataddr((f"{queue.capitalize()} team", queue_address))
+        msg["To"] = to
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(now)
+        msg["Message-ID"] = message_id
+        if in_reply_to:
+            msg["In-Reply-To"] = in_reply_to
+            msg["References"] = " ".join(dict.fromkeys([*references, in_reply_to]))
+        msg["Auto-Submitted"] = auto_submitted
+        # Exchange and Outlook: do not answer this with an out-of-office reply.
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg.set_content(text)
+        msg.add_alternative(html, subtype="html")
+        return OutgoingMail(
+            kind=template,
+            message_id=message_id,
+            mail_from=queue_address,
+            rcpt_to=to,
+            subject=subject,
+            text=text,
+            raw=msg.as_bytes(),
+        )
+
+
+def sample_variables() -> dict[str, Any]:
+    """Values for every template variable, used by `check-config` to try each template."""
+    return {"first_response": "within 24 hours", "priority": "medium", "customer_name": "Alice"}

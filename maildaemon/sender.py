@@ -1,0 +1,179 @@
+"""Delivers outbox rows: to a maildir (default) or through an SMTP relay.
+
+At-least-once with a stable Message-ID: a row is leased, delivered, then marked sent. A crash
+between the two sends it again; the maildir transport names the file after the outbox row so
+a second delivery replaces the first instead of doubling it. Temporary failures (4xx, network
+errors) are retried with exponential backoff; a permanent refusal (5xx) or running out of
+attempts marks the row failed, and it stays listed by `maildaemon outbox ls`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from maildaemon.config import OutboundSection
+from maildaemon.store import Store, iso
+
+log = logging.getLogger("maildaemon.sender")
+
+
+class PermanentFailure(Exception):
+    """The relay refused the message for good: retrying cannot help."""
+
+
+class Transport(Protocol):
+    def deliver(self, outbox_id: int, message_id: str, mail_from: str, rcpt_to: str,
+                raw: bytes) -> None: ...
+
+
+class MaildirTransport:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for sub in ("tmp", "new", "cur"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+
+    def deliver(self, outbox_id: int, message_id: str, mail_from: str, rcpt_to: str,
+                raw: bytes) -> None:
+        digest = hashlib.sha256(message_id.encode()).hexdigest()[:16]
+        name = f"{outbox_id:010d}.{digest}.maildaemon"
+        if (self.root / "cur" / name).exists():
+            return
+        tmp = self.root / "tmp" / name
+        with open(tmp, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.root / "new" / name)
+        fd = os.open(self.root / "new", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class SmtpTransport:
+    def __init__(self, section: OutboundSection) -> None:
+        self.section = section
+        self.password = ""
+        if section.password_file:
+            self.password = Path(section.password_file).read_text().splitlines()[0]
+
+    def deliver(self, outbox_id: int, message_id: str, mail_from: str, rcpt_to: str,
+                raw: bytes) -> None:
+        s = self.section
+        try:
+            with smtplib.SMTP(s.relay_host, s.relay_port, timeout=s.timeout) as client:
+                if s.starttls:
+                    client.starttls(context=ssl.create_default_context())
+                if s.username:
+                    client.login(s.username, self.password)
+                client.sendmail(mail_from, [rcpt_to], raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            _raise_for(code, reply)
+        except smtplib.SMTPResponseException as exc:
+            _raise_for(exc.smtp_code, exc.smtp_error)
+
+
+def _raise_for(code: int, reply: bytes | str) -> None:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    if 500 <= code < 600:
+        raise PermanentFailure(f"{code} {text}")
+    raise OSError(f"{code} {text}")
+
+
+def transport_for(section: OutboundSection, maildir: Path) -> Transport:
+    if section.transport == "smtp":
+        return SmtpTransport(section)
+    return MaildirTransport(maildir)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+class Sender:
+    def __init__(self, store: Store, transport: Transport, section: OutboundSection) -> None:
+        self.store = store
+        self.transport = transport
+        self.section = section
+
+    def deliver_due(self, now: datetime, everything: bool = False) -> DeliveryReport:
+        """Deliver every pending row that is due (all pending rows with `everything`)."""
+        report = DeliveryReport()
+        for _ in range(100_000):
+            row = self._lease(now, everything)
+            if row is None:
+                break
+            self._deliver_one(row, now, report)
+        return report
+
+    def _lease(self, now: datetime, everything: bool) -> tuple[int, str, str, str, bytes,
+                                                               int] | None:
+        stamp = iso(now)
+        lease = iso(now + timedelta(seconds=self.section.timeout * 4 + 60))
+        due = "" if everything else " AND next_attempt_at <= :now"
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                "SELECT id, message_id, mail_from, rcpt_to, raw, attempts FROM outbox "
+                "WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= :now)"
+                + due + " ORDER BY id LIMIT 1",
+                {"now": stamp},
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE outbox SET lease_until = ? WHERE id = ?", (lease, row[0]))
+        return int(row[0]), row[1], row[2], row[3], bytes(row[4]), int(row[5])
+
+    def _deliver_one(self, row: tuple[int, str, str, str, bytes, int], now: datetime,
+                     report: DeliveryReport) -> None:
+        outbox_id, message_id, mail_from, rcpt_to, raw, attempts = row
+        attempts += 1
+        try:
+            self.transport.deliver(outbox_id, message_id, mail_from, rcpt_to, raw)
+        except PermanentFailure as exc:
+            self._finish(outbox_id, "failed", attempts, str(exc), now)
+            report.failed += 1
+            log.warning("delivery of %s to %s refused: %s", message_id, rcpt_to, exc)
+            return
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if attempts >= self.section.max_attempts:
+                self._finish(outbox_id, "failed", attempts, f"gave up: {error}", now)
+                report.failed += 1
+                log.warning("delivery of %s failed %d times: %s", message_id, attempts, error)
+                return
+            delay = min(self.section.retry_base_seconds * 2 ** (attempts - 1),
+                        self.section.retry_max_seconds)
+            with self.store.transaction() as conn:
+                conn.execute(
+                    "UPDATE outbox SET attempts = ?, last_error = ?, lease_until = NULL,"
+                    " next_attempt_at = ? WHERE id = ?",
+                    (attempts, error, iso(now + timedelta(seconds=delay)), outbox_id),
+                )
+            report.retrying += 1
+            log.info("delivery of %s deferred (%s), retry in %.0fs", message_id, error, delay)
+            return
+        self._finish(outbox_id, "sent", attempts, "", now)
+        report.sent += 1
+        log.info("delivered %s to %s", message_id, rcpt_to)
+
+    def _finish(self, outbox_id: int, status: str, attempts: int, error: str,
+                now: datetime) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, lease_until = NULL,"
+                " sent_at = ? WHERE id = ?",
+                (status, attempts, error, iso(now) if status == "sent" else None, outbox_id),
+            )

@@ -1,0 +1,149 @@
+"""The SMTP edge: accept our addresses only, make the bytes durable, then say 250.
+
+Nothing but the spool happens before 250: no parsing, no ticket database. Messages that
+finish DATA together are made durable together (`GroupCommitter`): one SQLite commit, one
+fsync, many 250s, and none of them before its bytes are on disk. Any exception answers
+`451 4.3.0`, never a 5xx that would make the sender bounce the customer's mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from maildaemon.domain import PolicySettings
+from maildaemon.policy.routing import rcpt_verdict
+from maildaemon.spool import Incoming, Spool
+
+log = logging.getLogger("maildaemon.smtp")
+
+MAX_RECIPIENTS = 100
+TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
+
+
+class GroupCommitter:
+    """Batches concurrent `put`s into one spool transaction on a dedicated thread."""
+
+    def __init__(self, spool: Spool, max_batch: int = 256) -> None:
+        self.spool = spool
+        self.max_batch = max_batch
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
+        self.waiting: list[tuple[Incoming, asyncio.Future[str]]] = []
+        self.flushing = False
+
+    async def put(self, item: Incoming) -> str:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        self.waiting.append((item, future))
+        if not self.flushing:
+            self.flushing = True
+            loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self.waiting:
+                batch = self.waiting[: self.max_batch]
+                del self.waiting[: self.max_batch]
+                try:
+                    ids = await loop.run_in_executor(
+                        self.executor, self.spool.put_many, [item for item, _ in batch]
+                    )
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), spool_id in zip(batch, ids, strict=True):
+                    if not future.done():
+                        future.set_result(spool_id)
+        finally:
+            self.flushing = False
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+class Handler:
+    def __init__(self, settings: PolicySettings, committer: GroupCommitter,
+                 on_spooled: Callable[[], None]) -> None:
+        self.settings = settings
+        self.committer = committer
+        self.on_spooled = on_spooled
+        self.draining = False
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        if self.draining:
+            return "421 4.3.2 Service shutting down, please try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"
+        verdict = rcpt_verdict(address, self.settings)
+        if verdict.startswith("250"):
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
+        else:
+            log.info("refused RCPT %s from %s: %s", address, session.peer, verdict)
+        return verdict
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+        item = Incoming(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(raw), peer)
+        try:
+            spool_id = await self.committer.put(item)
+        except Exception as exc:
+            # Answered here rather than in handle_exception so aiosmtpd resets the envelope.
+            log.error("spool write failed, answered 451: %s: %s", type(exc).__name__, exc)
+            return TEMPFAIL
+        self.on_spooled()
+        return f"250 2.0.0 OK queued as {spool_id}"
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("SMTP error, answered 451: %s: %s", type(error).__name__, error)
+        return TEMPFAIL
+
+
+class EdgeSMTP(SMTP):
+    """aiosmtpd's protocol, tracked so that shutdown can wait for open transactions.
+
+    The line limit is raised from RFC 5321's 1000 octets: real mailers exceed it, and a
+    permanent 500 for a long line would bounce a customer's mail we could have taken.
+    """
+
+    line_length_limit = 65536
+
+    def __init__(self, handler: Handler, registry: set[EdgeSMTP], **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.registry = registry
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.registry.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.registry.discard(self)
+        super().connection_lost(error)
+
+    @property
+    def in_transaction(self) -> bool:
+        envelope = self.envelope
+        return envelope is not None and envelope.mail_from is not None
+
+    def hang_up(self) -> None:
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(b"421 4.3.2 Service shutting down\r\n")
+            transport.close()

@@ -1,0 +1,224 @@
+"""The durable queue of raw messages between the SMTP edge and the worker.
+
+A table in its own SQLite file (`spool.sqlite3`, WAL, `synchronous=FULL`) rather than a
+directory of files: one commit makes a whole batch durable, so the edge can group-commit the
+messages that arrive together (see smtp_in.GroupCommitter) and pay one fsync for all of them;
+a per-message file needs two fsyncs each (file and directory) and measured 0.24x the null
+server against 0.62x for one SQLite commit per message. The file is separate from the ticket
+database so that SMTP acceptance never waits behind ticket transactions.
+
+States: pending -> claimed -> (deleted when done) or back to pending, or held with a reason
+after `max_attempts`. An entry whose size or hash no longer matches is held, never processed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY,
+    spool_id TEXT NOT NULL UNIQUE,
+    received_at TEXT NOT NULL,
+    mail_from TEXT,
+    rcpt_tos TEXT NOT NULL,
+    peer TEXT NOT NULL DEFAULT '',
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    raw BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_state ON entries(state, id);
+"""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    mail_from: str | None
+    rcpt_tos: tuple[str, ...]
+    raw: bytes
+    peer: str = ""
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    id: int
+    spool_id: str
+    received_at: str
+    mail_from: str | None
+    rcpt_tos: tuple[str, ...]
+    raw: bytes
+    attempts: int
+
+
+@dataclass(frozen=True)
+class SpoolRow:
+    """An entry without its bytes, for listings."""
+
+    spool_id: str
+    state: str
+    received_at: str
+    mail_from: str | None
+    rcpt_tos: tuple[str, ...]
+    size: int
+    attempts: int
+    error: str
+
+
+def new_spool_id() -> str:
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(5).upper()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class Spool:
+    def __init__(self, data_dir: Path, max_attempts: int = 3) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "spool.sqlite3"
+        self.max_attempts = max_attempts
+        self.conn = connect(self.path)
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def put_many(self, items: Sequence[Incoming]) -> list[str]:
+        """Make every item durable in one commit; returns their spool ids in order."""
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ids = [new_spool_id() for _ in items]
+        rows = [
+            (sid, now, item.mail_from, json.dumps(list(item.rcpt_tos)), item.peer,
+             len(item.raw), hashlib.sha256(item.raw).hexdigest(), item.raw)
+            for sid, item in zip(ids, items, strict=True)
+        ]
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO entries (spool_id, received_at, mail_from, rcpt_tos, peer, size,"
+                " sha256, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return ids
+
+    def put(self, item: Incoming) -> str:
+        return self.put_many([item])[0]
+
+    def claim(self, spool_id: str | None = None) -> SpoolEntry | None:
+        """Take the oldest pending entry (or the named one) for processing."""
+        with self._write() as conn:
+            if spool_id is None:
+                row = conn.execute(
+                    "SELECT id FROM entries WHERE state = 'pending' ORDER BY id LIMIT 1"
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    "SELECT id FROM entries WHERE state = 'pending' AND spool_id = ?",
+                    (spool_id,),
+                ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE entries SET state = 'claimed', attempts = attempts + 1 WHERE id = ?",
+                (row[0],),
+            )
+            full = conn.execute(
+                "SELECT id, spool_id, received_at, mail_from, rcpt_tos, raw, attempts, size,"
+                " sha256 FROM entries WHERE id = ?",
+                (row[0],),
+            ).fetchone()
+        raw = bytes(full[5])
+        if len(raw) != full[7] or hashlib.sha256(raw).hexdigest() != full[8]:
+            self.hold(full[0], "spool entry damaged: size or hash does not match")
+            return self.claim(spool_id) if spool_id is None else None
+        return SpoolEntry(full[0], full[1], full[2], full[3], tuple(json.loads(full[4])), raw,
+                          full[6])
+
+    def finish(self, entry_id: int) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+
+    def hold(self, entry_id: int, reason: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE entries SET state = 'held', error = ? WHERE id = ?", (reason, entry_id)
+            )
+
+    def release(self, entry_id: int, error: str) -> str:
+        """A failed attempt: back to pending, or held once it has failed max_attempts times."""
+        with self._write() as conn:
+            attempts = conn.execute(
+                "SELECT attempts FROM entries WHERE id = ?", (entry_id,)
+            ).fetchone()[0]
+            state = "held" if attempts >= self.max_attempts else "pending"
+            if state == "held":
+                error = f"failed {attempts} times; last error: {error}"
+            conn.execute(
+                "UPDATE entries SET state = ?, error = ? WHERE id = ?", (state, error, entry_id)
+            )
+        return state
+
+    def recover(self) -> tuple[int, int]:
+        """At start-up: work claimed by a process that died goes back, or is held."""
+        with self._write() as conn:
+            held = conn.execute(
+                "UPDATE entries SET state = 'held', error = 'failed ' || attempts || "
+                "' times; the process died while handling it' "
+                "WHERE state = 'claimed' AND attempts >= ?",
+                (self.max_attempts,),
+            ).rowcount
+            back = conn.execute(
+                "UPDATE entries SET state = 'pending', "
+                "error = 'the process died while handling it' WHERE state = 'claimed'"
+            ).rowcount
+        return back, held
+
+    def retry(self, spool_id: str) -> bool:
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE entries SET state = 'pending', attempts = 0 "
+                "WHERE spool_id = ? AND state = 'held'",
+                (spool_id,),
+            ).rowcount
+        return changed == 1
+
+    def rows(self, state: str | None = None) -> list[SpoolRow]:
+        query = ("SELECT spool_id, state, received_at, mail_from, rcpt_tos, size, attempts,"
+                 " error FROM entries")
+        params: tuple[str, ...] = ()
+        if state:
+            query += " WHERE state = ?"
+            params = (state,)
+        return [
+            SpoolRow(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7])
+            for r in self.conn.execute(query + " ORDER BY id", params)
+        ]
+
+    def count(self, state: str) -> int:
+        row = self.conn.execute("SELECT count(*) FROM entries WHERE state = ?", (state,))
+        return int(row.fetchone()[0])

@@ -1,0 +1,395 @@
+"""The ticket database: schema, the context loads the worker needs, and `apply(decision)`.
+
+One SQLite file (`maildaemon.sqlite3`, WAL, `synchronous=FULL`, foreign keys on). Every
+inbound message is applied in ONE `BEGIN IMMEDIATE` transaction that writes the ticket rows,
+the events, the outbox row of any reply and the `processed` rows for its spool id and dedup
+key, so a replay after a crash finds the work done and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from maildaemon.domain import Decision, InboundMail, Outcome, OutgoingMail, Status, TicketRef
+
+migrations = Migrations("maildaemon")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE tickets (
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL,
+            priority TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            requester TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            closed_at TEXT,
+            first_response_due TEXT,
+            escalated INTEGER NOT NULL DEFAULT 0,
+            waiting_on_customer INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX tickets_status ON tickets(status, queue);
+        CREATE TABLE participants (
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            address TEXT NOT NULL,
+            role TEXT NOT NULL,
+            PRIMARY KEY (ticket_id, address)
+        );
+        CREATE TABLE related (
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            other_number TEXT NOT NULL,
+            PRIMARY KEY (ticket_id, other_number)
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            direction TEXT NOT NULL,
+            message_id TEXT,
+            from_addr TEXT NOT NULL,
+            to_addrs TEXT NOT NULL,
+            cc_addrs TEXT NOT NULL DEFAULT '[]',
+            subject TEXT NOT NULL,
+            date TEXT NOT NULL,
+            text TEXT NOT NULL,
+            raw_sha256 TEXT,
+            automated TEXT
+        );
+        CREATE INDEX messages_ticket ON messages(ticket_id, id);
+        CREATE INDEX messages_message_id ON messages(message_id);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            at TEXT NOT NULL,
+            type TEXT NOT NULL,
+            detail TEXT NOT NULL
+        );
+        CREATE INDEX events_ticket ON events(ticket_id, id);
+        CREATE TABLE processed (
+            key TEXT PRIMARY KEY,
+            spool_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            ticket_number TEXT,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX processed_spool ON processed(spool_id);
+        CREATE TABLE automatic_mail (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            message_id TEXT,
+            from_addr TEXT NOT NULL,
+            envelope_sender TEXT,
+            subject TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            raw_sha256 TEXT NOT NULL,
+            spool_id TEXT NOT NULL
+        );
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER REFERENCES tickets(id),
+            kind TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            mail_from TEXT NOT NULL,
+            rcpt_to TEXT NOT NULL,
+            raw BLOB NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            lease_until TEXT,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+        CREATE INDEX outbox_rcpt ON outbox(rcpt_to, created_at);
+        """
+    )
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+# Renders the reply once the ticket number is known: (number, ticket_subject) -> mail.
+ReplyRenderer = Callable[[str, str], OutgoingMail]
+
+
+class Store:
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "maildaemon.sqlite3"
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- context loads -------------------------------------------------------------------
+
+    def spool_processed(self, spool_id: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM processed WHERE spool_id = ?", (spool_id,))
+        return row.fetchone() is not None
+
+    def processed_outcome(self, spool_id: str) -> tuple[str, str | None] | None:
+        row = self.conn.execute(
+            "SELECT outcome, ticket_number FROM processed WHERE spool_id = ? ORDER BY rowid",
+            (spool_id,),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def key_processed(self, key: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM processed WHERE key = ?", (key,)).fetchone() \
+            is not None
+
+    def ticket_ref(self, number: str) -> TicketRef | None:
+        row = self.conn.execute("SELECT * FROM tickets WHERE number = ?", (number,)).fetchone()
+        return self._ref(row) if row else None
+
+    def ticket_of_stored_message(self, message_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT t.number FROM messages m JOIN tickets t ON t.id = m.ticket_id "
+            "WHERE m.message_id = ? ORDER BY m.id LIMIT 1",
+            (message_id,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def recent_autoreplies(self, address: str, now: datetime) -> int:
+        since = iso(now - timedelta(hours=1))
+        row = self.conn.execute(
+            "SELECT count(*) FROM outbox WHERE rcpt_to = ? AND created_at > ?",
+            (address, since),
+        ).fetchone()
+        return int(row[0])
+
+    def _ref(self, row: sqlite3.Row) -> TicketRef:
+        people = self.conn.execute(
+            "SELECT address FROM participants WHERE ticket_id = ?", (row["id"],)
+        ).fetchall()
+        return TicketRef(
+            number=row["number"],
+            status=Status(row["status"]),
+            queue=row["queue"],
+            requester=row["requester"],
+            subject=row["subject"],
+            participants=frozenset(p[0] for p in people),
+            closed_at=parse_iso(row["closed_at"]),
+        )
+
+    # -- apply ---------------------------------------------------------------------------
+
+    def apply(
+        self,
+        decision: Decision,
+        mail: InboundMail,
+        spool_id: str,
+        now: datetime,
+        render_reply: ReplyRenderer | None,
+    ) -> str | None:
+        """Write everything the decision says in one transaction; returns the ticket number."""
+        stamp = iso(now)
+        number: str | None = None
+        with self.transaction() as conn:
+            if decision.outcome == Outcome.DUPLICATE:
+                self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, None, stamp)
+                return None
+            if decision.outcome == Outcome.AUTOMATIC:
+                conn.execute(
+                    "INSERT INTO automatic_mail (at, message_id, from_addr, envelope_sender,"
+                    " subject, reason, raw_sha256, spool_id) VALUES (?,?,?,?,?,?,?,?)",
+                    (stamp, mail.message_id, mail.from_addr, mail.envelope_sender,
+                     mail.subject, decision.automated_reason or "", mail.raw_sha256, spool_id),
+                )
+            else:
+                ticket_id, number = self._ticket_for(conn, decision, stamp)
+                self._insert_inbound(conn, ticket_id, mail, stamp, decision.automated_reason)
+                if decision.new_status is not None:
+                    closed = stamp if decision.new_status == Status.CLOSED else None
+                    conn.execute(
+                        "UPDATE tickets SET status = ?, closed_at = ? WHERE id = ?",
+                        (decision.new_status, closed, ticket_id),
+                    )
+                conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (stamp, ticket_id))
+                for line in decision.trace:
+                    step, _, detail = line.partition(": ")
+                    self._event(conn, ticket_id, stamp, step, detail)
+                for event in decision.events:
+                    self._event(conn, ticket_id, stamp, event.type, event.detail)
+                if decision.reply is not None and render_reply is not None:
+                    subject = conn.execute(
+                        "SELECT subject FROM tickets WHERE id = ?", (ticket_id,)
+                    ).fetchone()[0]
+                    self._enqueue(conn, ticket_id, render_reply(number, subject), stamp)
+            self._mark(conn, mail.dedup_key, spool_id, decision.outcome, number, stamp)
+            self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, number, stamp)
+        return number
+
+    def _mark(self, conn: sqlite3.Connection, key: str, spool_id: str, outcome: str,
+              number: str | None, stamp: str) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO processed (key, spool_id, outcome, ticket_number, at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key, spool_id, outcome, number, stamp),
+        )
+
+    def _ticket_for(self, conn: sqlite3.Connection, decision: Decision,
+                    stamp: str) -> tuple[int, str]:
+        if decision.ticket is not None:
+            row = conn.execute(
+                "SELECT id FROM tickets WHERE number = ?", (decision.ticket.number,)
+            ).fetchone()
+            return int(row[0]), decision.ticket.number
+        new = decision.new_ticket
+        assert new is not None
+        number = self._fresh_number(conn)
+        cur = conn.execute(
+            "INSERT INTO tickets (number, status, priority, queue, requester, subject,"
+            " created_at, updated_at, first_response_due) VALUES (?,?,?,?,?,?,?,?,?)",
+            (number, Status.NEW, new.priority, new.queue, new.requester, new.subject, stamp,
+             stamp, iso(new.first_response_due)),
+        )
+        ticket_id = int(cur.lastrowid or 0)
+        for i, address in enumerate(new.participants):
+            conn.execute(
+                "INSERT OR IGNORE INTO participants (ticket_id, address, role) VALUES (?,?,?)",
+                (ticket_id, address, "requester" if i == 0 else "copied"),
+            )
+        for other in new.related:
+            conn.execute("INSERT OR IGNORE INTO related VALUES (?, ?)", (ticket_id, other))
+            other_row = conn.execute("SELECT id FROM tickets WHERE number = ?", (other,))
+            found = other_row.fetchone()
+            if found:
+                conn.execute("INSERT OR IGNORE INTO related VALUES (?, ?)", (found[0], number))
+                self._event(conn, int(found[0]), stamp, "related",
+                            f"{number} was opened by {new.requester}, who is not a participant")
+        return ticket_id, number
+
+    def _fresh_number(self, conn: sqlite3.Connection) -> str:
+        """Random, so a number reveals neither how many tickets exist nor which comes next."""
+        for _ in range(1000):
+            number = f"HS-{secrets.randbelow(1_000_000):06d}"
+            if conn.execute("SELECT 1 FROM tickets WHERE number = ?", (number,)).fetchone() \
+                    is None:
+                return number
+        raise RuntimeError("no free ticket number after 1000 tries: the number space is full")
+
+    def _insert_inbound(self, conn: sqlite3.Connection, ticket_id: int, mail: InboundMail,
+                        stamp: str, automated: str | None) -> None:
+        conn.execute(
+            "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
+            " cc_addrs, subject, date, text, raw_sha256, automated)"
+            " VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ticket_id, mail.message_id, mail.from_addr, json.dumps(list(mail.to)),
+             json.dumps(list(mail.cc)), mail.subject, iso(mail.date) if mail.date else stamp,
+             mail.text, mail.raw_sha256, automated),
+        )
+
+    def _event(self, conn: sqlite3.Connection, ticket_id: int, stamp: str, type_: str,
+               detail: str) -> None:
+        conn.execute(
+            "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
+            (ticket_id, stamp, type_, detail),
+        )
+
+    def _enqueue(self, conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail,
+                 stamp: str) -> None:
+        conn.execute(
+            "INSERT INTO outbox (ticket_id, kind, message_id, mail_from, rcpt_to, raw,"
+            " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?)",
+            (ticket_id, out.kind, out.message_id, out.mail_from, out.rcpt_to, out.raw, stamp,
+             stamp),
+        )
+        conn.execute(
+            "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
+            " subject, date, text) VALUES (?, 'outbound', ?, ?, ?, ?, ?, ?)",
+            (ticket_id, out.message_id, out.mail_from, json.dumps([out.rcpt_to]), out.subject,
+             stamp, out.text),
+        )
+        self._event(conn, ticket_id, stamp, "reply_queued",
+                    f"{out.kind} to {out.rcpt_to} {out.message_id}")
+
+    # -- reads for the commands ----------------------------------------------------------
+
+    def ticket_rows(self, status: str | None = None, queue: str | None = None) -> list[Any]:
+        query = "SELECT * FROM tickets WHERE 1=1"
+        params: list[str] = []
+        if status:
+            query += " AND status = ?"
+            params.append(status)
+        if queue:
+            query += " AND queue = ?"
+            params.append(queue)
+        return self.conn.execute(query + " ORDER BY created_at, id", params).fetchall()
+
+    def ticket_row(self, number: str) -> Any:
+        return self.conn.execute(
+            "SELECT * FROM tickets WHERE number = ?", (number.upper(),)
+        ).fetchone()
+
+    def participants_of(self, ticket_id: int) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT address FROM participants WHERE ticket_id = ? ORDER BY rowid", (ticket_id,)
+        )
+        return [r[0] for r in rows]
+
+    def related_of(self, ticket_id: int) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT other_number FROM related WHERE ticket_id = ? ORDER BY rowid", (ticket_id,)
+        )
+        return [r[0] for r in rows]
+
+    def messages_of(self, ticket_id: int) -> list[Any]:
+        return self.conn.execute(
+            "SELECT * FROM messages WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+        ).fetchall()
+
+    def outbound_of(self, ticket_id: int) -> list[Any]:
+        return self.conn.execute(
+            "SELECT * FROM outbox WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+        ).fetchall()
+
+    def events_of(self, ticket_id: int) -> list[Any]:
+        return self.conn.execute(
+            "SELECT * FROM events WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+        ).fetchall()
+
+    def automatic_rows(self) -> list[Any]:
+        return self.conn.execute("SELECT * FROM automatic_mail ORDER BY id").fetchall()

@@ -1,0 +1,73 @@
+"""Tickets as INTERFACE.md documents them: the `show --json` shape and its text form."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from maildaemon.store import Store
+
+
+def ticket_json(store: Store, row: Any, full: bool = True) -> dict[str, Any]:
+    ticket_id = row["id"]
+    data: dict[str, Any] = {
+        "number": row["number"],
+        "status": row["status"],
+        "priority": row["priority"],
+        "queue": row["queue"],
+        "requester": row["requester"],
+        "participants": store.participants_of(ticket_id),
+        "subject": row["subject"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "escalated": bool(row["escalated"]),
+        "waiting_on_customer": bool(row["waiting_on_customer"]),
+        "related": store.related_of(ticket_id),
+        "first_response_due": row["first_response_due"],
+    }
+    if full:
+        data["messages"] = [_message_json(m) for m in store.messages_of(ticket_id)]
+        data["events"] = [
+            {"at": e["at"], "type": e["type"], "detail": e["detail"]}
+            for e in store.events_of(ticket_id)
+        ]
+    return data
+
+
+def _message_json(row: Any) -> dict[str, Any]:
+    return {
+        "direction": row["direction"],
+        "message_id": row["message_id"],
+        "from": row["from_addr"],
+        "to": json.loads(row["to_addrs"]),
+        "cc": json.loads(row["cc_addrs"]),
+        "subject": row["subject"],
+        "date": row["date"],
+        "text": row["text"],
+        "automated": row["automated"],
+        "attachments": [],
+        "rejected_attachments": [],
+    }
+
+
+def ticket_text(data: dict[str, Any]) -> str:
+    lines = [
+        f"{data['number']}  {data['subject']}",
+        f"  status {data['status']}, priority {data['priority']}, queue {data['queue']}",
+        f"  requester {data['requester']}; participants {', '.join(data['participants'])}",
+        f"  created {data['created_at']}, updated {data['updated_at']}",
+    ]
+    if data["related"]:
+        lines.append(f"  related {', '.join(data['related'])}")
+    for message in data.get("messages", []):
+        arrow = "<-" if message["direction"] == "inbound" else "->"
+        flag = f" [automatic: {message['automated']}]" if message["automated"] else ""
+        lines.append("")
+        lines.append(f"{arrow} {message['date']} {message['from']}: {message['subject']}{flag}")
+        lines.extend("   " + line for line in message["text"].splitlines()[:40])
+    if data.get("events"):
+        lines.append("")
+        lines.append("events:")
+        for event in data["events"]:
+            lines.append(f"  {event['at']} {event['type']}: {event['detail']}")
+    return "\n".join(lines)

@@ -1,0 +1,192 @@
+"""claim -> parse -> load context -> decide (pure) -> render -> apply (one transaction) -> finish.
+
+The raw bytes are kept under `data_dir/messages/` by content hash before the ticket commit, so
+every stored message can be re-read exactly as it arrived. Any exception puts the spool entry
+back (held after `spool.max_attempts`) and the worker moves on to the next message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from maildaemon.config import Config
+from maildaemon.domain import (
+    Context,
+    Decision,
+    InboundMail,
+    OutgoingMail,
+    PolicySettings,
+    Priority,
+    ReferenceHit,
+    TicketRef,
+)
+from maildaemon.parse import parse_mail
+from maildaemon.policy.decide import decide
+from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
+from maildaemon.policy.priority import describe_hours
+from maildaemon.render import Renderer
+from maildaemon.spool import Spool, SpoolEntry
+from maildaemon.store import Store
+
+log = logging.getLogger("maildaemon.worker")
+
+Clock = Callable[[], datetime]
+
+
+def policy_settings(config: Config) -> PolicySettings:
+    return PolicySettings(
+        domain=config.mail.domain.lower(),
+        queues=dict(config.queues),
+        order=config.routing.order,
+        default_queue=config.routing.default_queue,
+        staff_addresses=frozenset(a.lower() for a in config.staff.addresses),
+        staff_domains=frozenset(d.lower() for d in config.staff.domains),
+        autoreply_max_per_hour=config.autoreply.max_per_hour,
+        sla_hours={
+            Priority.CRITICAL: config.sla.critical,
+            Priority.HIGH: config.sla.high,
+            Priority.MEDIUM: config.sla.medium,
+            Priority.LOW: config.sla.low,
+        },
+        reopen_days=config.lifecycle.reopen_days,
+    )
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """The per-installation HMAC key for our Message-IDs, created once (mode 0600)."""
+    path = data_dir / "secret.key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return bytes.fromhex(path.read_text().strip())
+
+
+def keep_raw(data_dir: Path, sha256: str, raw: bytes) -> None:
+    folder = data_dir / "messages" / sha256[:2]
+    path = folder / f"{sha256}.eml"
+    if path.exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{sha256}.{secrets.token_hex(4)}.tmp"
+    with open(tmp, "wb") as handle:
+        handle.write(raw)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Processed:
+    spool_id: str
+    outcome: str
+    ticket: str | None
+    detail: str = ""
+
+
+class Worker:
+    def __init__(self, config: Config, spool: Spool, store: Store, clock: Clock) -> None:
+        self.config = config
+        self.spool = spool
+        self.store = store
+        self.clock = clock
+        self.settings = policy_settings(config)
+        self.secret = load_secret(config.data_dir)
+        self.renderer = Renderer(self.settings.domain, self.secret)
+
+    def process_next(self) -> Processed | None:
+        entry = self.spool.claim()
+        return None if entry is None else self.process(entry)
+
+    def process(self, entry: SpoolEntry) -> Processed:
+        try:
+            if self.store.spool_processed(entry.spool_id):
+                self.spool.finish(entry.id)
+                done = self.store.processed_outcome(entry.spool_id)
+                return Processed(entry.spool_id, done[0] if done else "duplicate",
+                                 done[1] if done else None, "replay")
+            result = self._process(entry)
+        except Exception as exc:
+            log.exception("spool %s: processing failed", entry.spool_id)
+            state = self.spool.release(entry.id, f"{type(exc).__name__}: {exc}")
+            return Processed(entry.spool_id, state, None, f"{type(exc).__name__}: {exc}")
+        self.spool.finish(entry.id)
+        return result
+
+    def _process(self, entry: SpoolEntry) -> Processed:
+        now = self.clock()
+        mail = parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos)
+        keep_raw(self.config.data_dir, mail.raw_sha256, entry.raw)
+        decision = decide(mail, self.context(mail, now), self.settings, now)
+        number = self.store.apply(decision, mail, entry.spool_id, now,
+                                  self._reply_renderer(decision, mail, now))
+        log.info("spool %s message %s from %s: %s %s (%s)", entry.spool_id, mail.message_id,
+                 mail.from_addr or "<>", decision.outcome, number or "-",
+                 "; ".join(decision.trace))
+        return Processed(entry.spool_id, decision.outcome, number, "; ".join(decision.trace))
+
+    def context(self, mail: InboundMail, now: datetime) -> Context:
+        return Context(
+            already_processed=self.store.key_processed(mail.dedup_key),
+            header_hit=self._header_hit(mail),
+            subject_tickets=tuple(
+                ref for ref in (self.store.ticket_ref(n) for n in tokens_in_subject(mail.subject))
+                if ref is not None
+            ),
+            recent_autoreplies_to_sender=self.store.recent_autoreplies(mail.from_addr, now)
+            if mail.from_addr else 0,
+        )
+
+    def _header_hit(self, mail: InboundMail) -> ReferenceHit | None:
+        # In-Reply-To first, then References from the newest back to the thread's root.
+        candidates = [*mail.in_reply_to, *reversed(mail.references)]
+        for message_id in dict.fromkeys(candidates):
+            number = ticket_of_our_message_id(message_id, self.secret, self.settings.domain)
+            via = "our_message_id"
+            if number is None:
+                number = self.store.ticket_of_stored_message(message_id)
+                via = "stored_message_id"
+            ref: TicketRef | None = self.store.ticket_ref(number) if number else None
+            if ref is not None:
+                return ReferenceHit(ticket=ref, via=via, message_id=message_id)
+        return None
+
+    def _reply_renderer(
+        self, decision: Decision, mail: InboundMail, now: datetime
+    ) -> Callable[[str, str], OutgoingMail] | None:
+        reply = decision.reply
+        if reply is None:
+            return None
+        variables = {"customer_name": mail.from_name, "priority": "", "first_response": ""}
+        if decision.new_ticket is not None:
+            hours = self.settings.sla_hours[decision.new_ticket.priority]
+            variables["priority"] = str(decision.new_ticket.priority)
+            variables["first_response"] = describe_hours(hours)
+
+        def render(number: str, ticket_subject: str) -> OutgoingMail:
+            return self.renderer.render(
+                reply.template,
+                number=number,
+                queue=reply.queue,
+                queue_address=self.config.queue_address(reply.queue),
+                to=reply.to,
+                ticket_subject=ticket_subject,
+                now=now,
+                in_reply_to=mail.message_id,
+                references=mail.references,
+                auto_submitted=reply.auto_submitted,
+                variables=variables,
+            )
+
+        return render
