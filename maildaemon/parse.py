@@ -67,18 +67,29 @@ def parse_mail(
     )
 
 
-def _header(msg: Message, name: str) -> str:
-    """The first value of a header as text, with raw 8-bit bytes decoded as UTF-8 or cp1252."""
+def _raw_values(msg: Message, name: str) -> list[str]:
+    """Every value of a header as text; raw 8-bit bytes are decoded as UTF-8, else cp1252.
+
+    Read through `raw_items` because compat32's `get` turns undeclared 8-bit bytes into
+    replacement characters, losing every non-ASCII letter of a name or subject.
+    """
+    values: list[str] = []
     try:
-        value = msg.get(name)
+        for key, value in msg.raw_items():
+            if key.lower() != name:
+                continue
+            text = str(value)
+            if any("\udc80" <= ch <= "\udcff" for ch in text):
+                text = _decode_bytes(text.encode("ascii", "surrogateescape"), None)
+            values.append(text)
     except Exception:
-        return ""
-    if value is None:
-        return ""
-    text = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
-        text = _decode_bytes(text.encode("ascii", "surrogateescape"), None)
-    return " ".join(text.split())
+        return values
+    return values
+
+
+def _header(msg: Message, name: str) -> str:
+    values = _raw_values(msg, name)
+    return " ".join(values[0].split()) if values else ""
 
 
 def _decode_bytes(data: bytes, charset: str | None) -> str:
@@ -121,8 +132,7 @@ def _one_address(value: str) -> tuple[str, str]:
 
 def _addresses(msg: Message, name: str) -> tuple[str, ...]:
     try:
-        values = msg.get_all(name) or []
-        pairs = getaddresses([str(v) for v in values])
+        pairs = getaddresses([decode_words(v) for v in _raw_values(msg, name)])
     except Exception:
         return ()
     found = [addr.strip().lower() for _, addr in pairs if "@" in addr]

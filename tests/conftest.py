@@ -1,0 +1,215 @@
+"""Shared test harness: a real `maildaemon serve` process on 127.0.0.1 and real SQLite files.
+
+Nothing here fakes what we own. The daemon runs as a subprocess with its own data directory
+under pytest's tmp_path; the CLI is run as a subprocess too, exactly as ops would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "emails"
+CORPUS = ROOT.parent / "shared" / "corpus"
+DOMAIN = "healthsync.com"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+def write_config(tmp: Path, port: int, extra: str = "") -> Path:
+    path = tmp / "maildaemon.toml"
+    path.write_text(
+        f"""
+[mail]
+domain = "{DOMAIN}"
+[smtp]
+host = "127.0.0.1"
+port = {port}
+max_message_size = 200000
+drain_seconds = 10.0
+[storage]
+data_dir = "{tmp / 'data'}"
+[outbound]
+maildir = "{tmp / 'outbound'}"
+{extra}
+"""
+    )
+    return path
+
+
+class Installation:
+    """One data directory with its config, and the ways ops touch it."""
+
+    def __init__(self, tmp: Path, extra_config: str = "") -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        self.config = write_config(tmp, self.port, extra_config)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tmp / "serve.log"
+
+    # -- the daemon ----------------------------------------------------------------------
+    def start(self) -> None:
+        handle = open(self.log, "ab")  # noqa: SIM115 - handed to the child process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "maildaemon", "--config", str(self.config), "serve"],
+            stdout=handle, stderr=subprocess.STDOUT, cwd=self.tmp,
+        )
+        handle.close()
+
+        def listening() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited: {self.log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return True
+            except OSError:
+                return False
+
+        wait_until(listening, 20, "the daemon to listen")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    # -- talking to it -------------------------------------------------------------------
+    def smtp(self) -> smtplib.SMTP:
+        return smtplib.SMTP("127.0.0.1", self.port, timeout=10)
+
+    def send(self, msg: EmailMessage | bytes, sender: str | None = None,
+             rcpts: list[str] | None = None) -> Any:
+        with self.smtp() as client:
+            if isinstance(msg, bytes):
+                return client.sendmail(sender or "alice@example.org",
+                                       rcpts or [f"support@{DOMAIN}"], msg)
+            return client.send_message(msg, from_addr=sender, to_addrs=rcpts)
+
+    def cli(self, *args: str, check: bool = True, stdin: bytes | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "maildaemon", "--config", str(self.config), *args],
+            capture_output=True, text=stdin is None, input=stdin, cwd=self.tmp, timeout=120,
+        )
+        if isinstance(result.stdout, bytes):
+            result = subprocess.CompletedProcess(
+                result.args, result.returncode, result.stdout.decode(), result.stderr.decode()
+            )
+        if check and result.returncode != 0:
+            raise AssertionError(f"maildaemon {args} exited {result.returncode}: "
+                                 f"{result.stdout}{result.stderr}")
+        return result
+
+    def tickets(self) -> list[dict[str, Any]]:
+        return list(json.loads(self.cli("tickets", "--json").stdout))
+
+    def show(self, number: str) -> dict[str, Any]:
+        return dict(json.loads(self.cli("show", number, "--json").stdout))
+
+    def outbound(self) -> list[bytes]:
+        new = self.tmp / "outbound" / "new"
+        return [p.read_bytes() for p in sorted(new.iterdir())] if new.exists() else []
+
+    def wait_processed(self, count: int, timeout: float = 15) -> list[dict[str, Any]]:
+        """Wait until `count` tickets exist and the spool is empty."""
+        def done() -> list[dict[str, Any]] | None:
+            tickets = self.tickets()
+            spool = self.cli("spool", "ls", "--json").stdout
+            if len(tickets) >= count and json.loads(spool) == []:
+                return tickets
+            return None
+        return list(wait_until(done, timeout, f"{count} tickets"))
+
+    def wait_spool_empty(self, timeout: float = 15) -> None:
+        wait_until(lambda: json.loads(self.cli("spool", "ls", "--json").stdout) == [],
+                   timeout, "an empty spool")
+
+
+def mail(
+    subject: str = "Printer on fire",
+    sender: str = "alice@example.org",
+    to: str = f"support@{DOMAIN}",
+    body: str = "Hello, the printer is on fire.",
+    message_id: str | None = None,
+    **headers: str,
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = message_id or f"<{time.monotonic_ns()}.{os.getpid()}@example.org>"
+    msg["Date"] = "Sat, 28 Nov 2026 10:00:00 +0000"
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg
+
+
+@pytest.fixture
+def installation(tmp_path: Path) -> Iterator[Installation]:
+    inst = Installation(tmp_path)
+    yield inst
+    inst.kill()
+
+
+@pytest.fixture
+def daemon(installation: Installation) -> Iterator[Installation]:
+    installation.start()
+    yield installation
+    installation.kill()
+
+
+@pytest.fixture(scope="module")
+def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
+    """One daemon for a whole module of tests that each use their own senders."""
+    inst = Installation(tmp_path_factory.mktemp("shared"))
+    inst.start()
+    yield inst
+    inst.kill()
+
+
+def acks_to(inst: Installation, address: str) -> list[bytes]:
+    return [raw for raw in inst.outbound() if f"\nTo: {address}".encode() in raw]
+
+
+def header_of(raw: bytes, name: str) -> str:
+    from email import message_from_bytes
+    from email.policy import default
+
+    value = message_from_bytes(raw, policy=default)[name]
+    return "" if value is None else str(value)
