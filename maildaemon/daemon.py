@@ -11,6 +11,7 @@ exits 0. A second signal exits at once; the spool makes that safe too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -160,14 +161,20 @@ class Daemon:
         loop = asyncio.get_running_loop()
         while not self.stopping.is_set():
             self.sender_wake.clear()
+            wait: float | None = None
             try:
                 await loop.run_in_executor(self.sender_pool, self.sender.deliver_due,
                                            self.clock())
+                wait = await loop.run_in_executor(self.sender_pool,
+                                                  self.sender.seconds_until_due, self.clock())
             except Exception:
                 log.exception("outbox delivery round failed; retrying later")
             if self.stopping.is_set():
                 return
-            await self.sender_wake.wait()
+            # Woken by new work, by the next retry falling due, or by the scheduler's tick.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.sender_wake.wait(),
+                                       timeout=None if wait is None else wait + 0.05)
 
 
 def serve(config: Config, clock: Callable[[], datetime]) -> int:

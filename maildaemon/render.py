@@ -88,7 +88,8 @@ class Renderer:
             rcpt_to=to,
             subject=subject,
             text=text,
-            raw=msg.as_bytes(),
+            # SMTP's line ending: the relay needs it, the maildir transport converts it.
+            raw=msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")),
         )
 
 

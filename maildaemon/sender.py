@@ -48,7 +48,7 @@ class MaildirTransport:
             return
         tmp = self.root / "tmp" / name
         with open(tmp, "wb") as handle:
-            handle.write(raw)
+            handle.write(raw.replace(b"\r\n", b"\n"))  # maildir files use Unix line ends
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.root / "new" / name)
@@ -112,24 +112,37 @@ class Sender:
     def deliver_due(self, now: datetime, everything: bool = False) -> DeliveryReport:
         """Deliver every pending row that is due (all pending rows with `everything`)."""
         report = DeliveryReport()
+        after = 0  # each row at most once per round, however soon its retry falls due
         for _ in range(100_000):
-            row = self._lease(now, everything)
+            row = self._lease(now, everything, after)
             if row is None:
                 break
+            after = row[0]
             self._deliver_one(row, now, report)
         return report
 
-    def _lease(self, now: datetime, everything: bool) -> tuple[int, str, str, str, bytes,
-                                                               int] | None:
+    def seconds_until_due(self, now: datetime) -> float | None:
+        """How long until the next pending row is due; None when nothing is pending."""
+        row = self.store.conn.execute(
+            "SELECT min(max(next_attempt_at, coalesce(lease_until, ''))) FROM outbox"
+            " WHERE status = 'pending'"
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        due = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=now.tzinfo)
+        return max(0.0, (due - now).total_seconds())
+
+    def _lease(self, now: datetime, everything: bool,
+               after: int) -> tuple[int, str, str, str, bytes, int] | None:
         stamp = iso(now)
         lease = iso(now + timedelta(seconds=self.section.timeout * 4 + 60))
         due = "" if everything else " AND next_attempt_at <= :now"
         with self.store.transaction() as conn:
             row = conn.execute(
                 "SELECT id, message_id, mail_from, rcpt_to, raw, attempts FROM outbox "
-                "WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= :now)"
-                + due + " ORDER BY id LIMIT 1",
-                {"now": stamp},
+                "WHERE status = 'pending' AND id > :after"
+                " AND (lease_until IS NULL OR lease_until <= :now)" + due + " ORDER BY id LIMIT 1",
+                {"now": stamp, "after": after},
             ).fetchone()
             if row is None:
                 return None
