@@ -155,8 +155,9 @@ def _wait_for_daemon(store: Store, spool_id: str) -> tuple[str, str | None, str]
 
 def cmd_flush(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
-    report = Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
-        .deliver_due(utc_now(), everything=True)
+    sender = Sender(store, transport_for(config.outbound, config.maildir), config.outbound)
+    sender.release_stale_leases()
+    report = sender.deliver_due(utc_now(), everything=True)
     print(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
     return EX_OK
 

@@ -70,6 +70,9 @@ class Daemon:
         if back or held:
             log.warning("spool recovery: %d claimed entries back to pending, %d held", back,
                         held)
+        released = self.sender.release_stale_leases()
+        if released:
+            log.warning("outbox: %d deliveries of a dead process put back", released)
         loop = asyncio.get_running_loop()
         smtp = self.config.smtp
         server = await loop.create_server(

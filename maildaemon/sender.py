@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from maildaemon.config import OutboundSection
+from maildaemon.owner import owner_is_gone, owner_tag
 from maildaemon.store import Store, iso
 
 log = logging.getLogger("maildaemon.sender")
@@ -121,6 +122,26 @@ class Sender:
             self._deliver_one(row, now, report)
         return report
 
+    def release_stale_leases(self) -> int:
+        """Leases held by processes of this host that no longer exist go back to the pool.
+
+        A sender killed mid-delivery must not delay that mail until its lease runs out.
+        """
+        stale = [
+            row_id
+            for row_id, owner in self.store.conn.execute(
+                "SELECT id, lease_owner FROM outbox WHERE status = 'pending'"
+                " AND lease_until IS NOT NULL"
+            ).fetchall()
+            if owner_is_gone(owner)
+        ]
+        with self.store.transaction() as conn:
+            conn.executemany(
+                "UPDATE outbox SET lease_until = NULL, lease_owner = NULL WHERE id = ?",
+                [(row_id,) for row_id in stale],
+            )
+        return len(stale)
+
     def seconds_until_due(self, now: datetime) -> float | None:
         """How long until the next pending row is due; None when nothing is pending."""
         row = self.store.conn.execute(
@@ -146,7 +167,10 @@ class Sender:
             ).fetchone()
             if row is None:
                 return None
-            conn.execute("UPDATE outbox SET lease_until = ? WHERE id = ?", (lease, row[0]))
+            conn.execute(
+                "UPDATE outbox SET lease_until = ?, lease_owner = ? WHERE id = ?",
+                (lease, owner_tag(), row[0]),
+            )
         return int(row[0]), row[1], row[2], row[3], bytes(row[4]), int(row[5])
 
     def _deliver_one(self, row: tuple[int, str, str, str, bytes, int], now: datetime,

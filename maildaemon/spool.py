@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from maildaemon.owner import owner_is_gone, owner_tag
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY,
@@ -37,6 +39,7 @@ CREATE TABLE IF NOT EXISTS entries (
     state TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT NOT NULL DEFAULT '',
+    owner TEXT,
     raw BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_state ON entries(state, id);
@@ -144,8 +147,9 @@ class Spool:
             if row is None:
                 return None
             conn.execute(
-                "UPDATE entries SET state = 'claimed', attempts = attempts + 1 WHERE id = ?",
-                (row[0],),
+                "UPDATE entries SET state = 'claimed', attempts = attempts + 1, owner = ?"
+                " WHERE id = ?",
+                (owner_tag(), row[0]),
             )
             full = conn.execute(
                 "SELECT id, spool_id, received_at, mail_from, rcpt_tos, raw, attempts, size,"
@@ -185,17 +189,27 @@ class Spool:
 
     def recover(self) -> tuple[int, int]:
         """At start-up: work claimed by a process that died goes back, or is held."""
+        back = held = 0
         with self._write() as conn:
-            held = conn.execute(
-                "UPDATE entries SET state = 'held', error = 'failed ' || attempts || "
-                "' times; the process died while handling it' "
-                "WHERE state = 'claimed' AND attempts >= ?",
-                (self.max_attempts,),
-            ).rowcount
-            back = conn.execute(
-                "UPDATE entries SET state = 'pending', "
-                "error = 'the process died while handling it' WHERE state = 'claimed'"
-            ).rowcount
+            for entry_id, attempts, owner in conn.execute(
+                "SELECT id, attempts, owner FROM entries WHERE state = 'claimed'"
+            ).fetchall():
+                if not owner_is_gone(owner):
+                    continue  # an ingest or another worker is still on it
+                if attempts >= self.max_attempts:
+                    conn.execute(
+                        "UPDATE entries SET state = 'held', error = ? WHERE id = ?",
+                        (f"failed {attempts} times; the process died while handling it",
+                         entry_id),
+                    )
+                    held += 1
+                else:
+                    conn.execute(
+                        "UPDATE entries SET state = 'pending',"
+                        " error = 'the process died while handling it' WHERE id = ?",
+                        (entry_id,),
+                    )
+                    back += 1
         return back, held
 
     def retry(self, spool_id: str) -> bool:

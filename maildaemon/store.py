@@ -121,6 +121,11 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_outbox_lease_owner(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE outbox ADD COLUMN lease_owner TEXT")
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -228,6 +233,16 @@ class Store:
         stamp = iso(now)
         number: str | None = None
         with self.transaction() as conn:
+            # Checked again under the write lock: another process (an `ingest` beside the
+            # daemon) may have applied the same message since the context was loaded.
+            done = conn.execute(
+                "SELECT ticket_number FROM processed WHERE key IN (?, ?) LIMIT 1",
+                (f"spool:{spool_id}", mail.dedup_key),
+            ).fetchone()
+            if done is not None and decision.outcome != Outcome.DUPLICATE:
+                self._mark(conn, f"spool:{spool_id}", spool_id, Outcome.DUPLICATE, done[0],
+                           stamp)
+                return None
             if decision.outcome == Outcome.DUPLICATE:
                 self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, None, stamp)
                 return None

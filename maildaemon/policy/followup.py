@@ -20,7 +20,7 @@ BRACKETED_TOKEN = re.compile(r"\s*[\[(]?\s*HS-\d{6}\s*[\])]?\s*", re.IGNORECASE)
 # Reply and forward prefixes seen in the wild (Outlook, Thunderbird, Apple Mail, Gmail in many
 # languages), optionally counted ("Re[3]:", "Re(2):", "RE^2:").
 PREFIX = re.compile(
-    r"^\s*(?:re|aw|sv|vs|antw|antwort|ref|réf|rif|odp|vá|ynt|wg|tr|fw|fwd|fwd?|rv|enc|doorst|"
+    r"^\s*(?:re|aw|sv|vs|antw|antwort|ref|réf|rif|odp|vá|ynt|wg|tr|fwd?|rv|enc|doorst|"
     r"回复|回覆|答复|転送|返信|转发|回信|ответ|відповідь)"
     r"\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]\s*",
     re.IGNORECASE,

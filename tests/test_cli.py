@@ -1,0 +1,162 @@
+"""The commands of INTERFACE.md, run as ops would run them: as processes, on a data dir."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import FIXTURES, Installation, header_of
+
+
+def test_packaged_default_config_is_valid(tmp_path: Path, installation: Installation) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "maildaemon", "check-config"],
+                            capture_output=True, text=True, cwd=tmp_path,
+                            env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert "configuration OK" in result.stdout
+    assert '"domain": "healthsync.com"' in result.stdout
+
+
+def test_unknown_key_is_a_config_error_with_exit_78(installation: Installation) -> None:
+    installation.config.write_text('[smtp]\nmax_mesage_size = 5\n')
+    result = installation.cli("check-config", check=False)
+    assert result.returncode == 78
+    assert "unknown key smtp.max_mesage_size" in result.stderr
+
+
+def test_wrong_type_is_explained(installation: Installation) -> None:
+    installation.config.write_text('[smtp]\nport = "twenty-five"\n')
+    result = installation.cli("tickets", check=False)
+    assert result.returncode == 78
+    assert "smtp.port must be a whole number" in result.stderr
+
+
+def test_config_from_environment_variable(installation: Installation, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MAILDAEMON_CONFIG": str(installation.config)}
+    result = subprocess.run([sys.executable, "-m", "maildaemon", "check-config"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 0
+    assert str(installation.config) in result.stdout
+
+
+def test_usage_error_exits_2(installation: Installation) -> None:
+    assert installation.cli("frobnicate", check=False).returncode == 2
+
+
+def test_ingest_files_make_tickets_and_deliver_acks(installation: Installation) -> None:
+    result = installation.cli("ingest", str(FIXTURES / "plain_new.eml"),
+                              str(FIXTURES / "html_only.eml"))
+    assert "new_ticket HS-" in result.stdout
+    tickets = {t["subject"]: t for t in installation.tickets()}
+    assert tickets["Sync stops after the update"]["queue"] == "tech"
+    assert tickets["Refund request"]["queue"] == "billing"
+    acks = installation.outbound()
+    assert len(acks) == 2
+    assert {header_of(a, "To") for a in acks} == {"carol@example.net", "dana@example.com"}
+
+
+def test_ingest_from_stdin_with_envelope_recipient(installation: Installation) -> None:
+    raw = (FIXTURES / "plain_new.eml").read_bytes()
+    result = installation.cli("ingest", "--rcpt", "bugs@healthsync.com", "-", stdin=raw)
+    assert "new_ticket" in result.stdout
+    [ticket] = installation.tickets()
+    assert ticket["queue"] == "bugs"  # bugs comes before tech in the routing order
+
+
+def test_ingest_twice_is_a_duplicate(installation: Installation) -> None:
+    path = str(FIXTURES / "plain_new.eml")
+    installation.cli("ingest", path)
+    second = installation.cli("ingest", path)
+    assert "duplicate" in second.stdout
+    assert len(installation.tickets()) == 1
+    assert len(installation.outbound()) == 1
+
+
+def test_ingest_automatic_mail_is_recorded_not_answered(installation: Installation) -> None:
+    for name in ("bounce_dsn.eml", "mailing_list.eml", "out_of_office.eml"):
+        assert "automatic" in installation.cli("ingest", str(FIXTURES / name)).stdout
+    assert installation.tickets() == []
+    assert installation.outbound() == []
+    rows = json.loads(installation.cli("automatic", "--json").stdout)
+    assert {r["reason"] for r in rows} == {"null_envelope_sender", "precedence_list",
+                                           "auto_submitted"}
+
+
+def test_ingest_with_a_running_daemon_shares_the_data_dir(daemon: Installation) -> None:
+    result = daemon.cli("ingest", str(FIXTURES / "eightbit_headers_cp1252.eml"))
+    assert "new_ticket HS-" in result.stdout
+    [ticket] = daemon.tickets()
+    assert ticket["subject"] == "Problème de connexion"
+
+
+def test_show_json_has_the_documented_shape(installation: Installation) -> None:
+    installation.cli("ingest", str(FIXTURES / "plain_new.eml"))
+    [listed] = installation.tickets()
+    shown = installation.show(listed["number"])
+    for key in ("number", "status", "priority", "queue", "requester", "participants",
+                "subject", "created_at", "updated_at", "escalated", "waiting_on_customer",
+                "related", "messages", "events"):
+        assert key in shown, key
+    assert shown["created_at"].endswith("Z")
+    inbound, outbound = shown["messages"]
+    assert inbound["direction"] == "inbound" and outbound["direction"] == "outbound"
+    for key in ("message_id", "from", "to", "subject", "date", "text", "attachments",
+                "rejected_attachments"):
+        assert key in inbound, key
+    assert inbound["from"] == "carol@example.net"
+    assert inbound["to"] == ["tech@healthsync.com"]
+    assert {e["type"] for e in shown["events"]} >= {"created", "reply_queued"}
+    text = installation.cli("show", listed["number"]).stdout
+    assert listed["number"] in text and "Sync stops" in text
+
+
+def test_show_unknown_ticket_exits_1(installation: Installation) -> None:
+    result = installation.cli("show", "HS-000000", check=False)
+    assert result.returncode == 1 and "no ticket" in result.stderr
+
+
+def test_tickets_filters(installation: Installation) -> None:
+    installation.cli("ingest", str(FIXTURES / "plain_new.eml"), str(FIXTURES / "html_only.eml"))
+    billing = json.loads(installation.cli("tickets", "--queue", "billing", "--json").stdout)
+    assert [t["queue"] for t in billing] == ["billing"]
+    assert "messages" not in billing[0]
+    assert json.loads(installation.cli("tickets", "--status", "closed", "--json").stdout) == []
+
+
+def test_flush_delivers_mail_waiting_for_a_retry(tmp_path: Path) -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    inst = Installation(tmp_path, extra_config=f"""transport = "smtp"
+relay_port = {port}
+retry_base_seconds = 3600.0
+""")
+    inst.cli("ingest", str(FIXTURES / "plain_new.eml"))  # the relay is down: deferred
+    [row] = json.loads(inst.cli("outbox", "ls", "--json").stdout)
+    assert row["status"] == "pending" and row["attempts"] == 1 and row["last_error"]
+
+    class Sink:
+        received: list[bytes] = []
+
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            self.received.append(envelope.original_content)  # type: ignore[attr-defined]
+            return "250 OK"
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        assert "sent 1" in inst.cli("flush").stdout
+    finally:
+        controller.stop()
+    assert len(sink.received) == 1
+    assert json.loads(inst.cli("outbox", "ls", "--json").stdout) == []
