@@ -121,6 +121,10 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
+    unreadable = [n for n in args.files if n != "-" and not Path(n).is_file()]
+    if unreadable:
+        print(f"maildaemon: not a readable file: {', '.join(unreadable)}", file=sys.stderr)
+        return EX_USAGE
     spool = Spool(config.data_dir, config.spool.max_attempts)
     store = Store(config.data_dir)
     worker = Worker(config, spool, store, utc_now)

@@ -58,6 +58,7 @@ class OutboundSection:
     relay_host: str = "127.0.0.1"
     relay_port: int = 25
     starttls: bool = False
+    ca_file: str = ""
     username: str = ""
     password_file: str = ""
     max_attempts: int = 8

@@ -73,7 +73,8 @@ class SmtpTransport:
         try:
             with smtplib.SMTP(s.relay_host, s.relay_port, timeout=s.timeout) as client:
                 if s.starttls:
-                    client.starttls(context=ssl.create_default_context())
+                    client.starttls(context=ssl.create_default_context(
+                        cafile=s.ca_file or None))
                 if s.username:
                     client.login(s.username, self.password)
                 client.sendmail(mail_from, [rcpt_to], raw)

@@ -160,3 +160,9 @@ retry_base_seconds = 3600.0
         controller.stop()
     assert len(sink.received) == 1
     assert json.loads(inst.cli("outbox", "ls", "--json").stdout) == []
+
+
+def test_ingest_of_a_missing_file_is_a_usage_error(installation: Installation) -> None:
+    result = installation.cli("ingest", "/nonexistent/mail.eml", check=False)
+    assert result.returncode == 2
+    assert "not a readable file: /nonexistent/mail.eml" in result.stderr

@@ -120,3 +120,49 @@ def test_relay_down_for_good_gives_up_after_max_attempts_and_keeps_it(
         assert row["last_error"].startswith("gave up")
     finally:
         inst.kill()
+
+
+def test_starttls_and_authentication_with_the_relay(tmp_path: Path) -> None:
+    import ssl
+    import subprocess
+
+    from aiosmtpd.smtp import AuthResult
+
+    cert, key = tmp_path / "relay.pem", tmp_path / "relay.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
+                      auth_data: Any) -> AuthResult:
+        logins.append((auth_data.login, auth_data.password))
+        ok = (auth_data.login, auth_data.password) == (b"maildaemon", b"s3cret")
+        return AuthResult(success=ok)
+
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=context,
+                            require_starttls=True, auth_required=True,
+                            authenticator=authenticator)
+    controller.start()
+    (tmp_path / "relay.password").write_text("s3cret\n")
+    inst = Installation(tmp_path, extra_config=f"""transport = "smtp"
+relay_host = "127.0.0.1"
+relay_port = {port}
+starttls = true
+ca_file = "{cert}"
+username = "maildaemon"
+password_file = "{tmp_path / 'relay.password'}"
+""")
+    try:
+        inst.cli("ingest", str(Path(__file__).parent.parent / "fixtures/emails/plain_new.eml"))
+        assert len(handler.received) == 1
+        assert logins == [(b"maildaemon", b"s3cret")]
+    finally:
+        controller.stop()
