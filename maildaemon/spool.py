@@ -18,13 +18,14 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from maildaemon.owner import owner_is_gone, owner_tag
+from maildaemon.sqlite import connect, immediate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -83,14 +84,6 @@ def new_spool_id() -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(5).upper()
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
 class Spool:
     def __init__(self, data_dir: Path, max_attempts: int = 3) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,15 +95,8 @@ class Spool:
     def close(self) -> None:
         self.conn.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self.conn)
 
     def put_many(self, items: Sequence[Incoming]) -> list[str]:
         """Make every item durable in one commit; returns their spool ids in order."""
