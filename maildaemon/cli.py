@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "packaged default)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the daemon in the foreground")
+    worker = sub.add_parser("worker", help="run only the worker (serve starts it for you)")
+    worker.add_argument("--wake-fd", type=int, default=None, help=argparse.SUPPRESS)
     sub.add_parser("check-config", help="validate the configuration and templates")
     ingest = sub.add_parser("ingest", help="put raw messages through the pipeline now")
     ingest.add_argument("--sender", help="envelope sender (\"\" for a bounce)")
@@ -71,20 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.command == "serve" else logging.WARNING,
+        level=logging.INFO if args.command in ("serve", "worker") else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     # aiosmtpd logs every SMTP command at INFO, APScheduler every job run: keep ops logs ours.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    path = resolve_config_path(args.config)
+    path = resolve_config_path(args.config).resolve()
     try:
         config = load_config(path)
     except ConfigError as exc:
         print(f"maildaemon: configuration error: {exc}", file=sys.stderr)
         return EX_CONFIG
     try:
+        if args.command == "serve":
+            from maildaemon.daemon import serve
+
+            return serve(config, path)
         return COMMANDS[args.command](config, args)
     except sqlite3.OperationalError as exc:
         print(f"maildaemon: temporary failure: {exc}", file=sys.stderr)
@@ -94,10 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_TEMPFAIL
 
 
-def cmd_serve(config: Config, args: argparse.Namespace) -> int:
-    from maildaemon.daemon import serve
+def cmd_worker(config: Config, args: argparse.Namespace) -> int:
+    from maildaemon.workproc import WorkerProcess
 
-    return serve(config, utc_now)
+    return WorkerProcess(config, utc_now, args.wake_fd).run()
 
 
 def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
@@ -244,7 +250,7 @@ def cmd_automatic(config: Config, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "serve": cmd_serve,
+    "worker": cmd_worker,
     "check-config": cmd_check_config,
     "ingest": cmd_ingest,
     "flush": cmd_flush,

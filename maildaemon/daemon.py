@@ -1,11 +1,14 @@
-"""The composition root: build everything, recover the spool, run the loop, stop cleanly.
+"""The composition root of `serve`: the SMTP edge here, the worker in a supervised child.
 
 Lifecycle (after uvicorn): start-up -> serve -> shutdown. Signal handlers only set a flag.
 On SIGTERM/SIGINT the listener closes first; new transactions get 421; transactions already
 past MAIL FROM may finish (a client mid-DATA still gets its 250) for `smtp.drain_seconds`;
-then idle connections are closed, the worker finishes or abandons its current message (an
-abandoned one stays claimed in the spool and is recovered at the next start) and the process
-exits 0. A second signal exits at once; the spool makes that safe too.
+then idle connections are closed and the worker is asked to stop: it finishes or abandons its
+current message (an abandoned one stays claimed in the spool and is recovered at the next
+start) and both processes exit 0. A second signal exits at once; the spool makes that safe.
+
+The worker child (workproc.py) is restarted with backoff if it dies; acceptance goes on
+meanwhile, since the spool holds what arrives.
 """
 
 from __future__ import annotations
@@ -16,20 +19,18 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+import subprocess
+import sys
+from pathlib import Path
 
 from maildaemon.config import Config
-from maildaemon.sender import Sender, transport_for
 from maildaemon.smtp_in import EdgeSMTP, GroupCommitter, Handler
 from maildaemon.spool import Spool
-from maildaemon.store import Store
-from maildaemon.worker import Worker, policy_settings
+from maildaemon.worker import policy_settings
 
 log = logging.getLogger("maildaemon.daemon")
+
+WORKER_STOP_SECONDS = 15.0
 
 
 def sd_notify(state: str) -> None:
@@ -47,32 +48,80 @@ def sd_notify(state: str) -> None:
         log.warning("sd_notify failed: %s", exc)
 
 
+class WorkerSupervisor:
+    """Starts `maildaemon worker`, wakes it through a pipe, restarts it if it dies."""
+
+    def __init__(self, config_path: Path) -> None:
+        self.config_path = config_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.wake_w: int | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "maildaemon", "--config", str(self.config_path), "worker",
+             "--wake-fd", str(read_end)],
+            pass_fds=(read_end,), env=env,
+        )
+        os.close(read_end)
+        if self.wake_w is not None:
+            os.close(self.wake_w)
+        self.wake_w = write_end
+        log.info("worker process %d started", self.proc.pid)
+
+    def wake(self) -> None:
+        if self.wake_w is None:
+            return
+        # A full pipe means the worker already has a wake-up waiting; a dead one is restarted
+        # by watch() and finds the work in the spool.
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):
+            os.write(self.wake_w, b"w")
+
+    async def watch(self, stopping: asyncio.Event) -> None:
+        delay = 1.0
+        while not stopping.is_set():
+            assert self.proc is not None
+            code = self.proc.poll()
+            if code is not None and not stopping.is_set():
+                log.error("worker process exited with %s; restarting in %.0fs", code, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                self.restarts += 1
+                self.start()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=0.5)
+
+    async def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WORKER_STOP_SECONDS
+        while self.proc.poll() is None and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.proc.poll() is None:
+            log.warning("worker did not stop in time; killing it (its message is recovered)")
+            self.proc.kill()
+            self.proc.wait()
+        if self.wake_w is not None:
+            os.close(self.wake_w)
+            self.wake_w = None
+
+
 class Daemon:
-    def __init__(self, config: Config, clock: Callable[[], datetime]) -> None:
+    def __init__(self, config: Config, config_path: Path) -> None:
         self.config = config
-        self.clock = clock
-        data_dir = config.data_dir
-        self.spool = Spool(data_dir, config.spool.max_attempts)
-        self.worker = Worker(config, self.spool, Store(data_dir), clock)
-        self.sender = Sender(Store(data_dir), transport_for(config.outbound, config.maildir),
-                             config.outbound)
-        self.committer = GroupCommitter(Spool(data_dir, config.spool.max_attempts))
-        self.worker_wake = asyncio.Event()
-        self.sender_wake = asyncio.Event()
+        self.committer = GroupCommitter(Spool(config.data_dir, config.spool.max_attempts))
+        self.supervisor = WorkerSupervisor(config_path)
         self.stopping = asyncio.Event()
         self.connections: set[EdgeSMTP] = set()
-        self.handler = Handler(policy_settings(config), self.committer, self.worker_wake.set)
-        self.worker_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worker")
-        self.sender_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
+        self.handler = Handler(policy_settings(config), self.committer, self.supervisor.wake)
 
     async def run(self) -> int:
-        back, held = self.spool.recover()
-        if back or held:
-            log.warning("spool recovery: %d claimed entries back to pending, %d held", back,
-                        held)
-        released = self.sender.release_stale_leases()
-        if released:
-            log.warning("outbox: %d deliveries of a dead process put back", released)
         loop = asyncio.get_running_loop()
         smtp = self.config.smtp
         server = await loop.create_server(
@@ -93,13 +142,8 @@ class Daemon:
         )
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal)
-        scheduler = AsyncIOScheduler(timezone="UTC")
-        scheduler.add_job(self.sender_wake.set, "interval", seconds=15, id="outbox_retry",
-                          coalesce=True, max_instances=1)
-        scheduler.add_job(self.worker_wake.set, "interval", seconds=5, id="spool_poll",
-                          coalesce=True, max_instances=1)
-        scheduler.start()
-        tasks = [loop.create_task(self._work_loop()), loop.create_task(self._send_loop())]
+        self.supervisor.start()
+        watcher = loop.create_task(self.supervisor.watch(self.stopping))
         log.info("listening on %s:%d for %s", smtp.host, smtp.port, self.config.mail.domain)
         sd_notify("READY=1")
         await self.stopping.wait()
@@ -109,20 +153,10 @@ class Daemon:
         server.close()
         self.handler.draining = True
         await self._drain(smtp.drain_seconds)
-        scheduler.shutdown(wait=False)
-        self.worker_wake.set()
-        self.sender_wake.set()
-        done, pending = await asyncio.wait(tasks, timeout=10)
-        for task in pending:
-            task.cancel()
+        await watcher
+        await self.supervisor.stop()
         self.committer.close()
         log.info("stopped")
-        if pending:
-            # A message still in the worker stays claimed; the next start recovers it.
-            logging.shutdown()
-            os._exit(0)
-        self.worker_pool.shutdown(wait=False)
-        self.sender_pool.shutdown(wait=False)
         return 0
 
     def _on_signal(self) -> None:
@@ -147,41 +181,9 @@ class Daemon:
         while self.committer.flushing or self.committer.waiting:
             await asyncio.sleep(0.01)
 
-    async def _work_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while not self.stopping.is_set():
-            self.worker_wake.clear()
-            while not self.stopping.is_set():
-                result = await loop.run_in_executor(self.worker_pool, self.worker.process_next)
-                if result is None:
-                    break
-                self.sender_wake.set()
-            if self.stopping.is_set():
-                return
-            await self.worker_wake.wait()
 
-    async def _send_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while not self.stopping.is_set():
-            self.sender_wake.clear()
-            wait: float | None = None
-            try:
-                await loop.run_in_executor(self.sender_pool, self.sender.deliver_due,
-                                           self.clock())
-                wait = await loop.run_in_executor(self.sender_pool,
-                                                  self.sender.seconds_until_due, self.clock())
-            except Exception:
-                log.exception("outbox delivery round failed; retrying later")
-            if self.stopping.is_set():
-                return
-            # Woken by new work, by the next retry falling due, or by the scheduler's tick.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.sender_wake.wait(),
-                                       timeout=None if wait is None else wait + 0.05)
-
-
-def serve(config: Config, clock: Callable[[], datetime]) -> int:
+def serve(config: Config, config_path: Path) -> int:
     async def main() -> int:
-        return await Daemon(config, clock).run()
+        return await Daemon(config, config_path).run()
 
     return asyncio.run(main())

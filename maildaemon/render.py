@@ -1,16 +1,15 @@
 """Customer-visible mail: Jinja2 text + HTML templates into a complete RFC 5322 message.
 
 Autoescape is on for the HTML half and every variable must exist (StrictUndefined), so a
-template typo fails `check-config` instead of mailing a customer a blank. Headers are built
-with `email.message.EmailMessage`, which refuses CR/LF in values; customer text reaches the
-templates as data only, and we never quote the customer's body back.
+template typo fails `check-config` instead of mailing a customer a blank. Customer text
+reaches the templates as data only, and we never quote the customer's body back. The MIME
+assembly itself is in mime.py, which refuses any header value with a line break.
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import jinja2
 
 from maildaemon.domain import OutgoingMail
+from maildaemon.mime import alternative, fold, text_header
 from maildaemon.policy.followup import make_message_id, outbound_subject
 from maildaemon.resources import shipped_dir
 
@@ -67,20 +67,20 @@ class Renderer:
         text = self.env.get_template(f"{template}.txt").render(values)
         html = self.env.get_template(f"{template}.html").render(values)
         message_id = make_message_id(self.secret, number, secrets.token_hex(8), self.domain)
-        msg = EmailMessage()
-        msg["From"] = formataddr((f"{queue.capitalize()} team", queue_address))
-        msg["To"] = to
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(now)
-        msg["Message-ID"] = message_id
+        headers = [
+            fold("From", formataddr((f"{queue.capitalize()} team", queue_address))),
+            fold("To", to),
+            text_header("Subject", subject),
+            fold("Date", format_datetime(now)),
+            fold("Message-ID", message_id),
+        ]
         if in_reply_to:
-            msg["In-Reply-To"] = in_reply_to
-            msg["References"] = " ".join(dict.fromkeys([*references, in_reply_to]))
-        msg["Auto-Submitted"] = auto_submitted
+            headers.append(fold("In-Reply-To", in_reply_to))
+            refs = dict.fromkeys([*references[-10:], in_reply_to])
+            headers.append(fold("References", " ".join(refs)))
+        headers.append(fold("Auto-Submitted", auto_submitted))
         # Exchange and Outlook: do not answer this with an out-of-office reply.
-        msg["X-Auto-Response-Suppress"] = "All"
-        msg.set_content(text)
-        msg.add_alternative(html, subtype="html")
+        headers.append("X-Auto-Response-Suppress: All")
         return OutgoingMail(
             kind=template,
             message_id=message_id,
@@ -88,8 +88,7 @@ class Renderer:
             rcpt_to=to,
             subject=subject,
             text=text,
-            # SMTP's line ending: the relay needs it, the maildir transport converts it.
-            raw=msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")),
+            raw=alternative(headers, text, html),
         )
 
 

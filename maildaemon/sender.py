@@ -34,6 +34,9 @@ class Transport(Protocol):
     def deliver(self, outbox_id: int, message_id: str, mail_from: str, rcpt_to: str,
                 raw: bytes) -> None: ...
 
+    def flush(self) -> None:
+        """Make every delivery so far durable (called before rows are marked sent)."""
+
 
 class MaildirTransport:
     def __init__(self, root: Path) -> None:
@@ -53,6 +56,9 @@ class MaildirTransport:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.root / "new" / name)
+
+    def flush(self) -> None:
+        # One directory fsync makes a whole batch of renames durable.
         fd = os.open(self.root / "new", os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -84,6 +90,9 @@ class SmtpTransport:
         except smtplib.SMTPResponseException as exc:
             _raise_for(exc.smtp_code, exc.smtp_error)
 
+    def flush(self) -> None:
+        """The relay took responsibility with its 250."""
+
 
 def _raise_for(code: int, reply: bytes | str) -> None:
     text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
@@ -105,6 +114,28 @@ class DeliveryReport:
     failed: int = 0
 
 
+@dataclass(frozen=True)
+class Leased:
+    id: int
+    message_id: str
+    mail_from: str
+    rcpt_to: str
+    raw: bytes
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    status: str  # sent | pending (retry) | failed
+    attempts: int
+    error: str
+    next_attempt_at: str | None
+
+
+BATCH = 64
+
+
 class Sender:
     def __init__(self, store: Store, transport: Transport, section: OutboundSection) -> None:
         self.store = store
@@ -112,15 +143,28 @@ class Sender:
         self.section = section
 
     def deliver_due(self, now: datetime, everything: bool = False) -> DeliveryReport:
-        """Deliver every pending row that is due (all pending rows with `everything`)."""
+        """Deliver every pending row that is due (all pending rows with `everything`).
+
+        In batches: lease up to BATCH rows in one commit, deliver them, make the deliveries
+        durable (one directory fsync for the maildir), then record the outcomes in one commit.
+        """
         report = DeliveryReport()
         after = 0  # each row at most once per round, however soon its retry falls due
         for _ in range(100_000):
-            row = self._lease(now, everything, after)
-            if row is None:
+            batch = self._lease(now, everything, after)
+            if not batch:
                 break
-            after = row[0]
-            self._deliver_one(row, now, report)
+            after = batch[-1].id
+            attempts = [self._attempt(row, now) for row in batch]
+            self.transport.flush()
+            self._record(attempts, now)
+            for attempt in attempts:
+                if attempt.status == "sent":
+                    report.sent += 1
+                elif attempt.status == "failed":
+                    report.failed += 1
+                else:
+                    report.retrying += 1
         return report
 
     def release_stale_leases(self) -> int:
@@ -154,64 +198,54 @@ class Sender:
         due = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=now.tzinfo)
         return max(0.0, (due - now).total_seconds())
 
-    def _lease(self, now: datetime, everything: bool,
-               after: int) -> tuple[int, str, str, str, bytes, int] | None:
+    def _lease(self, now: datetime, everything: bool, after: int) -> list[Leased]:
         stamp = iso(now)
         lease = iso(now + timedelta(seconds=self.section.timeout * 4 + 60))
         due = "" if everything else " AND next_attempt_at <= :now"
         with self.store.transaction() as conn:
-            row = conn.execute(
+            rows = conn.execute(
                 "SELECT id, message_id, mail_from, rcpt_to, raw, attempts FROM outbox "
                 "WHERE status = 'pending' AND id > :after"
-                " AND (lease_until IS NULL OR lease_until <= :now)" + due + " ORDER BY id LIMIT 1",
-                {"now": stamp, "after": after},
-            ).fetchone()
-            if row is None:
-                return None
-            conn.execute(
+                " AND (lease_until IS NULL OR lease_until <= :now)" + due
+                + " ORDER BY id LIMIT :limit",
+                {"now": stamp, "after": after, "limit": BATCH},
+            ).fetchall()
+            conn.executemany(
                 "UPDATE outbox SET lease_until = ?, lease_owner = ? WHERE id = ?",
-                (lease, owner_tag(), row[0]),
+                [(lease, owner_tag(), row[0]) for row in rows],
             )
-        return int(row[0]), row[1], row[2], row[3], bytes(row[4]), int(row[5])
+        return [Leased(int(r[0]), r[1], r[2], r[3], bytes(r[4]), int(r[5])) for r in rows]
 
-    def _deliver_one(self, row: tuple[int, str, str, str, bytes, int], now: datetime,
-                     report: DeliveryReport) -> None:
-        outbox_id, message_id, mail_from, rcpt_to, raw, attempts = row
-        attempts += 1
+    def _attempt(self, row: Leased, now: datetime) -> Attempt:
+        attempts = row.attempts + 1
         try:
-            self.transport.deliver(outbox_id, message_id, mail_from, rcpt_to, raw)
+            self.transport.deliver(row.id, row.message_id, row.mail_from, row.rcpt_to, row.raw)
         except PermanentFailure as exc:
-            self._finish(outbox_id, "failed", attempts, str(exc), now)
-            report.failed += 1
-            log.warning("delivery of %s to %s refused: %s", message_id, rcpt_to, exc)
-            return
+            log.warning("delivery of %s to %s refused: %s", row.message_id, row.rcpt_to, exc)
+            return Attempt(row.id, "failed", attempts, str(exc), None)
         except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
             if attempts >= self.section.max_attempts:
-                self._finish(outbox_id, "failed", attempts, f"gave up: {error}", now)
-                report.failed += 1
-                log.warning("delivery of %s failed %d times: %s", message_id, attempts, error)
-                return
+                log.warning("delivery of %s failed %d times: %s", row.message_id, attempts,
+                            error)
+                return Attempt(row.id, "failed", attempts, f"gave up: {error}", None)
             delay = min(self.section.retry_base_seconds * 2 ** (attempts - 1),
                         self.section.retry_max_seconds)
-            with self.store.transaction() as conn:
-                conn.execute(
-                    "UPDATE outbox SET attempts = ?, last_error = ?, lease_until = NULL,"
-                    " next_attempt_at = ? WHERE id = ?",
-                    (attempts, error, iso(now + timedelta(seconds=delay)), outbox_id),
-                )
-            report.retrying += 1
-            log.info("delivery of %s deferred (%s), retry in %.0fs", message_id, error, delay)
-            return
-        self._finish(outbox_id, "sent", attempts, "", now)
-        report.sent += 1
-        log.info("delivered %s to %s", message_id, rcpt_to)
+            log.info("delivery of %s deferred (%s), retry in %.0fs", row.message_id, error,
+                     delay)
+            return Attempt(row.id, "pending", attempts, error,
+                           iso(now + timedelta(seconds=delay)))
+        log.info("delivered %s to %s", row.message_id, row.rcpt_to)
+        return Attempt(row.id, "sent", attempts, "", None)
 
-    def _finish(self, outbox_id: int, status: str, attempts: int, error: str,
-                now: datetime) -> None:
+    def _record(self, attempts: list[Attempt], now: datetime) -> None:
+        stamp = iso(now)
         with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, lease_until = NULL,"
-                " sent_at = ? WHERE id = ?",
-                (status, attempts, error, iso(now) if status == "sent" else None, outbox_id),
-            )
+            for a in attempts:
+                conn.execute(
+                    "UPDATE outbox SET status = ?, attempts = ?, last_error = ?,"
+                    " lease_until = NULL, lease_owner = NULL,"
+                    " next_attempt_at = coalesce(?, next_attempt_at), sent_at = ? WHERE id = ?",
+                    (a.status, a.attempts, a.error, a.next_attempt_at,
+                     stamp if a.status == "sent" else None, a.id),
+                )

@@ -85,11 +85,14 @@ def new_spool_id() -> str:
 
 
 class Spool:
-    def __init__(self, data_dir: Path, max_attempts: int = 3) -> None:
+    def __init__(self, data_dir: Path, max_attempts: int = 3,
+                 synchronous: str = "FULL") -> None:
+        """`synchronous="NORMAL"` suits the worker's connection: its claims and deletions
+        may be lost in a power cut (the work is then repeated, a no-op); `put` never may."""
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "spool.sqlite3"
         self.max_attempts = max_attempts
-        self.conn = connect(self.path)
+        self.conn = connect(self.path, synchronous)
         self.conn.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -120,38 +123,65 @@ class Spool:
 
     def claim(self, spool_id: str | None = None) -> SpoolEntry | None:
         """Take the oldest pending entry (or the named one) for processing."""
+        found = self.claim_batch(1, spool_id)
+        return found[0] if found else None
+
+    def claim_batch(self, limit: int, spool_id: str | None = None) -> list[SpoolEntry]:
+        """Take up to `limit` pending entries, oldest first, in one transaction.
+
+        An entry whose bytes no longer match its recorded size and hash is held instead.
+        """
+        entries: list[SpoolEntry] = []
+        owner = owner_tag()
         with self._write() as conn:
-            if spool_id is None:
-                row = conn.execute(
-                    "SELECT id FROM entries WHERE state = 'pending' ORDER BY id LIMIT 1"
-                ).fetchone()
-            else:
-                row = conn.execute(
-                    "SELECT id FROM entries WHERE state = 'pending' AND spool_id = ?",
-                    (spool_id,),
-                ).fetchone()
-            if row is None:
-                return None
+            for _ in range(limit + 1000):  # a damaged entry is held and another taken
+                if len(entries) >= limit:
+                    break
+                if spool_id is None:
+                    row = conn.execute(
+                        "SELECT id FROM entries WHERE state = 'pending' ORDER BY id LIMIT 1"
+                    ).fetchone()
+                else:
+                    row = conn.execute(
+                        "SELECT id FROM entries WHERE state = 'pending' AND spool_id = ?",
+                        (spool_id,),
+                    ).fetchone()
+                if row is None:
+                    break
+                entry = self._take(conn, int(row[0]), owner)
+                if entry is not None:
+                    entries.append(entry)
+        return entries
+
+    def _take(self, conn: sqlite3.Connection, entry_id: int, owner: str) -> SpoolEntry | None:
+        conn.execute(
+            "UPDATE entries SET state = 'claimed', attempts = attempts + 1, owner = ?"
+            " WHERE id = ?",
+            (owner, entry_id),
+        )
+        row = conn.execute(
+            "SELECT id, spool_id, received_at, mail_from, rcpt_tos, raw, attempts, size, sha256"
+            " FROM entries WHERE id = ?",
+            (entry_id,),
+        ).fetchone()
+        raw = bytes(row[5])
+        if len(raw) != row[7] or hashlib.sha256(raw).hexdigest() != row[8]:
             conn.execute(
-                "UPDATE entries SET state = 'claimed', attempts = attempts + 1, owner = ?"
-                " WHERE id = ?",
-                (owner_tag(), row[0]),
+                "UPDATE entries SET state = 'held', error = ? WHERE id = ?",
+                ("spool entry damaged: size or hash does not match", entry_id),
             )
-            full = conn.execute(
-                "SELECT id, spool_id, received_at, mail_from, rcpt_tos, raw, attempts, size,"
-                " sha256 FROM entries WHERE id = ?",
-                (row[0],),
-            ).fetchone()
-        raw = bytes(full[5])
-        if len(raw) != full[7] or hashlib.sha256(raw).hexdigest() != full[8]:
-            self.hold(full[0], "spool entry damaged: size or hash does not match")
-            return self.claim(spool_id) if spool_id is None else None
-        return SpoolEntry(full[0], full[1], full[2], full[3], tuple(json.loads(full[4])), raw,
-                          full[6])
+            return None
+        return SpoolEntry(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), raw,
+                          row[6])
 
     def finish(self, entry_id: int) -> None:
+        self.finish_many([entry_id])
+
+    def finish_many(self, entry_ids: Sequence[int]) -> None:
+        if not entry_ids:
+            return
         with self._write() as conn:
-            conn.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+            conn.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in entry_ids])
 
     def hold(self, entry_id: int, reason: str) -> None:
         with self._write() as conn:

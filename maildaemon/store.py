@@ -1,9 +1,10 @@
 """The ticket database: schema, the context loads the worker needs, and `apply(decision)`.
 
 One SQLite file (`maildaemon.sqlite3`, WAL, `synchronous=FULL`, foreign keys on). Every
-inbound message is applied in ONE `BEGIN IMMEDIATE` transaction that writes the ticket rows,
+inbound message is applied in ONE transaction that writes its raw bytes, the ticket rows,
 the events, the outbox row of any reply and the `processed` rows for its spool id and dedup
-key, so a replay after a crash finds the work done and changes nothing.
+key, so a replay after a crash finds the work done and changes nothing. (The worker commits a
+batch of messages at once, each in its own savepoint: one fsync for the batch.)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from maildaemon.domain import Decision, InboundMail, Outcome, OutgoingMail, Status, TicketRef
-from maildaemon.sqlite import connect, immediate
+from maildaemon.sqlite import connect, immediate, savepoint
 
 migrations = Migrations("maildaemon")
 
@@ -127,6 +128,13 @@ def m002_outbox_lease_owner(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN lease_owner TEXT")
 
 
+@migrations()
+def m003_raw_messages(db: sqlite_utils.Database) -> None:
+    # Every received message byte for byte, by content hash, written in the same transaction
+    # as its ticket rows: no separate file to fsync, nothing to get out of step.
+    db.execute("CREATE TABLE raw_messages (sha256 TEXT PRIMARY KEY, raw BLOB NOT NULL)")
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -142,14 +150,17 @@ ReplyRenderer = Callable[[str, str], OutgoingMail]
 
 
 class Store:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, synchronous: str = "FULL") -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "maildaemon.sqlite3"
-        conn = connect(self.path)
+        conn = connect(self.path, synchronous)
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
-        migrations.apply(self.db)
+        # Under the write lock: the daemon, its worker and a CLI command may all open a new
+        # data directory at the same moment.
+        with immediate(conn):
+            migrations.apply(self.db)
 
     def close(self) -> None:
         self.conn.close()
@@ -210,61 +221,67 @@ class Store:
 
     # -- apply ---------------------------------------------------------------------------
 
+    def savepoint(self) -> AbstractContextManager[sqlite3.Connection]:
+        return savepoint(self.conn)
+
     def apply(
         self,
         decision: Decision,
         mail: InboundMail,
+        raw: bytes,
         spool_id: str,
         now: datetime,
         render_reply: ReplyRenderer | None,
     ) -> str | None:
-        """Write everything the decision says in one transaction; returns the ticket number."""
+        """Write everything the decision says; returns the ticket number.
+
+        Runs inside the caller's transaction (the worker applies a batch in one commit, each
+        message in its own savepoint), so the context the decision was made on and these
+        writes see the same database.
+        """
+        conn = self.conn
         stamp = iso(now)
         number: str | None = None
-        with self.transaction() as conn:
-            # Checked again under the write lock: another process (an `ingest` beside the
-            # daemon) may have applied the same message since the context was loaded.
-            done = conn.execute(
-                "SELECT ticket_number FROM processed WHERE key IN (?, ?) LIMIT 1",
-                (f"spool:{spool_id}", mail.dedup_key),
-            ).fetchone()
-            if done is not None and decision.outcome != Outcome.DUPLICATE:
-                self._mark(conn, f"spool:{spool_id}", spool_id, Outcome.DUPLICATE, done[0],
-                           stamp)
-                return None
-            if decision.outcome == Outcome.DUPLICATE:
-                self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, None, stamp)
-                return None
-            if decision.outcome == Outcome.AUTOMATIC:
+        if decision.outcome == Outcome.DUPLICATE:
+            self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, None, stamp)
+            return None
+        conn.execute("INSERT OR IGNORE INTO raw_messages (sha256, raw) VALUES (?, ?)",
+                     (mail.raw_sha256, raw))
+        if decision.outcome == Outcome.AUTOMATIC:
+            conn.execute(
+                "INSERT INTO automatic_mail (at, message_id, from_addr, envelope_sender,"
+                " subject, reason, raw_sha256, spool_id) VALUES (?,?,?,?,?,?,?,?)",
+                (stamp, mail.message_id, mail.from_addr, mail.envelope_sender,
+                 mail.subject, decision.automated_reason or "", mail.raw_sha256, spool_id),
+            )
+        else:
+            ticket_id, number = self._ticket_for(conn, decision, stamp)
+            self._insert_inbound(conn, ticket_id, mail, stamp, decision.automated_reason)
+            if decision.new_status is not None:
+                closed = stamp if decision.new_status == Status.CLOSED else None
                 conn.execute(
-                    "INSERT INTO automatic_mail (at, message_id, from_addr, envelope_sender,"
-                    " subject, reason, raw_sha256, spool_id) VALUES (?,?,?,?,?,?,?,?)",
-                    (stamp, mail.message_id, mail.from_addr, mail.envelope_sender,
-                     mail.subject, decision.automated_reason or "", mail.raw_sha256, spool_id),
+                    "UPDATE tickets SET status = ?, closed_at = ? WHERE id = ?",
+                    (decision.new_status, closed, ticket_id),
                 )
-            else:
-                ticket_id, number = self._ticket_for(conn, decision, stamp)
-                self._insert_inbound(conn, ticket_id, mail, stamp, decision.automated_reason)
-                if decision.new_status is not None:
-                    closed = stamp if decision.new_status == Status.CLOSED else None
-                    conn.execute(
-                        "UPDATE tickets SET status = ?, closed_at = ? WHERE id = ?",
-                        (decision.new_status, closed, ticket_id),
-                    )
-                conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (stamp, ticket_id))
-                for line in decision.trace:
-                    step, _, detail = line.partition(": ")
-                    self._event(conn, ticket_id, stamp, step, detail)
-                for event in decision.events:
-                    self._event(conn, ticket_id, stamp, event.type, event.detail)
-                if decision.reply is not None and render_reply is not None:
-                    subject = conn.execute(
-                        "SELECT subject FROM tickets WHERE id = ?", (ticket_id,)
-                    ).fetchone()[0]
-                    self._enqueue(conn, ticket_id, render_reply(number, subject), stamp)
-            self._mark(conn, mail.dedup_key, spool_id, decision.outcome, number, stamp)
-            self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, number, stamp)
+            conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (stamp, ticket_id))
+            for line in decision.trace:
+                step, _, detail = line.partition(": ")
+                self._event(conn, ticket_id, stamp, step, detail)
+            for event in decision.events:
+                self._event(conn, ticket_id, stamp, event.type, event.detail)
+            if decision.reply is not None and render_reply is not None:
+                subject = conn.execute(
+                    "SELECT subject FROM tickets WHERE id = ?", (ticket_id,)
+                ).fetchone()[0]
+                self._enqueue(conn, ticket_id, render_reply(number, subject), stamp)
+        self._mark(conn, mail.dedup_key, spool_id, decision.outcome, number, stamp)
+        self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, number, stamp)
         return number
+
+    def raw_message(self, sha256: str) -> bytes | None:
+        row = self.conn.execute("SELECT raw FROM raw_messages WHERE sha256 = ?", (sha256,))
+        found = row.fetchone()
+        return bytes(found[0]) if found else None
 
     def _mark(self, conn: sqlite3.Connection, key: str, spool_id: str, outcome: str,
               number: str | None, stamp: str) -> None:

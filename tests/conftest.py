@@ -6,6 +6,7 @@ under pytest's tmp_path; the CLI is run as a subprocess too, exactly as ops woul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -79,7 +80,7 @@ class Installation:
         handle = open(self.log, "ab")  # noqa: SIM115 - handed to the child process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "maildaemon", "--config", str(self.config), "serve"],
-            stdout=handle, stderr=subprocess.STDOUT, cwd=self.tmp,
+            stdout=handle, stderr=subprocess.STDOUT, cwd=self.tmp, start_new_session=True,
         )
         handle.close()
 
@@ -103,8 +104,10 @@ class Installation:
         return code
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+        """SIGKILL to the daemon and its worker at once, as a power cut or the OOM killer."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
         self.proc = None
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from email import message_from_bytes
+from pathlib import Path
 from typing import BinaryIO
 
 import pytest
@@ -136,3 +137,46 @@ def test_sigterm_with_idle_connection_exits_promptly(installation: Installation)
         assert installation.stop() == 0
         assert time.monotonic() - started < 10
         assert idle.recv(100).startswith(b"421")
+
+
+def _worker_pids(serve_pid: int) -> list[int]:
+    children = Path(f"/proc/{serve_pid}/task/{serve_pid}/children")
+    return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
+def test_a_dead_worker_is_restarted_and_nothing_waits_for_it(
+    installation: Installation,
+) -> None:
+    import os
+
+    installation.start()
+    assert installation.proc is not None
+    [worker] = wait_until(lambda: _worker_pids(installation.proc.pid), what="the worker")
+    os.kill(worker, signal.SIGKILL)
+    installation.send(mail(sender="during-outage@example.org", subject="while it was down"))
+    [ticket] = installation.wait_processed(1, timeout=30)
+    assert ticket["subject"] == "while it was down"
+    [new_worker] = _worker_pids(installation.proc.pid)
+    assert new_worker != worker
+    assert "restarting" in installation.log.read_text()
+
+
+def test_worker_stops_when_the_edge_dies(installation: Installation) -> None:
+    import os
+
+    installation.start()
+    assert installation.proc is not None
+    [worker] = wait_until(lambda: _worker_pids(installation.proc.pid), what="the worker")
+    installation.proc.kill()  # only the edge: the worker must not linger as an orphan
+    installation.proc.wait(10)
+    installation.proc = None
+
+    def gone() -> bool:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return True
+        # A zombie is gone too: it was reaped by nobody yet, but it runs no code.
+        return Path(f"/proc/{worker}/stat").read_text().split()[2] == "Z"
+
+    wait_until(gone, 15, "the worker to exit")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import subprocess
@@ -10,7 +9,7 @@ import sys
 from pathlib import Path
 
 from maildaemon.spool import Incoming, Spool
-from tests.conftest import DOMAIN, Installation, mail, wait_until
+from tests.conftest import Installation, mail, wait_until
 
 
 def test_put_claim_finish(tmp_path: Path) -> None:
@@ -81,14 +80,14 @@ def test_damaged_entry_is_held_never_processed(tmp_path: Path) -> None:
 def test_a_message_failing_three_times_is_held_and_blocks_nothing(
     daemon: Installation,
 ) -> None:
-    poison = mail(sender="poison@example.org", subject="poison").as_bytes().replace(
-        b"\n", b"\r\n")
-    digest = hashlib.sha256(poison).hexdigest()
-    blocker = daemon.tmp / "data" / "messages" / digest[:2]
-    blocker.parent.mkdir(parents=True, exist_ok=True)
-    blocker.write_text("a file where the worker needs a directory: a real disk fault")
-    with daemon.smtp() as client:
-        client.sendmail("poison@example.org", [f"support@{DOMAIN}"], poison)
+    db = daemon.tmp / "data" / "maildaemon.sqlite3"
+    assert daemon.tickets() == []  # the database and its tables exist
+    with sqlite3.connect(db) as conn:  # a fault inside the real database, for one message
+        conn.execute(
+            "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.subject = 'poison' "
+            "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+        )
+    daemon.send(mail(sender="poison@example.org", subject="poison"))
     daemon.send(mail(sender="healthy@example.org", subject="healthy"))
 
     def held() -> list[dict[str, object]]:
@@ -97,9 +96,11 @@ def test_a_message_failing_three_times_is_held_and_blocks_nothing(
 
     [row] = wait_until(held, 20, "the poisoned message to be held")
     assert row["attempts"] == 3 and "failed 3 times" in str(row["error"])
-    assert [t["subject"] for t in daemon.tickets()] == ["healthy"]
+    assert "injected fault" in str(row["error"])
+    wait_until(lambda: [t["subject"] for t in daemon.tickets()] == ["healthy"])
 
-    blocker.unlink()
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER poison")
     daemon.cli("spool", "retry", str(row["spool_id"]))
     daemon.wait_processed(2)
     assert sorted(t["subject"] for t in daemon.tickets()) == ["healthy", "poison"]

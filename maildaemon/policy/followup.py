@@ -15,7 +15,7 @@ import re
 from maildaemon.domain import PolicySettings, TicketRef
 
 TOKEN = re.compile(r"(?<![A-Za-z0-9])HS-(\d{6})(?!\d)", re.IGNORECASE)
-BRACKETED_TOKEN = re.compile(r"\s*[\[(]?\s*HS-\d{6}\s*[\])]?\s*", re.IGNORECASE)
+OWN_TOKEN = re.compile(r"\s*[\[(]?\s*HS-(\d{6})(?!\d)\s*[\])]?\s*", re.IGNORECASE)
 
 # Reply and forward prefixes seen in the wild (Outlook, Thunderbird, Apple Mail, Gmail in many
 # languages), optionally counted ("Re[3]:", "Re(2):", "RE^2:").
@@ -49,8 +49,10 @@ def strip_reply_prefixes(subject: str) -> str:
 
 def outbound_subject(number: str, subject: str) -> str:
     """`[HS-123456] text`: our token first and exactly once, whatever the customer wrote."""
-    own = re.compile(r"\s*[\[(]?\s*" + re.escape(number) + r"\s*[\])]?\s*", re.IGNORECASE)
-    rest = own.sub(" ", subject).strip()
+    def drop_own(match: re.Match[str]) -> str:
+        return " " if match.group(1) == number[3:] else match.group(0)
+
+    rest = " ".join(OWN_TOKEN.sub(drop_own, subject).split())
     return f"[{number}] {rest}" if rest else f"[{number}]"
 
 

@@ -1,0 +1,108 @@
+"""The worker process: turns spooled mail into tickets and delivers the outbox.
+
+`maildaemon serve` runs the SMTP edge in its own process and this loop in a second one
+(`maildaemon worker`, started and supervised by serve), so parsing, SQLite and rendering run
+on the second core instead of competing with SMTP acceptance for one interpreter lock.
+
+The edge writes one byte to a pipe after each spool commit; the worker drains the pipe and
+works until the spool is empty. APScheduler interval jobs wake it as well (new work that an
+`ingest` spooled, outbox retries falling due). End of file on the pipe means the edge is
+gone, and the worker stops too. SIGTERM or SIGINT: finish the current message, then exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from types import FrameType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from maildaemon.config import Config
+from maildaemon.sender import Sender, transport_for
+from maildaemon.spool import Spool
+from maildaemon.store import Store
+from maildaemon.worker import Worker
+
+log = logging.getLogger("maildaemon.workproc")
+
+POLL_SECONDS = 5.0
+
+
+class WorkerProcess:
+    def __init__(self, config: Config, clock: Callable[[], datetime],
+                 wake_fd: int | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.wake_fd = wake_fd
+        data_dir = config.data_dir
+        # Claims and deletions, leases and "sent" marks are bookkeeping: losing them in a
+        # power cut repeats work (a no-op, or an at-least-once resend), so they skip fsync.
+        self.spool = Spool(data_dir, config.spool.max_attempts, synchronous="NORMAL")
+        self.worker = Worker(config, self.spool, Store(data_dir), clock)
+        self.sender = Sender(Store(data_dir, synchronous="NORMAL"),
+                             transport_for(config.outbound, config.maildir), config.outbound)
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        back, held = self.spool.recover()
+        if back or held:
+            log.warning("spool recovery: %d claimed entries back to pending, %d held", back,
+                        held)
+        released = self.sender.release_stale_leases()
+        if released:
+            log.warning("outbox: %d deliveries of a dead process put back", released)
+        if self.wake_fd is not None:
+            threading.Thread(target=self._read_wakeups, name="wake", daemon=True).start()
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(self.wake.set, "interval", seconds=POLL_SECONDS, id="poll",
+                          coalesce=True, max_instances=1)
+        scheduler.start()
+        try:
+            self._loop()
+        finally:
+            scheduler.shutdown(wait=False)
+        log.info("worker stopped")
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stop.set()
+        self.wake.set()
+
+    def _read_wakeups(self) -> None:
+        assert self.wake_fd is not None
+        while True:
+            try:
+                data = os.read(self.wake_fd, 4096)
+            except OSError:
+                data = b""
+            if not data:  # the edge process is gone: so are we
+                log.warning("the SMTP edge went away; worker stopping")
+                self.stop.set()
+                self.wake.set()
+                return
+            self.wake.set()
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            self.wake.clear()
+            while not self.stop.is_set():
+                if not self.worker.process_batch():
+                    break
+            if self.stop.is_set():
+                return
+            wait: float | None = POLL_SECONDS
+            try:
+                self.sender.deliver_due(self.clock())
+                due = self.sender.seconds_until_due(self.clock())
+                wait = POLL_SECONDS if due is None else min(due + 0.05, POLL_SECONDS)
+            except Exception:
+                log.exception("outbox delivery round failed; retrying later")
+            self.wake.wait(wait)
