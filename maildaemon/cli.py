@@ -26,6 +26,7 @@ from maildaemon.views import ticket_json, ticket_text
 from maildaemon.worker import Worker, load_secret
 
 EX_OK, EX_NOTFOUND, EX_USAGE, EX_TEMPFAIL, EX_CONFIG = 0, 1, 2, 75, 78
+INGEST_CHUNK = 64
 
 
 def utc_now() -> datetime:
@@ -135,19 +136,28 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
     worker = Worker(config, spool, store, utc_now)
     status = EX_OK
-    for name in args.files:
-        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-        spool_id = spool.put(Incoming(args.sender, tuple(args.rcpt), raw, "ingest"))
-        entry = spool.claim(spool_id)
-        if entry is not None:
-            result = worker.process(entry)
-            outcome, number, detail = result.outcome, result.ticket, result.detail
-        else:
-            outcome, number, detail = _wait_for_daemon(store, spool_id)
-        print(f"{name}: {outcome} {number or '-'} (spool {spool_id})"
-              + (f": {detail}" if outcome in ("held", "pending") else ""))
-        if outcome == "pending":
-            status = EX_TEMPFAIL
+    # In chunks: one spool commit and one ticket commit per chunk, bounded memory.
+    for start in range(0, len(args.files), INGEST_CHUNK):
+        names = args.files[start:start + INGEST_CHUNK]
+        items = [
+            Incoming(args.sender, tuple(args.rcpt),
+                     sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes(),
+                     "ingest")
+            for name in names
+        ]
+        spool_ids = spool.put_many(items)
+        del items
+        done = {r.spool_id: r for r in worker.process_entries(spool.claim_named(spool_ids))}
+        for name, spool_id in zip(names, spool_ids, strict=True):
+            if spool_id in done:
+                result = done[spool_id]
+                outcome, number, detail = result.outcome, result.ticket, result.detail
+            else:
+                outcome, number, detail = _wait_for_daemon(store, spool_id)
+            print(f"{name}: {outcome} {number or '-'} (spool {spool_id})"
+                  + (f": {detail}" if outcome in ("held", "pending") else ""))
+            if outcome == "pending":
+                status = EX_TEMPFAIL
     Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
         .deliver_due(utc_now())
     return status

@@ -12,12 +12,15 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from email import message_from_bytes
-from email.header import decode_header
+from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 
 from maildaemon.domain import InboundMail
+from maildaemon.headers import Headers, decode_bytes, decode_words, repair_header_block
+
+__all__ = ["decode_words", "html_to_text", "parse_mail"]
 
 LOOP_HEADERS = (
     "auto-submitted",
@@ -28,7 +31,6 @@ LOOP_HEADERS = (
     "x-autorespond",
     "x-auto-response-suppress",
 )
-FALLBACK_CHARSETS = ("utf-8", "cp1252")
 MSGID = re.compile(r"<[^<>\s]+>")
 MAX_TEXT = 1_000_000
 
@@ -37,26 +39,28 @@ def parse_mail(
     raw: bytes, envelope_sender: str | None = None, envelope_rcpts: tuple[str, ...] = ()
 ) -> InboundMail:
     msg = message_from_bytes(raw)
-    if envelope_sender is None and "return-path" in msg:
-        # What an MTA pipe transport records of the envelope: "<>" is a bounce.
-        envelope_sender = _one_address(_header(msg, "return-path"))[1]
-    message_id = _first_message_id(_header(msg, "message-id"))
+    if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
+        msg = message_from_bytes(repair_header_block(raw))
+    headers = Headers(msg)
+    if envelope_sender is None:
+        envelope_sender = headers.envelope_sender()
+    message_id = _first_message_id(headers.first("message-id"))
     body_hash = hashlib.sha256(_body_bytes(raw)).hexdigest()
     raw_sha256 = hashlib.sha256(raw).hexdigest()
     dedup_key = f"{message_id} {body_hash}" if message_id else f"sha256:{raw_sha256}"
-    from_name, from_addr = _one_address(_header(msg, "from"))
+    from_name, from_addr = headers.sender()
     return InboundMail(
         message_id=message_id,
         dedup_key=dedup_key,
         from_addr=from_addr,
         from_name=from_name,
-        to=_addresses(msg, "to"),
-        cc=_addresses(msg, "cc"),
-        subject=_decoded_header(msg, "subject"),
-        date=_date(_header(msg, "date")),
-        in_reply_to=tuple(MSGID.findall(_header(msg, "in-reply-to"))),
-        references=tuple(MSGID.findall(_header(msg, "references"))),
-        loop_headers={name: _header(msg, name) for name in LOOP_HEADERS if name in msg},
+        to=headers.addresses("to"),
+        cc=headers.addresses("cc"),
+        subject=headers.text("subject"),
+        date=_date(headers.first("date")),
+        in_reply_to=tuple(MSGID.findall(headers.first("in-reply-to"))),
+        references=tuple(MSGID.findall(headers.first("references"))),
+        loop_headers={name: headers.first(name) for name in LOOP_HEADERS if name in msg},
         content_type=_content_type(msg),
         text=body_text(msg)[:MAX_TEXT],
         envelope_sender=envelope_sender,
@@ -65,78 +69,6 @@ def parse_mail(
         size=len(raw),
         defects=tuple(sorted({type(d).__name__ for d in _all_defects(msg)})),
     )
-
-
-def _raw_values(msg: Message, name: str) -> list[str]:
-    """Every value of a header as text; raw 8-bit bytes are decoded as UTF-8, else cp1252.
-
-    Read through `raw_items` because compat32's `get` turns undeclared 8-bit bytes into
-    replacement characters, losing every non-ASCII letter of a name or subject.
-    """
-    values: list[str] = []
-    try:
-        for key, value in msg.raw_items():
-            if key.lower() != name:
-                continue
-            text = str(value)
-            if any("\udc80" <= ch <= "\udcff" for ch in text):
-                text = _decode_bytes(text.encode("ascii", "surrogateescape"), None)
-            values.append(text)
-    except Exception:
-        return values
-    return values
-
-
-def _header(msg: Message, name: str) -> str:
-    values = _raw_values(msg, name)
-    return " ".join(values[0].split()) if values else ""
-
-
-def _decode_bytes(data: bytes, charset: str | None) -> str:
-    for candidate in (charset, *FALLBACK_CHARSETS):
-        if not candidate:
-            continue
-        try:
-            return data.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("latin-1")
-
-
-def decode_words(value: str) -> str:
-    """RFC 2047 encoded words decoded, tolerating unknown charsets and bad encodings."""
-    try:
-        parts = decode_header(value)
-    except Exception:
-        return value
-    out: list[str] = []
-    for chunk, charset in parts:
-        out.append(chunk if isinstance(chunk, str) else _decode_bytes(chunk, charset))
-    return " ".join("".join(out).split())
-
-
-def _decoded_header(msg: Message, name: str) -> str:
-    return decode_words(_header(msg, name))
-
-
-def _one_address(value: str) -> tuple[str, str]:
-    try:
-        name, address = parseaddr(value)
-    except Exception:
-        return "", ""
-    address = address.strip().lower()
-    if "@" not in address:
-        address = ""
-    return decode_words(name), address
-
-
-def _addresses(msg: Message, name: str) -> tuple[str, ...]:
-    try:
-        pairs = getaddresses([decode_words(v) for v in _raw_values(msg, name)])
-    except Exception:
-        return ()
-    found = [addr.strip().lower() for _, addr in pairs if "@" in addr]
-    return tuple(dict.fromkeys(found))
 
 
 def _first_message_id(value: str) -> str | None:
@@ -199,7 +131,7 @@ def part_text(part: Message) -> str:
         charset = part.get_content_charset()
     except Exception:
         charset = None
-    return _decode_bytes(payload, charset)
+    return decode_bytes(payload, charset)
 
 
 def body_text(msg: Message) -> str:

@@ -123,32 +123,42 @@ class Spool:
 
     def claim(self, spool_id: str | None = None) -> SpoolEntry | None:
         """Take the oldest pending entry (or the named one) for processing."""
-        found = self.claim_batch(1, spool_id)
+        found = self.claim_named([spool_id]) if spool_id else self.claim_batch(1)
         return found[0] if found else None
 
-    def claim_batch(self, limit: int, spool_id: str | None = None) -> list[SpoolEntry]:
+    def claim_batch(self, limit: int) -> list[SpoolEntry]:
         """Take up to `limit` pending entries, oldest first, in one transaction.
 
-        An entry whose bytes no longer match its recorded size and hash is held instead.
+        An entry whose bytes no longer match its recorded size and hash is held instead,
+        and the next one taken.
         """
         entries: list[SpoolEntry] = []
         owner = owner_tag()
         with self._write() as conn:
-            for _ in range(limit + 1000):  # a damaged entry is held and another taken
+            for _ in range(limit + 1000):
                 if len(entries) >= limit:
                     break
-                if spool_id is None:
-                    row = conn.execute(
-                        "SELECT id FROM entries WHERE state = 'pending' ORDER BY id LIMIT 1"
-                    ).fetchone()
-                else:
-                    row = conn.execute(
-                        "SELECT id FROM entries WHERE state = 'pending' AND spool_id = ?",
-                        (spool_id,),
-                    ).fetchone()
+                row = conn.execute(
+                    "SELECT id FROM entries WHERE state = 'pending' ORDER BY id LIMIT 1"
+                ).fetchone()
                 if row is None:
                     break
                 entry = self._take(conn, int(row[0]), owner)
+                if entry is not None:
+                    entries.append(entry)
+        return entries
+
+    def claim_named(self, spool_ids: Sequence[str]) -> list[SpoolEntry]:
+        """Take these entries if they are still pending (a running daemon may be faster)."""
+        entries: list[SpoolEntry] = []
+        owner = owner_tag()
+        with self._write() as conn:
+            for spool_id in spool_ids:
+                row = conn.execute(
+                    "SELECT id FROM entries WHERE state = 'pending' AND spool_id = ?",
+                    (spool_id,),
+                ).fetchone()
+                entry = self._take(conn, int(row[0]), owner) if row else None
                 if entry is not None:
                     entries.append(entry)
         return entries

@@ -89,3 +89,47 @@ def test_references_are_split_into_ids() -> None:
 
 def test_html_to_text_keeps_paragraphs() -> None:
     assert html_to_text("<p>a</p><script>x()</script><p>b&amp;c</p>") == "a\n\nb&c"
+
+
+def test_broken_continuation_line_does_not_end_the_headers() -> None:
+    raw = (b"From mbox-line@example.org Wed Apr 19 20:56:33 2017\n"
+           b"Received: from x by y\n"
+           b"X-Tracker: H4sIAAAAAAAAA+NgFlrIKsWRWlGSWpSXmKPE\n"
+           b"Ig5drOCwmrVzP5sDoseXbDeYAxijWzLyk\n"
+           b"From: Karoline <karoline@example.com>\n"
+           b"Subject: AW: One Net Business\n\nBody text\n")
+    mail = parse_mail(raw)
+    assert mail.from_addr == "karoline@example.com"
+    assert mail.subject == "AW: One Net Business"
+    assert mail.text.strip() == "Body text"
+
+
+def test_junk_before_the_first_header_is_skipped() -> None:
+    raw = (b"---- Original email message ----\r\nSubject: Contact from Server\r\n"
+           b"From: someone@example.cz\r\n\r\nHello\r\n")
+    mail = parse_mail(raw)
+    assert (mail.subject, mail.from_addr) == ("Contact from Server", "someone@example.cz")
+
+
+def test_missing_blank_line_after_headers_keeps_the_body() -> None:
+    raw = b"From: a@example.org\r\nSubject: hi\r\nthis is the body, no blank line\r\nmore\r\n"
+    mail = parse_mail(raw)
+    assert mail.subject == "hi"
+    assert "this is the body" in mail.text
+
+
+def test_first_from_with_an_address_is_the_sender() -> None:
+    raw = (b"From: [??????]\r\nFrom: =?utf-8?B?6YO955C5?= <ghgbwum@example.cn>\r\n\r\nx\r\n")
+    assert parse_mail(raw).from_addr == "ghgbwum@example.cn"
+    two = b'From: "Broken" <>, "LTD" <ly@example.com>\r\n\r\nx\r\n'
+    assert parse_mail(two).from_addr == "ly@example.com"
+
+
+def test_undeclared_8bit_header_uses_the_declared_multibyte_body_charset() -> None:
+    subject = "转发：整体提升".encode("gb2312")
+    raw = (b"From: a@example.org\r\nSubject: " + subject + b"\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+           b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\nwrapper\r\n--b\r\n"
+           b"Content-Type: text/plain; charset=gb2312\r\n\r\n" + "正文".encode("gb2312")
+           + b"\r\n--b--\r\n")
+    assert parse_mail(raw).subject == "转发：整体提升"

@@ -1,0 +1,145 @@
+"""Header fields of a received message, decoded one by one so a broken one costs only itself.
+
+Real mail breaks every rule: undeclared 8-bit bytes in names and subjects, unknown charsets
+in encoded words, two From fields, continuation lines that lost their indent, junk before
+the first header. Each reader here has its own fallback and never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from email.header import decode_header
+from email.message import Message
+from email.utils import getaddresses
+
+FALLBACK_CHARSETS = ("utf-8", "cp1252")
+HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
+
+
+def decode_bytes(data: bytes, *charsets: str | None) -> str:
+    """The first of `charsets`, UTF-8 or cp1252 that decodes the bytes; else latin-1."""
+    for candidate in (*charsets, *FALLBACK_CHARSETS):
+        if not candidate:
+            continue
+        try:
+            return data.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("latin-1")
+
+
+def decode_words(value: str) -> str:
+    """RFC 2047 encoded words decoded, tolerating unknown charsets and bad encodings."""
+    try:
+        parts = decode_header(value)
+    except Exception:
+        return value
+    out = [chunk if isinstance(chunk, str) else decode_bytes(chunk, charset)
+           for chunk, charset in parts]
+    return " ".join("".join(out).split())
+
+
+MULTIBYTE = re.compile(r"gb|big5|jis|euc|2022|cp9[345]|ks_c|hz|utf", re.IGNORECASE)
+
+
+def header_charsets(msg: Message) -> tuple[str, ...]:
+    """Guesses for undeclared 8-bit bytes in headers, best first: the charsets the message
+    declares for its body parts (the same mailer wrote both), multi-byte ones before
+    single-byte ones, because a single-byte charset decodes anything and proves nothing."""
+    try:
+        declared = [str(c) for c in msg.get_charsets() if c and c != "us-ascii"]
+    except Exception:
+        return ()
+    unique = list(dict.fromkeys(declared))
+    return (*[c for c in unique if MULTIBYTE.search(c)],
+            *[c for c in unique if not MULTIBYTE.search(c)])
+
+
+def repair_header_block(raw: bytes) -> bytes:
+    """Bytes the parser can read when the header block is broken (used only after the
+    parser reported a missing header/body separator).
+
+    Junk lines before the first field are dropped; a line that is neither a field nor
+    indented, but is followed by more fields, lost its indent and joins the field above;
+    where fields stop for good, a blank line is put in.
+    """
+    end = len(raw)
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        found = raw.find(separator)
+        if 0 <= found < end:
+            end = found
+    lines = raw[:end].split(b"\n")
+    fields = [i for i, line in enumerate(lines) if HEADER_LINE.match(line)]
+    if not fields:
+        return raw
+    first, last = fields[0], fields[-1]
+    keep = lines[:1] if lines[0].startswith(b"From ") else []
+    out = list(keep)
+    for i in range(max(first, len(keep)), len(lines)):
+        line = lines[i]
+        if HEADER_LINE.match(line) or line[:1] in (b" ", b"\t"):
+            out.append(line)
+        elif i < last:
+            out.append(b" " + line)
+        else:
+            out.append(b"\r" if line.endswith(b"\r") else b"")
+            out.extend(lines[i:])
+            return b"\n".join(out) + raw[end:]
+    return b"\n".join(out) + raw[end:]
+
+
+class Headers:
+    def __init__(self, msg: Message) -> None:
+        self.msg = msg
+        self.hints = header_charsets(msg)
+
+    def values(self, name: str) -> list[str]:
+        """Every value of a field; undeclared 8-bit bytes decoded by the best guess.
+
+        Read through `raw_items` because compat32's `get` turns undeclared 8-bit bytes into
+        replacement characters, losing every non-ASCII letter of a name or subject.
+        """
+        values: list[str] = []
+        try:
+            for key, value in self.msg.raw_items():
+                if key.lower() != name:
+                    continue
+                text = str(value)
+                if any("\udc80" <= ch <= "\udcff" for ch in text):
+                    data = text.encode("ascii", "surrogateescape")
+                    text = decode_bytes(data, "utf-8", *self.hints)
+                values.append(text)
+        except Exception:
+            return values
+        return values
+
+    def first(self, name: str) -> str:
+        values = self.values(name)
+        return " ".join(values[0].split()) if values else ""
+
+    def text(self, name: str) -> str:
+        return decode_words(self.first(name))
+
+    def address_pairs(self, name: str) -> list[tuple[str, str]]:
+        try:
+            pairs = getaddresses(self.values(name))
+        except Exception:
+            return []
+        return [(decode_words(display), addr.strip().lower())
+                for display, addr in pairs if "@" in addr]
+
+    def addresses(self, name: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(addr for _, addr in self.address_pairs(name)))
+
+    def sender(self) -> tuple[str, str]:
+        """Display name and address of the first From address that is an address at all
+        (a second From field, or a second address in one, rescues a broken first)."""
+        pairs = self.address_pairs("from")
+        return pairs[0] if pairs else ("", "")
+
+    def envelope_sender(self) -> str | None:
+        """Return-Path, as an MTA pipe transport records the envelope: "" for `<>`."""
+        if "return-path" not in self.msg:
+            return None
+        pairs = self.address_pairs("return-path")
+        return pairs[0][1] if pairs else ""
