@@ -57,7 +57,8 @@ from helpdesk.models import FollowUp, Queue, Ticket  # noqa: E402
 
 Queue.objects.create(
     title="Support", slug="support", email_address="support@healthsync.com",
-    allow_email_submission=True, email_box_type="local", email_box_interval=0, email_box_local_dir=str(workdir / "inbox"),
+    allow_email_submission=True, email_box_type="local", email_box_interval=0,
+    email_box_local_dir=str(workdir / "inbox"),
 )
 # It stops a whole run at the first message it cannot take, so we hand it one message at a
 # time: its throughput is measured over the messages it did process, and the rest counted.

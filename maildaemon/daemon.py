@@ -115,11 +115,13 @@ class WorkerSupervisor:
 class Daemon:
     def __init__(self, config: Config, config_path: Path) -> None:
         self.config = config
-        self.committer = GroupCommitter(Spool(config.data_dir, config.spool.max_attempts))
         self.supervisor = WorkerSupervisor(config_path)
+        spool = Spool(config.data_dir, config.spool.max_attempts)
+        spool.leave_checkpoints_to_others()
+        self.committer = GroupCommitter(spool, on_commit=self.supervisor.wake)
         self.stopping = asyncio.Event()
         self.connections: set[EdgeSMTP] = set()
-        self.handler = Handler(policy_settings(config), self.committer, self.supervisor.wake)
+        self.handler = Handler(policy_settings(config), self.committer)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

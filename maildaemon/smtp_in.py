@@ -27,10 +27,21 @@ TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
 
 
 class GroupCommitter:
-    """Batches concurrent `put`s into one spool transaction on a dedicated thread."""
+    """Batches concurrent `put`s into one spool transaction: one fsync for many 250s.
 
-    def __init__(self, spool: Spool, max_batch: int = 256) -> None:
+    Messages whose DATA completes in the same turn of the event loop are committed together.
+    A small batch is committed right in the loop: an fdatasync costs about 0.1 ms here, less
+    than handing the batch to a thread and back (measured: 0.57x -> 0.6x+ of the null server
+    at 8 connections). A batch of large messages goes to a thread, so that one 70 MB message
+    does not stall every other connection while it is written.
+    """
+
+    INLINE_BYTES = 512 * 1024
+
+    def __init__(self, spool: Spool, on_commit: Callable[[], None] = lambda: None,
+                 max_batch: int = 256) -> None:
         self.spool = spool
+        self.on_commit = on_commit
         self.max_batch = max_batch
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self.waiting: list[tuple[Incoming, asyncio.Future[str]]] = []
@@ -51,10 +62,13 @@ class GroupCommitter:
             while self.waiting:
                 batch = self.waiting[: self.max_batch]
                 del self.waiting[: self.max_batch]
+                items = [item for item, _ in batch]
                 try:
-                    ids = await loop.run_in_executor(
-                        self.executor, self.spool.put_many, [item for item, _ in batch]
-                    )
+                    if sum(len(item.raw) for item in items) <= self.INLINE_BYTES:
+                        ids = self.spool.put_many(items)
+                    else:
+                        ids = await loop.run_in_executor(self.executor, self.spool.put_many,
+                                                         items)
                 except Exception as exc:
                     for _, future in batch:
                         if not future.done():
@@ -63,6 +77,8 @@ class GroupCommitter:
                 for (_, future), spool_id in zip(batch, ids, strict=True):
                     if not future.done():
                         future.set_result(spool_id)
+                self.on_commit()
+                await asyncio.sleep(0)  # let the next DATAs of this turn join the batch
         finally:
             self.flushing = False
 
@@ -71,11 +87,9 @@ class GroupCommitter:
 
 
 class Handler:
-    def __init__(self, settings: PolicySettings, committer: GroupCommitter,
-                 on_spooled: Callable[[], None]) -> None:
+    def __init__(self, settings: PolicySettings, committer: GroupCommitter) -> None:
         self.settings = settings
         self.committer = committer
-        self.on_spooled = on_spooled
         self.draining = False
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
@@ -108,7 +122,6 @@ class Handler:
             # Answered here rather than in handle_exception so aiosmtpd resets the envelope.
             log.error("spool write failed, answered 451: %s: %s", type(exc).__name__, exc)
             return TEMPFAIL
-        self.on_spooled()
         return f"250 2.0.0 OK queued as {spool_id}"
 
     async def handle_exception(self, error: Exception) -> str:

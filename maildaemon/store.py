@@ -324,13 +324,22 @@ class Store:
         return ticket_id, number
 
     def _fresh_number(self, conn: sqlite3.Connection) -> str:
-        """Random, so a number reveals neither how many tickets exist nor which comes next."""
+        """Random, so a number reveals neither how many tickets exist nor which comes next.
+
+        Six digits while fewer than half a million tickets exist (the space stays at most
+        half full, so a guessed number is as likely wrong as right); then seven, then eight.
+        Tickets are never deleted, so a number is never reused.
+        """
+        count = int(conn.execute("SELECT coalesce(max(id), 0) FROM tickets").fetchone()[0])
+        low, high = (0, 10**6) if count < 500_000 else \
+            (10**6, 10**7) if count < 5_000_000 else (10**7, 10**8)
+        width = len(str(high - 1))
         for _ in range(1000):
-            number = f"HS-{secrets.randbelow(1_000_000):06d}"
+            number = f"HS-{low + secrets.randbelow(high - low):0{width}d}"
             if conn.execute("SELECT 1 FROM tickets WHERE number = ?", (number,)).fetchone() \
                     is None:
                 return number
-        raise RuntimeError("no free ticket number after 1000 tries: the number space is full")
+        raise RuntimeError("no free ticket number after 1000 tries")
 
     def _insert_inbound(self, conn: sqlite3.Connection, ticket_id: int, mail: InboundMail,
                         stamp: str, automated: str | None) -> None:

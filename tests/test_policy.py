@@ -61,7 +61,12 @@ def test_token_found_anywhere_in_subject(subject: str) -> None:
     assert tokens_in_subject(subject) == ["HS-123456"]
 
 
-@pytest.mark.parametrize("subject", ["HS-1234567", "XHS-123456", "HS-12345", "HS 123456"])
+def test_wider_numbers_of_a_large_installation_are_tokens() -> None:
+    assert tokens_in_subject("Re: [HS-1234567] x") == ["HS-1234567"]
+    assert outbound_subject("HS-1234567", "Re: [HS-1234567] x") == "[HS-1234567] Re: x"
+
+
+@pytest.mark.parametrize("subject", ["HS-123456789", "XHS-123456", "HS-12345", "HS 123456"])
 def test_near_misses_are_not_tokens(subject: str) -> None:
     assert tokens_in_subject(subject) == []
 

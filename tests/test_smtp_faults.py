@@ -26,7 +26,7 @@ class Listener:
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.committer = GroupCommitter(spool)
-        handler = Handler(policy_settings(Config()), self.committer, lambda: None)
+        handler = Handler(policy_settings(Config()), self.committer)
         self.server = self.loop.run_until_complete(self.loop.create_server(
             lambda: EdgeSMTP(handler, set(), hostname="test", ident="ESMTP", loop=self.loop),
             "127.0.0.1", self.port))

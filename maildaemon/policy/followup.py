@@ -14,8 +14,9 @@ import re
 
 from maildaemon.domain import PolicySettings, TicketRef
 
-TOKEN = re.compile(r"(?<![A-Za-z0-9])HS-(\d{6})(?!\d)", re.IGNORECASE)
-OWN_TOKEN = re.compile(r"\s*[\[(]?\s*HS-(\d{6})(?!\d)\s*[\])]?\s*", re.IGNORECASE)
+# Six digits; seven and eight once half a million tickets exist (see Store._fresh_number).
+TOKEN = re.compile(r"(?<![A-Za-z0-9])HS-(\d{6,8})(?!\d)", re.IGNORECASE)
+OWN_TOKEN = re.compile(r"\s*[\[(]?\s*HS-(\d{6,8})(?!\d)\s*[\])]?\s*", re.IGNORECASE)
 
 # Reply and forward prefixes seen in the wild (Outlook, Thunderbird, Apple Mail, Gmail in many
 # languages), optionally counted ("Re[3]:", "Re(2):", "RE^2:").
@@ -65,7 +66,7 @@ def make_message_id(secret: bytes, number: str, nonce: str, domain: str) -> str:
     return f"<{number}.{nonce}.{message_id_mac(secret, number, nonce)}@{domain}>"
 
 
-OUR_ID = re.compile(r"^<?(HS-\d{6})\.([A-Za-z0-9]+)\.([0-9a-f]+)@([^>]+)>?$")
+OUR_ID = re.compile(r"^<?(HS-\d{6,8})\.([A-Za-z0-9]+)\.([0-9a-f]+)@([^>]+)>?$")
 
 
 def ticket_of_our_message_id(message_id: str, secret: bytes, domain: str) -> str | None:

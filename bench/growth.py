@@ -1,0 +1,119 @@
+"""Cost as the database grows: the same workload on 0, 100k and 1M existing tickets.
+
+The tickets are generated straight into SQLite (with a participant, a message, two events,
+their processed keys and a sent reply each, like real history), then the real worker and
+sender take 2,000 spooled messages: half new tickets, half replies by token and by
+In-Reply-To to random existing tickets. Only indexed lookups keep that flat.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from maildaemon.config import config_from_dict
+from maildaemon.sender import Sender, transport_for
+from maildaemon.spool import Incoming, Spool
+from maildaemon.store import Store
+from maildaemon.worker import Worker
+
+STAMP = "2026-01-01T00:00:00Z"
+CHUNK = 50_000
+
+
+def numbers(count: int, rng: random.Random) -> list[str]:
+    """Like the store's own: six digits for the first half million, then seven."""
+    six = min(count, 500_000)
+    picked = [f"HS-{n:06d}" for n in rng.sample(range(1_000_000), six)]
+    picked += [f"HS-{n:07d}" for n in rng.sample(range(1_000_000, 10_000_000), count - six)]
+    return picked
+
+
+def seed(data_dir: Path, count: int, rng: random.Random) -> list[tuple[str, str, str]]:
+    """Writes `count` tickets; returns (number, requester, message_id) of a sample of them."""
+    store = Store(data_dir)
+    conn = store.conn
+    sample: list[tuple[str, str, str]] = []
+    all_numbers = numbers(count, rng)
+    with store.transaction():
+        for start in range(0, count, CHUNK):
+            rows = []
+            for i in range(start, min(count, start + CHUNK)):
+                rows.append((i + 1, all_numbers[i], f"old{i}@example.org", f"<old{i}@x.org>"))
+            conn.executemany(
+                "INSERT INTO tickets (id, number, status, priority, queue, requester, subject,"
+                " created_at, updated_at) VALUES (?, ?, 'open', 'medium', 'support', ?,"
+                " 'old ticket', '" + STAMP + "', '" + STAMP + "')",
+                [(r[0], r[1], r[2]) for r in rows])
+            conn.executemany("INSERT INTO participants VALUES (?, ?, 'requester')",
+                             [(r[0], r[2]) for r in rows])
+            conn.executemany(
+                "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
+                " subject, date, text) VALUES (?, 'inbound', ?, ?, '[]', 'old', '" + STAMP
+                + "', 'old text')", [(r[0], r[3], r[2]) for r in rows])
+            conn.executemany(
+                "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, '" + STAMP
+                + "', ?, '')", [(r[0], t) for r in rows for t in ("created", "reply_queued")])
+            conn.executemany(
+                "INSERT INTO processed VALUES (?, ?, 'new_ticket', ?, '" + STAMP + "')",
+                [(k, f"seed{r[0]}", r[1]) for r in rows
+                 for k in (f"{r[3]} body{r[0]}", f"spool:seed{r[0]}")])
+            conn.executemany(
+                "INSERT INTO outbox (ticket_id, kind, message_id, mail_from, rcpt_to, raw,"
+                " status, next_attempt_at, created_at) VALUES (?, 'ack', ?,"
+                " 'support@healthsync.com', ?, x'00', 'sent', '" + STAMP + "', '" + STAMP
+                + "')", [(r[0], f"<{r[1]}.seed@healthsync.com>", r[2]) for r in rows])
+            sample.extend((r[1], r[2], r[3]) for r in rows if rng.random() < 0.01)
+    store.close()
+    return sample
+
+
+def workload(count: int, existing: list[tuple[str, str, str]], run: str,
+             rng: random.Random) -> list[bytes]:
+    messages = []
+    for i in range(count):
+        if i % 2 == 0 or not existing:
+            messages.append(
+                f"From: new{i}.{run}@example.org\r\nTo: support@healthsync.com\r\n"
+                f"Subject: new problem {i}\r\nMessage-ID: <{run}.{i}@example.org>\r\n\r\n"
+                f"Hello, something broke.\r\n".encode())
+        else:
+            number, requester, message_id = rng.choice(existing)
+            messages.append(
+                f"From: {requester}\r\nTo: support@healthsync.com\r\n"
+                f"Subject: Re: [{number}] old ticket\r\nIn-Reply-To: {message_id}\r\n"
+                f"Message-ID: <{run}.{i}@example.org>\r\n\r\nStill broken.\r\n".encode())
+    return messages
+
+
+def measure(workdir: Path, existing_tickets: int, count: int = 2000) -> float:
+    """Messages per second through the worker and sender with that many tickets present."""
+    rng = random.Random(existing_tickets)
+    config = config_from_dict({
+        "storage": {"data_dir": str(workdir / "data")},
+        "outbound": {"maildir": str(workdir / "outbound")},
+        "autoreply": {"max_per_hour": 1_000_000},
+    })
+    sample = seed(config.data_dir, existing_tickets, rng)
+    spool = Spool(config.data_dir)
+    spool.put_many([Incoming(None, (), raw, "bench")
+                    for raw in workload(count, sample, f"g{existing_tickets}", rng)])
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    worker = Worker(config, Spool(config.data_dir, synchronous="NORMAL"),
+                    Store(config.data_dir), lambda: now)
+    sender = Sender(Store(config.data_dir, synchronous="NORMAL"),
+                    transport_for(config.outbound, config.maildir), config.outbound)
+    started = time.perf_counter()
+    done = 0
+    for _ in range(count):
+        batch = worker.process_batch()
+        if not batch:
+            break
+        done += len(batch)
+        sender.deliver_due(now)
+    elapsed = time.perf_counter() - started
+    if done != count:
+        raise RuntimeError(f"processed {done} of {count}")
+    return count / elapsed

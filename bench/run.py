@@ -1,0 +1,264 @@
+"""maildaemon benchmark suite: one command, one table, every figure next to its target.
+
+    python bench/run.py            # the full suite (about 10 minutes on 2 cores)
+    python bench/run.py --quick    # fewer messages, no 1M-ticket database (a smoke run)
+    python bench/run.py --record   # also write bench/RESULTS.md with the machine description
+
+Throughputs are ratios to a null aiosmtpd server measured in the same run, because these
+machines are shared and noisy: absolute numbers move by a third between runs, ratios much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import growth  # noqa: E402
+from bench.load import LoadResult, run_load  # noqa: E402
+from bench.procs import PY, ROOT, Daemon, NullServer, peak_rss, wait_until  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus"
+HELPDESK_VENV = ROOT / "bench" / ".venv-helpdesk"
+KB = 1024
+
+
+@dataclass
+class Row:
+    what: str
+    result: str
+    target: str
+    ok: bool | None  # None: no target on this row, or not measured
+
+    def verdict(self) -> str:
+        return {True: "ok", False: "MISSED", None: ""}[self.ok]
+
+
+def fmt_load(r: LoadResult) -> str:
+    return (f"{r.msgs_per_s:7.0f} msg/s  p50 {r.percentile(0.5):5.2f} ms  "
+            f"p99 {r.percentile(0.99):5.2f} ms")
+
+
+def smtp_acceptance(tmp: Path, quick: bool) -> tuple[list[Row], dict[tuple[int, int], float]]:
+    rows: list[Row] = []
+    null_rates: dict[tuple[int, int], float] = {}
+    daemon = Daemon(tmp / "accept")
+    null = NullServer()
+    accepted = 0
+    try:
+        for size in (2 * KB, 100 * KB):
+            count = (600 if quick else 2000) if size == 2 * KB else (150 if quick else 400)
+            for conns in (1, 8, 32):
+                # The worker must be idle (every ack delivered) before the null server is
+                # measured, or it would be measured against our leftover work.
+                wait_until(lambda: daemon.delivered() >= accepted, 300, "the worker")
+                tag = f"{size // KB}k-c{conns}"
+                n = run_load(null.port, count, conns, size, run=f"null-{tag}")
+                m = run_load(daemon.port, count, conns, size, run=f"md-{tag}")
+                accepted += m.sent
+                null_rates[(size, conns)] = n.msgs_per_s
+                ratio = m.msgs_per_s / n.msgs_per_s
+                target, ok = "", None
+                if conns == 8 and size == 2 * KB:
+                    target = ">= 0.6x null, p99 <= 10 ms"
+                    ok = ratio >= 0.6 and m.percentile(0.99) <= 10 and not m.errors
+                elif conns == 8:
+                    # p99 <= 10 ms is below the null server's own p99 for 100 KB here (the
+                    # time includes reading the rest of the message): see bench/README.md.
+                    target = ">= 0.7x null"
+                    ok = ratio >= 0.7 and not m.errors
+                rows.append(Row(
+                    f"SMTP accept {size // KB:>3} KB, {conns:>2} conn",
+                    f"{ratio:4.2f}x null  ({fmt_load(m)}; null {n.msgs_per_s:.0f}/s"
+                    f" p99 {n.percentile(0.99):.2f} ms)"
+                    + (f" {m.errors} errors" if m.errors else ""),
+                    target, ok))
+    finally:
+        null.stop()
+        daemon.stop()
+    return rows, null_rates
+
+
+def end_to_end(tmp: Path, null_rate: float, quick: bool) -> Row:
+    count = 600 if quick else 2000
+    daemon = Daemon(tmp / "e2e")
+    try:
+        started = time.monotonic()
+        load = run_load(daemon.port, count, 8, 2 * KB, run="e2e")
+        wait_until(lambda: daemon.delivered() >= load.sent, 300, "every acknowledgement")
+        elapsed = time.monotonic() - started
+    finally:
+        daemon.stop()
+    rate = load.sent / elapsed
+    ratio = rate / null_rate
+    return Row(f"End to end, {count} x 2 KB, 8 conn",
+               f"{ratio:4.2f}x null  ({rate:.0f} msg/s to ticket + ack in maildir)",
+               ">= 0.3x null", ratio >= 0.3 and load.sent == count)
+
+
+def corpus_files() -> list[Path]:
+    rows = (CORPUS / "index.tsv").read_text().splitlines()[1:]
+    return [CORPUS / r.split("\t")[0] for r in rows if r.strip()]
+
+
+def ensure_helpdesk() -> str | None:
+    """django-helpdesk in its own venv; returns why not, if it cannot be had."""
+    python = HELPDESK_VENV / "bin" / "python"
+    if python.exists():
+        return None
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(HELPDESK_VENV)], check=True,
+                       capture_output=True, timeout=300)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet",
+                        "django-helpdesk==2.6.1"], check=True, capture_output=True,
+                       timeout=900)
+    except (subprocess.SubprocessError, OSError) as exc:
+        shutil.rmtree(HELPDESK_VENV, ignore_errors=True)
+        return f"could not install django-helpdesk: {exc}"
+    return None
+
+
+def versus_helpdesk(tmp: Path) -> Row:
+    what = "Real mail vs django-helpdesk 2.6.1"
+    if not CORPUS.is_dir():
+        return Row(what, f"skipped: no corpus at {CORPUS}", ">= 10x, all processed", None)
+    why = ensure_helpdesk()
+    if why:
+        return Row(what, f"skipped: {why}", ">= 10x, all processed", None)
+    files = corpus_files()
+    mails = tmp / "helpdesk" / "mail"
+    mails.mkdir(parents=True)
+    for i, path in enumerate(files):
+        shutil.copyfile(path, mails / f"{i:04d}.eml")
+    out = subprocess.run([str(HELPDESK_VENV / "bin" / "python"),
+                          str(ROOT / "bench" / "helpdesk_driver.py"), str(tmp / "helpdesk"),
+                          str(mails)], capture_output=True, text=True, timeout=1800, check=True)
+    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    their_rate = theirs["processed"] / theirs["seconds"]
+
+    config = tmp / "ours.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp / "ours"}"\n'
+                      f'[outbound]\nmaildir = "{tmp / "ours-out"}"\n')
+    started = time.monotonic()
+    ours = subprocess.run([PY, "-m", "maildaemon", "--config", str(config), "ingest",
+                           *map(str, files)], capture_output=True, text=True, timeout=600,
+                          check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    elapsed = time.monotonic() - started
+    lines = ours.stdout.splitlines()
+    handled = sum(1 for line in lines if line.split(": ", 1)[1].split()[0]
+                  not in ("pending",))
+    our_rate = handled / elapsed
+    ratio = our_rate / their_rate
+    return Row(what,
+               f"{ratio:5.1f}x  (ours {our_rate:.0f} msg/s, {handled}/{len(files)} processed; "
+               f"theirs {their_rate:.0f} msg/s, {theirs['processed']}/{theirs['messages']}, "
+               f"{theirs['failed']} refused)",
+               ">= 10x, all processed", ratio >= 10 and handled == len(files))
+
+
+def database_growth(tmp: Path, quick: bool) -> list[Row]:
+    sizes = (0, 100_000) if quick else (0, 100_000, 1_000_000)
+    rates = {n: growth.measure(tmp / f"growth-{n}", n) for n in sizes}
+    rows = []
+    for n in sizes:
+        ratio = rates[n] / rates[0]
+        rows.append(Row(f"Worker with {n:>9,} tickets",
+                        f"{ratio:4.2f}x of empty  ({rates[n]:.0f} msg/s)",
+                        "within 10%" if n else "", ratio >= 0.9 if n else None))
+    return rows
+
+
+def big_message_rss(tmp: Path) -> list[Row]:
+    size = 70 * 1024 * 1024
+    null = NullServer()
+    try:
+        run_load(null.port, 1, 1, size, run="rss-null")
+    finally:
+        null_peak = null.stop()
+    daemon = Daemon(tmp / "rss", max_message_size=100 * 1024 * 1024)
+    try:
+        edge_before = peak_rss(daemon.proc.pid)
+        result = run_load(daemon.port, 1, 1, size, run="rss")
+        wait_until(lambda: daemon.tickets() == 1 and daemon.spool_pending() == 0, 300,
+                   "the big message to become a ticket")
+        worker_pid = daemon.worker_pid()
+        assert worker_pid is not None
+        edge, worker = peak_rss(daemon.proc.pid), peak_rss(worker_pid)
+    finally:
+        daemon.stop()
+    worst = max(edge, worker)
+    return [Row("Peak RSS, one 70 MB message",
+                f"{worst / size:4.2f}x  (edge {edge / 2**20:.0f} MB from {edge_before / 2**20:.0f},"
+                f" worker {worker / 2**20:.0f} MB; null server {null_peak / size:.2f}x)",
+                "<= 4.5x the message", worst / size <= 4.5 and result.sent == 1)]
+
+
+def sweep_row() -> Row:
+    return Row("Sweep over 100k open tickets", "not measured: sweeps arrive with the "
+               "lifecycle issue (#5)", "<= 2 s", None)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return (f"{platform.node()}: {os.cpu_count()} cores ({cpu}), "
+            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+            f"Python {platform.python_version()}, {platform.platform()}")
+
+
+def table(rows: list[Row]) -> str:
+    width = max(len(r.what) for r in rows)
+    lines = [f"{'benchmark':<{width}}  {'result':<86}  {'target':<28}  verdict",
+             "-" * (width + 128)]
+    lines += [f"{r.what:<{width}}  {r.result:<86}  {r.target:<28}  {r.verdict()}"
+              for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--record", action="store_true")
+    parser.add_argument("--only", choices=["smtp", "e2e", "helpdesk", "growth", "rss"])
+    args = parser.parse_args()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="maildaemon-bench-") as name:
+        tmp = Path(name)
+        null_rates: dict[tuple[int, int], float] = {}
+        if args.only in (None, "smtp", "e2e"):
+            accept, null_rates = smtp_acceptance(tmp, args.quick)
+            rows += accept if args.only != "e2e" else []
+        if args.only in (None, "e2e"):
+            rows.append(end_to_end(tmp, null_rates[(2 * KB, 8)], args.quick))
+        if args.only in (None, "helpdesk"):
+            rows.append(versus_helpdesk(tmp))
+        if args.only in (None, "growth"):
+            rows += database_growth(tmp, args.quick)
+            rows.append(sweep_row())
+        if args.only in (None, "rss"):
+            rows += big_message_rss(tmp)
+    report = table(rows)
+    print(report)
+    if args.record:
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        (ROOT / "bench" / "RESULTS.md").write_text(
+            f"# Benchmark results\n\nRecorded {stamp} with `python bench/run.py"
+            f"{' --quick' if args.quick else ''}` on {machine()}.\n\n```\n{report}\n```\n")
+    return 0 if all(r.ok is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
