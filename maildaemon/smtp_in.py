@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from maildaemon.domain import PolicySettings
 from maildaemon.policy.routing import rcpt_verdict
@@ -24,6 +24,8 @@ log = logging.getLogger("maildaemon.smtp")
 
 MAX_RECIPIENTS = 100
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
+TERMINATOR = b"\n.\r\n"
+TERMINATOR_STARTS = (b"\n.\r", b"\n.", b"\n")
 
 
 class GroupCommitter:
@@ -130,10 +132,14 @@ class Handler:
 
 
 class EdgeSMTP(SMTP):
-    """aiosmtpd's protocol, tracked so that shutdown can wait for open transactions.
+    """aiosmtpd's protocol with a faster, leaner DATA phase, tracked for a clean shutdown.
 
-    The line limit is raised from RFC 5321's 1000 octets: real mailers exceed it, and a
-    permanent 500 for a long line would bounce a customer's mail we could have taken.
+    aiosmtpd reads DATA one line at a time into a list and joins it: two copies of the
+    message and a Python-level step per line (a 70 MB message costs it about 4x its size in
+    memory, and most of our CPU under load). Here the stream is read in chunks up to each
+    possible terminator, joined once, and dot-unstuffing is a single `replace` where needed.
+    Lines longer than RFC 5321's 1000 octets are accepted: real mailers send them, and a
+    permanent error would bounce a customer's mail we could have taken.
     """
 
     line_length_limit = 65536
@@ -160,3 +166,72 @@ class EdgeSMTP(SMTP):
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
             transport.write(b"421 4.3.2 Service shutting down\r\n")
             transport.close()
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        envelope = self.envelope
+        assert envelope is not None
+        if not envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            content = await self._read_data()
+        except asyncio.IncompleteReadError:  # the client went away mid-message
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if content is None:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            await self.push("552 5.3.4 Message size exceeds fixed maximum message size")
+            return
+        envelope.content = envelope.original_content = content
+        status = await self.event_handler.handle_DATA(self, self.session, envelope)
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)
+
+    async def _read_data(self) -> bytes | None:
+        """The message up to its terminating line ".", dot-unstuffed; None if it exceeded
+        the size limit (read to its end all the same, so the 552 comes at the right moment).
+
+        One `readuntil` per 64 KB reads up to "\\n.\\r\\n". Only where what was read so far
+        ends like the start of a terminator (after a line end, as at the very beginning)
+        do we read byte by byte, since a terminator could begin in bytes already taken.
+        """
+        limit = self.data_size_limit
+        chunks: list[bytes] = []
+        total = 0
+        tail = b"\n"  # DATA starts at the beginning of a line
+        while not tail.endswith(TERMINATOR):
+            if tail.endswith(TERMINATOR_STARTS):
+                piece = await self._reader.readexactly(1)
+            else:
+                try:
+                    piece = await self._reader.readuntil(TERMINATOR)
+                except asyncio.LimitOverrunError as overrun:
+                    piece = await self._reader.read(max(1, overrun.consumed))
+            total += len(piece)
+            if limit and total > limit + 3:
+                chunks.clear()
+            else:
+                chunks.append(piece)
+            tail = (tail + piece)[-4:]
+        if limit and total > limit + 3:
+            return None
+        strip = 3  # the ".\r\n" of the terminator, which may span the last pieces
+        while strip:
+            last = chunks.pop()
+            if len(last) > strip:
+                chunks.append(last[:-strip])
+                break
+            strip -= len(last)
+        data = b"".join(chunks)  # one copy; the pieces go right after
+        del chunks
+        if data.startswith(b".") or b"\n." in data:
+            data = (data[1:] if data.startswith(b"..") else data).replace(b"\n..", b"\n.")
+        return data

@@ -21,14 +21,15 @@ from tests.conftest import free_port, mail
 
 
 class Listener:
-    def __init__(self, spool: Spool) -> None:
+    def __init__(self, spool: Spool, size_limit: int = 78_643_200) -> None:
         self.spool = spool
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.committer = GroupCommitter(spool)
         handler = Handler(policy_settings(Config()), self.committer)
         self.server = self.loop.run_until_complete(self.loop.create_server(
-            lambda: EdgeSMTP(handler, set(), hostname="test", ident="ESMTP", loop=self.loop),
+            lambda: EdgeSMTP(handler, set(), hostname="test", ident="ESMTP", loop=self.loop,
+                             data_size_limit=size_limit),
             "127.0.0.1", self.port))
         import threading
 
