@@ -61,8 +61,7 @@ def smtp_acceptance(tmp: Path, quick: bool) -> tuple[list[Row], dict[tuple[int, 
             for conns in (1, 8, 32):
                 # The worker must be idle (every ack delivered) before the null server is
                 # measured, or it would be measured against our leftover work.
-                done = accepted
-                wait_until(lambda: daemon.delivered() >= done, 300, "the worker")
+                wait_until(lambda done=accepted: daemon.delivered() >= done, 300, "the worker")
                 tag = f"{size // KB}k-c{conns}"
                 n = run_load(null.port, count, conns, size, run=f"null-{tag}")
                 m = run_load(daemon.port, count, conns, size, run=f"md-{tag}")
