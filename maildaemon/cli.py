@@ -13,6 +13,7 @@ import logging
 import sqlite3
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,6 +137,8 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
     worker = Worker(config, spool, store, utc_now)
     status = EX_OK
+    outcomes: Counter[str] = Counter()
+    started = time.perf_counter()
     # In chunks: one spool commit and one ticket commit per chunk, bounded memory.
     for start in range(0, len(args.files), INGEST_CHUNK):
         names = args.files[start:start + INGEST_CHUNK]
@@ -156,10 +159,14 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
                 outcome, number, detail = _wait_for_daemon(store, spool_id)
             print(f"{name}: {outcome} {number or '-'} (spool {spool_id})"
                   + (f": {detail}" if outcome in ("held", "pending") else ""))
+            outcomes[outcome] += 1
             if outcome == "pending":
                 status = EX_TEMPFAIL
-    Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
+    report = Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
         .deliver_due(utc_now())
+    summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
+    print(f"ingested {len(args.files)} messages ({summary}), sent {report.sent} replies "
+          f"in {time.perf_counter() - started:.3f} s", file=sys.stderr)
     return status
 
 

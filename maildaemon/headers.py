@@ -13,6 +13,7 @@ from email.message import Message
 from email.utils import getaddresses
 
 FALLBACK_CHARSETS = ("utf-8", "cp1252")
+RAW_8BIT = re.compile("[\udc80-\udcff]")  # undeclared 8-bit bytes, as the parser keeps them
 HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
 
 
@@ -91,7 +92,14 @@ def repair_header_block(raw: bytes) -> bytes:
 class Headers:
     def __init__(self, msg: Message) -> None:
         self.msg = msg
-        self.hints = header_charsets(msg)
+        self._hints: tuple[str, ...] | None = None
+
+    @property
+    def hints(self) -> tuple[str, ...]:
+        """Computed only for a message that has raw 8-bit header bytes (it walks every part)."""
+        if self._hints is None:
+            self._hints = header_charsets(self.msg)
+        return self._hints
 
     def values(self, name: str) -> list[str]:
         """Every value of a field; undeclared 8-bit bytes decoded by the best guess.
@@ -105,7 +113,7 @@ class Headers:
                 if key.lower() != name:
                     continue
                 text = str(value)
-                if any("\udc80" <= ch <= "\udcff" for ch in text):
+                if RAW_8BIT.search(text):
                     data = text.encode("ascii", "surrogateescape")
                     text = decode_bytes(data, "utf-8", *self.hints)
                 values.append(text)

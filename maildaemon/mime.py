@@ -14,7 +14,6 @@ from __future__ import annotations
 import binascii
 import secrets
 from collections.abc import Sequence
-from email.header import Header
 
 MAX_LINE = 78
 
@@ -34,8 +33,27 @@ def text_header(name: str, value: str) -> str:
     value = " ".join(value.split())
     if value.isascii():
         return fold(name, value)
-    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
-    return f"{name}: {encoded}"
+    return f"{name}: " + "\r\n ".join(encoded_words(value))
+
+
+def encoded_words(value: str, max_bytes: int = 42) -> list[str]:
+    """RFC 2047 base64 words of at most 42 UTF-8 bytes (68 characters encoded), never
+    splitting a character. Linear in the length: `email.header.Header` searches for the best
+    split and took 24 ms for one long spam subject."""
+    data = value.encode("utf-8", "surrogatepass")
+    words: list[str] = []
+    start = 0
+    while start < len(data):
+        end = min(start + max_bytes, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # inside a character: back off
+            end -= 1
+        words.append(_word(data[start:end]))
+        start = end
+    return words
+
+
+def _word(data: bytes) -> str:
+    return "=?utf-8?b?" + binascii.b2a_base64(data, newline=False).decode("ascii") + "?="
 
 
 def fold(name: str, value: str) -> str:

@@ -264,11 +264,11 @@ class Store:
                     (decision.new_status, closed, ticket_id),
                 )
             conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (stamp, ticket_id))
-            for line in decision.trace:
-                step, _, detail = line.partition(": ")
-                self._event(conn, ticket_id, stamp, step, detail)
-            for event in decision.events:
-                self._event(conn, ticket_id, stamp, event.type, event.detail)
+            events = [(ticket_id, stamp, *line.partition(": ")[::2]) for line in decision.trace]
+            events += [(ticket_id, stamp, e.type, e.detail) for e in decision.events]
+            conn.executemany(
+                "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)", events
+            )
             if decision.reply is not None and render_reply is not None:
                 subject = conn.execute(
                     "SELECT subject FROM tickets WHERE id = ?", (ticket_id,)

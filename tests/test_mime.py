@@ -72,3 +72,12 @@ def test_alternative_round_trip_of_tabs_and_trailing_spaces() -> None:
     part = msg.get_body(("plain",))
     assert part is not None
     assert part.get_content().replace("\r\n", "\n") == "a\tb  \nline two \n"
+
+
+def test_long_non_ascii_subject_is_split_into_valid_words() -> None:
+    subject = "转发：整体提升企业服务水平 " * 40 + "🎉 done"
+    header = text_header("Subject", subject)
+    lines = header.split("\r\n")
+    assert all(len(line) <= 78 for line in lines)
+    raw = f"{header}\r\n\r\nbody\r\n".encode()
+    assert message_from_bytes(raw, policy=default)["Subject"] == " ".join(subject.split())
