@@ -31,46 +31,72 @@ class PermanentFailure(Exception):
     """The relay refused the message for good: retrying cannot help."""
 
 
-class Transport(Protocol):
-    def deliver(self, outbox_id: int, message_id: str, mail_from: str, rcpt_to: str,
-                raw: bytes) -> None: ...
+@dataclass(frozen=True)
+class Leased:
+    id: int
+    message_id: str
+    mail_from: str
+    rcpt_to: str
+    raw: bytes
+    attempts: int
 
-    def flush(self) -> None:
-        """Make every delivery so far durable (called before rows are marked sent)."""
+
+class Transport(Protocol):
+    def deliver_batch(self, rows: list[Leased]) -> list[Exception | None]:
+        """Deliver each row; the error of each one that failed. Everything reported
+        delivered must be durable (or accepted by the relay) when this returns."""
 
 
 class MaildirTransport:
     """One file per message in `new/`, written through `tmp/` as the maildir spec asks.
 
-    Files are fsynced at `flush`, all of a batch at once from a few threads: the
-    filesystem commits concurrent fsyncs together, so a batch costs about one fsync
-    instead of one each (a third of the ingest time on real mail before this).
+    A batch is written first, then its files are fsynced from a few threads at once: the
+    filesystem commits concurrent fsyncs together (measured: a third of the time of one
+    fsync after another). One directory fsync then covers every rename.
+    A redelivery after a crash writes the same file name, so the maildir holds it once.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         for sub in ("tmp", "new", "cur"):
             (root / sub).mkdir(parents=True, exist_ok=True)
-        self.unsynced: list[Path] = []
-        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fsync")
+        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="maildir")
 
-    def deliver(self, outbox_id: int, message_id: str, mail_from: str, rcpt_to: str,
-                raw: bytes) -> None:
-        digest = hashlib.sha256(message_id.encode()).hexdigest()[:16]
-        name = f"{outbox_id:010d}.{digest}.maildaemon"
-        if (self.root / "cur" / name).exists():
-            return
-        tmp = self.root / "tmp" / name
-        with open(tmp, "wb") as handle:
-            handle.write(raw.replace(b"\r\n", b"\n"))  # maildir files use Unix line ends
-        final = self.root / "new" / name
-        os.replace(tmp, final)
-        self.unsynced.append(final)
+    def deliver_batch(self, rows: list[Leased]) -> list[Exception | None]:
+        written: list[Path | Exception | None] = [self._write(row) for row in rows]
+        synced = list(self.pool.map(_fsync_or_error, written))
+        try:
+            _fsync_path(self.root / "new")  # the renames themselves
+        except OSError as exc:
+            return [exc] * len(rows)
+        return synced
 
-    def flush(self) -> None:
-        files, self.unsynced = self.unsynced, []
-        list(self.pool.map(_fsync_path, files))
-        _fsync_path(self.root / "new")  # the renames themselves
+    def _write(self, row: Leased) -> Path | Exception | None:
+        """The new file (to be fsynced), None if it was delivered and read before, or the
+        error."""
+        digest = hashlib.sha256(row.message_id.encode()).hexdigest()[:16]
+        name = f"{row.id:010d}.{digest}.maildaemon"
+        try:
+            if (self.root / "cur" / name).exists():
+                return None
+            tmp = self.root / "tmp" / name
+            with open(tmp, "wb") as handle:
+                handle.write(row.raw.replace(b"\r\n", b"\n"))  # maildir: Unix line ends
+            final = self.root / "new" / name
+            os.replace(tmp, final)
+        except OSError as exc:
+            return exc
+        return final
+
+
+def _fsync_or_error(item: Path | Exception | None) -> Exception | None:
+    if not isinstance(item, Path):
+        return item
+    try:
+        _fsync_path(item)
+    except OSError as exc:
+        return exc
+    return None
 
 
 def _fsync_path(path: Path) -> None:
@@ -88,8 +114,19 @@ class SmtpTransport:
         if section.password_file:
             self.password = Path(section.password_file).read_text().splitlines()[0]
 
-    def deliver(self, outbox_id: int, message_id: str, mail_from: str, rcpt_to: str,
-                raw: bytes) -> None:
+    def deliver_batch(self, rows: list[Leased]) -> list[Exception | None]:
+        """One relay conversation per message: a refusal or a broken connection then
+        concerns that message alone."""
+        errors: list[Exception | None] = []
+        for row in rows:
+            try:
+                self.deliver(row.mail_from, row.rcpt_to, row.raw)
+                errors.append(None)
+            except (OSError, smtplib.SMTPException, PermanentFailure) as exc:
+                errors.append(exc)
+        return errors
+
+    def deliver(self, mail_from: str, rcpt_to: str, raw: bytes) -> None:
         s = self.section
         try:
             with smtplib.SMTP(s.relay_host, s.relay_port, timeout=s.timeout) as client:
@@ -105,8 +142,6 @@ class SmtpTransport:
         except smtplib.SMTPResponseException as exc:
             _raise_for(exc.smtp_code, exc.smtp_error)
 
-    def flush(self) -> None:
-        """The relay took responsibility with its 250."""
 
 
 def _raise_for(code: int, reply: bytes | str) -> None:
@@ -130,16 +165,6 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
-class Leased:
-    id: int
-    message_id: str
-    mail_from: str
-    rcpt_to: str
-    raw: bytes
-    attempts: int
-
-
-@dataclass(frozen=True)
 class Attempt:
     id: int
     status: str  # sent | pending (retry) | failed
@@ -160,8 +185,8 @@ class Sender:
     def deliver_due(self, now: datetime, everything: bool = False) -> DeliveryReport:
         """Deliver every pending row that is due (all pending rows with `everything`).
 
-        In batches: lease up to BATCH rows in one commit, deliver them, make the deliveries
-        durable (one directory fsync for the maildir), then record the outcomes in one commit.
+        In batches: lease up to BATCH rows in one commit, deliver them durably, then record
+        the outcomes in one commit.
         """
         report = DeliveryReport()
         after = 0  # each row at most once per round, however soon its retry falls due
@@ -170,8 +195,9 @@ class Sender:
             if not batch:
                 break
             after = batch[-1].id
-            attempts = [self._attempt(row, now) for row in batch]
-            self.transport.flush()
+            errors = self.transport.deliver_batch(batch)
+            attempts = [self._attempt(row, error, now)
+                        for row, error in zip(batch, errors, strict=True)]
             self._record(attempts, now)
             for attempt in attempts:
                 if attempt.status == "sent":
@@ -231,27 +257,22 @@ class Sender:
             )
         return [Leased(int(r[0]), r[1], r[2], r[3], bytes(r[4]), int(r[5])) for r in rows]
 
-    def _attempt(self, row: Leased, now: datetime) -> Attempt:
+    def _attempt(self, row: Leased, error: Exception | None, now: datetime) -> Attempt:
         attempts = row.attempts + 1
-        try:
-            self.transport.deliver(row.id, row.message_id, row.mail_from, row.rcpt_to, row.raw)
-        except PermanentFailure as exc:
-            log.warning("delivery of %s to %s refused: %s", row.message_id, row.rcpt_to, exc)
-            return Attempt(row.id, "failed", attempts, str(exc), None)
-        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            if attempts >= self.section.max_attempts:
-                log.warning("delivery of %s failed %d times: %s", row.message_id, attempts,
-                            error)
-                return Attempt(row.id, "failed", attempts, f"gave up: {error}", None)
-            delay = min(self.section.retry_base_seconds * 2 ** (attempts - 1),
-                        self.section.retry_max_seconds)
-            log.info("delivery of %s deferred (%s), retry in %.0fs", row.message_id, error,
-                     delay)
-            return Attempt(row.id, "pending", attempts, error,
-                           iso(now + timedelta(seconds=delay)))
-        log.info("delivered %s to %s", row.message_id, row.rcpt_to)
-        return Attempt(row.id, "sent", attempts, "", None)
+        if error is None:
+            log.info("delivered %s to %s", row.message_id, row.rcpt_to)
+            return Attempt(row.id, "sent", attempts, "", None)
+        if isinstance(error, PermanentFailure):
+            log.warning("delivery of %s to %s refused: %s", row.message_id, row.rcpt_to, error)
+            return Attempt(row.id, "failed", attempts, str(error), None)
+        text = f"{type(error).__name__}: {error}"
+        if attempts >= self.section.max_attempts:
+            log.warning("delivery of %s failed %d times: %s", row.message_id, attempts, text)
+            return Attempt(row.id, "failed", attempts, f"gave up: {text}", None)
+        delay = min(self.section.retry_base_seconds * 2 ** (attempts - 1),
+                    self.section.retry_max_seconds)
+        log.info("delivery of %s deferred (%s), retry in %.0fs", row.message_id, text, delay)
+        return Attempt(row.id, "pending", attempts, text, iso(now + timedelta(seconds=delay)))
 
     def _record(self, attempts: list[Attempt], now: datetime) -> None:
         stamp = iso(now)
