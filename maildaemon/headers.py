@@ -93,6 +93,7 @@ class Headers:
     def __init__(self, msg: Message) -> None:
         self.msg = msg
         self._hints: tuple[str, ...] | None = None
+        self._index: dict[str, list[str]] | None = None
 
     @property
     def hints(self) -> tuple[str, ...]:
@@ -107,18 +108,19 @@ class Headers:
         Read through `raw_items` because compat32's `get` turns undeclared 8-bit bytes into
         replacement characters, losing every non-ASCII letter of a name or subject.
         """
-        values: list[str] = []
-        try:
-            for key, value in self.msg.raw_items():
-                if key.lower() != name:
-                    continue
-                text = str(value)
-                if RAW_8BIT.search(text):
-                    data = text.encode("ascii", "surrogateescape")
-                    text = decode_bytes(data, "utf-8", *self.hints)
-                values.append(text)
-        except Exception:
-            return values
+        if self._index is None:
+            self._index = {}
+            try:
+                for key, value in self.msg.raw_items():
+                    self._index.setdefault(key.lower(), []).append(str(value))
+            except Exception:
+                pass
+        values = []
+        for text in self._index.get(name, ()):
+            if RAW_8BIT.search(text):
+                data = text.encode("ascii", "surrogateescape")
+                text = decode_bytes(data, "utf-8", *self.hints)
+            values.append(text)
         return values
 
     def first(self, name: str) -> str:

@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from maildaemon.owner import owner_is_gone, owner_tag
 from maildaemon.sqlite import connect, immediate
@@ -139,23 +140,23 @@ class Spool:
     def claim_batch(self, limit: int) -> list[SpoolEntry]:
         """Take up to `limit` pending entries, oldest first, in one transaction.
 
-        An entry whose bytes no longer match its recorded size and hash is held instead,
-        and the next one taken.
+        An entry whose bytes no longer match its recorded size and hash is held instead.
         """
-        entries: list[SpoolEntry] = []
         owner = owner_tag()
+        entries: list[SpoolEntry] = []
         with self._write() as conn:
-            for _ in range(limit + 1000):
-                if len(entries) >= limit:
+            for _ in range(1000):  # another round only where damaged entries were held
+                rows = conn.execute(
+                    "UPDATE entries SET state = 'claimed', attempts = attempts + 1, owner = ?"
+                    " WHERE id IN (SELECT id FROM entries WHERE state = 'pending' ORDER BY id"
+                    " LIMIT ?) RETURNING id, spool_id, received_at, mail_from, rcpt_tos, raw,"
+                    " attempts, size, sha256",
+                    (owner, limit - len(entries)),
+                ).fetchall()
+                checked = [self._checked(conn, row) for row in sorted(rows)]
+                entries += [entry for entry in checked if entry is not None]
+                if len(entries) >= limit or not rows:
                     break
-                row = conn.execute(
-                    "SELECT id FROM entries WHERE state = 'pending' ORDER BY id LIMIT 1"
-                ).fetchone()
-                if row is None:
-                    break
-                entry = self._take(conn, int(row[0]), owner)
-                if entry is not None:
-                    entries.append(entry)
         return entries
 
     def claim_named(self, spool_ids: Sequence[str]) -> list[SpoolEntry]:
@@ -174,21 +175,20 @@ class Spool:
         return entries
 
     def _take(self, conn: sqlite3.Connection, entry_id: int, owner: str) -> SpoolEntry | None:
-        conn.execute(
-            "UPDATE entries SET state = 'claimed', attempts = attempts + 1, owner = ?"
-            " WHERE id = ?",
-            (owner, entry_id),
-        )
         row = conn.execute(
-            "SELECT id, spool_id, received_at, mail_from, rcpt_tos, raw, attempts, size, sha256"
-            " FROM entries WHERE id = ?",
-            (entry_id,),
+            "UPDATE entries SET state = 'claimed', attempts = attempts + 1, owner = ?"
+            " WHERE id = ? RETURNING id, spool_id, received_at, mail_from, rcpt_tos, raw,"
+            " attempts, size, sha256",
+            (owner, entry_id),
         ).fetchone()
+        return self._checked(conn, row)
+
+    def _checked(self, conn: sqlite3.Connection, row: Any) -> SpoolEntry | None:
         raw = bytes(row[5])
         if len(raw) != row[7] or hashlib.sha256(raw).hexdigest() != row[8]:
             conn.execute(
                 "UPDATE entries SET state = 'held', error = ? WHERE id = ?",
-                ("spool entry damaged: size or hash does not match", entry_id),
+                ("spool entry damaged: size or hash does not match", row[0]),
             )
             return None
         return SpoolEntry(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), raw,

@@ -263,19 +263,26 @@ class Store:
                     "UPDATE tickets SET status = ?, closed_at = ? WHERE id = ?",
                     (decision.new_status, closed, ticket_id),
                 )
-            conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (stamp, ticket_id))
+            if decision.ticket is not None:  # a new ticket was created with this stamp
+                conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?",
+                             (stamp, ticket_id))
             events = [(ticket_id, stamp, *line.partition(": ")[::2]) for line in decision.trace]
             events += [(ticket_id, stamp, e.type, e.detail) for e in decision.events]
+            if decision.reply is not None and render_reply is not None:
+                subject = (decision.ticket or decision.new_ticket or mail).subject
+                out = render_reply(number, subject)
+                self._enqueue(conn, ticket_id, out, stamp)
+                events.append((ticket_id, stamp, "reply_queued",
+                               f"{out.kind} to {out.rcpt_to} {out.message_id}"))
             conn.executemany(
                 "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)", events
             )
-            if decision.reply is not None and render_reply is not None:
-                subject = conn.execute(
-                    "SELECT subject FROM tickets WHERE id = ?", (ticket_id,)
-                ).fetchone()[0]
-                self._enqueue(conn, ticket_id, render_reply(number, subject), stamp)
-        self._mark(conn, mail.dedup_key, spool_id, decision.outcome, number, stamp)
-        self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, number, stamp)
+        conn.executemany(
+            "INSERT OR IGNORE INTO processed (key, spool_id, outcome, ticket_number, at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(key, spool_id, decision.outcome, number, stamp)
+             for key in (mail.dedup_key, f"spool:{spool_id}")],
+        )
         return number
 
     def raw_message(self, sha256: str) -> bytes | None:
@@ -373,8 +380,6 @@ class Store:
             (ticket_id, out.message_id, out.mail_from, json.dumps([out.rcpt_to]), out.subject,
              stamp, out.text),
         )
-        self._event(conn, ticket_id, stamp, "reply_queued",
-                    f"{out.kind} to {out.rcpt_to} {out.message_id}")
 
     # -- reads for the commands ----------------------------------------------------------
 
