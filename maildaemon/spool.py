@@ -146,14 +146,18 @@ class Spool:
         entries: list[SpoolEntry] = []
         with self._write() as conn:
             for _ in range(1000):  # another round only where damaged entries were held
+                # RETURNING only the ids: SQLite buffers RETURNING rows, and a 70 MB message
+                # would be held twice. The bytes are read one entry at a time.
                 rows = conn.execute(
                     "UPDATE entries SET state = 'claimed', attempts = attempts + 1, owner = ?"
                     " WHERE id IN (SELECT id FROM entries WHERE state = 'pending' ORDER BY id"
-                    " LIMIT ?) RETURNING id, spool_id, received_at, mail_from, rcpt_tos, raw,"
-                    " attempts, size, sha256",
+                    " LIMIT ?) RETURNING id",
                     (owner, limit - len(entries)),
                 ).fetchall()
-                checked = [self._checked(conn, row) for row in sorted(rows)]
+                checked = [self._checked(conn, conn.execute(
+                    "SELECT id, spool_id, received_at, mail_from, rcpt_tos, raw, attempts,"
+                    " size, sha256 FROM entries WHERE id = ?", (row[0],)).fetchone())
+                    for row in sorted(rows)]
                 entries += [entry for entry in checked if entry is not None]
                 if len(entries) >= limit or not rows:
                     break
@@ -175,13 +179,14 @@ class Spool:
         return entries
 
     def _take(self, conn: sqlite3.Connection, entry_id: int, owner: str) -> SpoolEntry | None:
-        row = conn.execute(
+        conn.execute(
             "UPDATE entries SET state = 'claimed', attempts = attempts + 1, owner = ?"
-            " WHERE id = ? RETURNING id, spool_id, received_at, mail_from, rcpt_tos, raw,"
-            " attempts, size, sha256",
+            " WHERE id = ?",
             (owner, entry_id),
-        ).fetchone()
-        return self._checked(conn, row)
+        )
+        return self._checked(conn, conn.execute(
+            "SELECT id, spool_id, received_at, mail_from, rcpt_tos, raw, attempts, size, sha256"
+            " FROM entries WHERE id = ?", (entry_id,)).fetchone())
 
     def _checked(self, conn: sqlite3.Connection, row: Any) -> SpoolEntry | None:
         raw = bytes(row[5])
