@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing as mp
+import os
 import sqlite3
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from maildaemon.sender import Sender, transport_for
 from maildaemon.spool import Incoming, Spool
 from maildaemon.store import Store
 from maildaemon.views import ticket_json, ticket_text
-from maildaemon.worker import Worker, load_secret
+from maildaemon.worker import Worker, load_secret, parse_entry
 
 EX_OK, EX_NOTFOUND, EX_USAGE, EX_TEMPFAIL, EX_CONFIG = 0, 1, 2, 75, 78
 INGEST_CHUNK = 64
@@ -139,6 +142,7 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     status = EX_OK
     outcomes: Counter[str] = Counter()
     started = time.perf_counter()
+    pool = _parse_pool(len(args.files))
     # In chunks: one spool commit and one ticket commit per chunk, bounded memory.
     for start in range(0, len(args.files), INGEST_CHUNK):
         names = args.files[start:start + INGEST_CHUNK]
@@ -150,7 +154,12 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         ]
         spool_ids = spool.put_many(items)
         del items
-        done = {r.spool_id: r for r in worker.process_entries(spool.claim_named(spool_ids))}
+        entries = spool.claim_named(spool_ids)
+        parsed = None
+        if pool is not None:
+            parsed = dict(zip((e.id for e in entries), pool.map(parse_entry, entries),
+                              strict=True))
+        done = {r.spool_id: r for r in worker.process_entries(entries, parsed)}
         for name, spool_id in zip(names, spool_ids, strict=True):
             if spool_id in done:
                 result = done[spool_id]
@@ -164,10 +173,23 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
                 status = EX_TEMPFAIL
     report = Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
         .deliver_due(utc_now())
+    if pool is not None:
+        pool.shutdown()
     summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
     print(f"ingested {len(args.files)} messages ({summary}), sent {report.sent} replies "
           f"in {time.perf_counter() - started:.3f} s", file=sys.stderr)
     return status
+
+
+def _parse_pool(count: int) -> ProcessPoolExecutor | None:
+    """Many files: parse them on every core (parsing is most of the work on real mail).
+
+    Forked before this process has started any thread, so the children are safe copies.
+    """
+    cores = os.cpu_count() or 1
+    if count <= INGEST_CHUNK or cores < 2:
+        return None
+    return ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("fork"))
 
 
 def _wait_for_daemon(store: Store, spool_id: str) -> tuple[str, str | None, str]:

@@ -74,6 +74,11 @@ def load_secret(data_dir: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
+def parse_entry(entry: SpoolEntry) -> InboundMail:
+    """For a process pool: parsing is pure CPU and needs nothing but the entry."""
+    return parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos)
+
+
 @dataclass(frozen=True)
 class Processed:
     spool_id: str
@@ -102,7 +107,8 @@ class Worker:
     def process(self, entry: SpoolEntry) -> Processed:
         return self.process_entries([entry])[0]
 
-    def process_entries(self, entries: list[SpoolEntry]) -> list[Processed]:
+    def process_entries(self, entries: list[SpoolEntry],
+                        parsed: dict[int, InboundMail] | None = None) -> list[Processed]:
         """Apply a batch in ONE ticket-database commit, each message in its own savepoint.
 
         One fsync for the batch instead of one per message; a message that raises is rolled
@@ -118,7 +124,8 @@ class Worker:
                 for entry in entries:
                     try:
                         with self.store.savepoint():
-                            results[entry.id] = self._process(entry, now)
+                            results[entry.id] = self._process(
+                                entry, now, (parsed or {}).get(entry.id))
                     except Exception as exc:
                         log.exception("spool %s: processing failed", entry.spool_id)
                         failed[entry.id] = f"{type(exc).__name__}: {exc}"
@@ -133,12 +140,14 @@ class Worker:
                 results[entry.id] = Processed(entry.spool_id, state, None, failed[entry.id])
         return [results[entry.id] for entry in entries]
 
-    def _process(self, entry: SpoolEntry, now: datetime) -> Processed:
+    def _process(self, entry: SpoolEntry, now: datetime,
+                 mail: InboundMail | None = None) -> Processed:
         if self.store.spool_processed(entry.spool_id):  # a replay after a crash
             done = self.store.processed_outcome(entry.spool_id)
             return Processed(entry.spool_id, done[0] if done else "duplicate",
                              done[1] if done else None, "replay")
-        mail = parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos)
+        if mail is None:
+            mail = parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos)
         decision = decide(mail, self.context(mail, now), self.settings, now)
         number = self.store.apply(decision, mail, entry.raw, entry.spool_id, now,
                                   self._reply_renderer(decision, mail, now))
