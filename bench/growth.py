@@ -3,7 +3,8 @@
 The tickets are generated straight into SQLite (with a participant, a message, two events,
 their processed keys and a sent reply each, like real history), then the real worker and
 sender take 2,000 spooled messages: half new tickets, half replies by token and by
-In-Reply-To to random existing tickets. Only indexed lookups keep that flat.
+In-Reply-To to random existing tickets. Only indexed lookups keep that flat. Each size is
+measured three times, interleaved with the others, and its best run counts.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import random
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from maildaemon.config import config_from_dict
 from maildaemon.sender import Sender, transport_for
@@ -72,34 +74,42 @@ def seed(data_dir: Path, count: int, rng: random.Random) -> list[tuple[str, str,
 
 def workload(count: int, existing: list[tuple[str, str, str]], run: str,
              rng: random.Random) -> list[bytes]:
-    messages = []
-    for i in range(count):
-        if i % 2 == 0 or not existing:
-            messages.append(
-                f"From: new{i}.{run}@example.org\r\nTo: support@healthsync.com\r\n"
-                f"Subject: new problem {i}\r\nMessage-ID: <{run}.{i}@example.org>\r\n\r\n"
-                f"Hello, something broke.\r\n".encode())
-        else:
-            number, requester, message_id = rng.choice(existing)
-            messages.append(
-                f"From: {requester}\r\nTo: support@healthsync.com\r\n"
-                f"Subject: Re: [{number}] old ticket\r\nIn-Reply-To: {message_id}\r\n"
-                f"Message-ID: <{run}.{i}@example.org>\r\n\r\nStill broken.\r\n".encode())
+    """First half new tickets, second half replies (In-Reply-To a stored message) to random
+    tickets: of the history where there is one, else of the first half. The same work for
+    every database size, so only the size differs."""
+    half = count // 2
+    fresh = [(f"new{i}.{run}@example.org", f"<{run}.{i}@example.org>") for i in range(half)]
+    messages = [
+        f"From: {sender}\r\nTo: support@healthsync.com\r\nSubject: new problem {i}\r\n"
+        f"Message-ID: {message_id}\r\n\r\nHello, something broke.\r\n".encode()
+        for i, (sender, message_id) in enumerate(fresh)
+    ]
+    targets = [(requester, mid) for _, requester, mid in existing] or fresh
+    for i in range(half, count):
+        requester, message_id = rng.choice(targets)
+        messages.append(
+            f"From: {requester}\r\nTo: support@healthsync.com\r\nSubject: Re: still broken\r\n"
+            f"In-Reply-To: {message_id}\r\nMessage-ID: <{run}.{i}@example.org>\r\n\r\n"
+            "Still broken.\r\n".encode())
     return messages
 
 
-def measure(workdir: Path, existing_tickets: int, count: int = 2000) -> float:
-    """Messages per second through the worker and sender with that many tickets present."""
-    rng = random.Random(existing_tickets)
+def prepare(workdir: Path, existing_tickets: int) -> tuple[Any, list[tuple[str, str, str]]]:
     config = config_from_dict({
         "storage": {"data_dir": str(workdir / "data")},
         "outbound": {"maildir": str(workdir / "outbound")},
         "autoreply": {"max_per_hour": 1_000_000},
     })
-    sample = seed(config.data_dir, existing_tickets, rng)
+    return config, seed(config.data_dir, existing_tickets, random.Random(existing_tickets))
+
+
+def run_workload(config: Any, sample: list[tuple[str, str, str]], tag: str,
+                 count: int = 2000) -> float:
+    """Messages per second through the worker and sender for one 2,000-message workload."""
+    rng = random.Random(tag)
     spool = Spool(config.data_dir)
     spool.put_many([Incoming(None, (), raw, "bench")
-                    for raw in workload(count, sample, f"g{existing_tickets}", rng)])
+                    for raw in workload(count, sample, tag, rng)])
     now = datetime(2026, 11, 28, tzinfo=UTC)
     worker = Worker(config, Spool(config.data_dir, synchronous="NORMAL"),
                     Store(config.data_dir), lambda: now)
@@ -117,3 +127,15 @@ def measure(workdir: Path, existing_tickets: int, count: int = 2000) -> float:
     if done != count:
         raise RuntimeError(f"processed {done} of {count}")
     return count / elapsed
+
+
+def measure(workdir: Path, sizes: tuple[int, ...], rounds: int = 3) -> dict[int, float]:
+    """Best of `rounds` per database size, the sizes interleaved in each round, so that a
+    noisy minute on this shared machine does not land on one size only."""
+    prepared = {n: prepare(workdir / f"growth-{n}", n) for n in sizes}
+    best = dict.fromkeys(sizes, 0.0)
+    for round_ in range(rounds):
+        for n in sizes:
+            config, sample = prepared[n]
+            best[n] = max(best[n], run_workload(config, sample, f"g{n}r{round_}"))
+    return best
