@@ -20,6 +20,7 @@ from maildaemon.sender import Sender, transport_for
 from maildaemon.spool import Incoming, Spool
 from maildaemon.store import Store
 from maildaemon.worker import Worker
+from maildaemon.workproc import WORKER_CACHE_KIB
 
 STAMP = "2026-01-01T00:00:00Z"
 CHUNK = 50_000
@@ -112,7 +113,7 @@ def run_workload(config: Any, sample: list[tuple[str, str, str]], tag: str,
                     for raw in workload(count, sample, tag, rng)])
     now = datetime(2026, 11, 28, tzinfo=UTC)
     worker = Worker(config, Spool(config.data_dir, synchronous="NORMAL"),
-                    Store(config.data_dir), lambda: now)
+                    Store(config.data_dir, cache_kib=WORKER_CACHE_KIB), lambda: now)
     sender = Sender(Store(config.data_dir, synchronous="NORMAL"),
                     transport_for(config.outbound, config.maildir), config.outbound)
     started = time.perf_counter()

@@ -14,9 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-CACHE_KIB = 65536
-
-
 def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
     """`synchronous` is FULL wherever a commit promises durability to someone (a 250, a
     ticket); NORMAL only for bookkeeping whose loss in a power cut just repeats work."""
@@ -27,10 +24,6 @@ def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
-    # 64 MiB of page cache (SQLite's default is 2 MiB): with a million tickets, inserting
-    # under random keys (ticket numbers, Message-IDs, dedup keys) touches index pages all
-    # over the file, and a small cache re-reads them for every message.
-    conn.execute(f"PRAGMA cache_size={-CACHE_KIB}")
     return conn
 
 

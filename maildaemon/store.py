@@ -105,7 +105,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             id INTEGER PRIMARY KEY,
             ticket_id INTEGER REFERENCES tickets(id),
             kind TEXT NOT NULL,
-            message_id TEXT NOT NULL UNIQUE,
+            message_id TEXT NOT NULL,
             mail_from TEXT NOT NULL,
             rcpt_to TEXT NOT NULL,
             raw BLOB NOT NULL,
@@ -150,10 +150,14 @@ ReplyRenderer = Callable[[str, str], OutgoingMail]
 
 
 class Store:
-    def __init__(self, data_dir: Path, synchronous: str = "FULL") -> None:
+    def __init__(self, data_dir: Path, synchronous: str = "FULL", cache_kib: int = 0) -> None:
+        """`cache_kib`: a larger SQLite page cache for the worker, whose inserts under random
+        keys (ticket numbers, Message-IDs) touch index pages all over a large database."""
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "maildaemon.sqlite3"
         conn = connect(self.path, synchronous)
+        if cache_kib:
+            conn.execute(f"PRAGMA cache_size={-cache_kib}")
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
