@@ -64,10 +64,12 @@ def seed(data_dir: Path, count: int, rng: random.Random) -> list[tuple[str, str,
                 [(k, f"seed{r[0]}", r[1]) for r in rows
                  for k in (f"{r[3]} body{r[0]}", f"spool:seed{r[0]}")])
             conn.executemany(
-                "INSERT INTO outbox (ticket_id, kind, message_id, mail_from, rcpt_to, raw,"
-                " status, next_attempt_at, created_at) VALUES (?, 'ack', ?,"
-                " 'support@healthsync.com', ?, x'00', 'sent', '" + STAMP + "', '" + STAMP
-                + "')", [(r[0], f"<{r[1]}.seed@healthsync.com>", r[2]) for r in rows])
+                "INSERT INTO outbox (id, ticket_id, kind, message_id, mail_from, rcpt_to,"
+                " status, next_attempt_at, created_at) VALUES (?, ?, 'ack', ?,"
+                " 'support@healthsync.com', ?, 'sent', '" + STAMP + "', '" + STAMP
+                + "')", [(r[0], r[0], f"<{r[1]}.seed@healthsync.com>", r[2]) for r in rows])
+            conn.executemany("INSERT INTO outbox_raw VALUES (?, x'00')",
+                             [(r[0],) for r in rows])
             sample.extend((r[1], r[2], r[3]) for r in rows if rng.random() < 0.01)
     store.close()
     return sample

@@ -242,13 +242,14 @@ class Sender:
     def _lease(self, now: datetime, everything: bool, after: int) -> list[Leased]:
         stamp = iso(now)
         lease = iso(now + timedelta(seconds=self.section.timeout * 4 + 60))
-        due = "" if everything else " AND next_attempt_at <= :now"
+        due = "" if everything else " AND o.next_attempt_at <= :now"
         with self.store.transaction() as conn:
             rows = conn.execute(
-                "SELECT id, message_id, mail_from, rcpt_to, raw, attempts FROM outbox "
-                "WHERE status = 'pending' AND id > :after"
-                " AND (lease_until IS NULL OR lease_until <= :now)" + due
-                + " ORDER BY id LIMIT :limit",
+                "SELECT o.id, o.message_id, o.mail_from, o.rcpt_to, r.raw, o.attempts"
+                " FROM outbox o JOIN outbox_raw r ON r.outbox_id = o.id"
+                " WHERE o.status = 'pending' AND o.id > :after"
+                " AND (o.lease_until IS NULL OR o.lease_until <= :now)" + due
+                + " ORDER BY o.id LIMIT :limit",
                 {"now": stamp, "after": after, "limit": BATCH},
             ).fetchall()
             conn.executemany(

@@ -41,11 +41,22 @@ CREATE TABLE IF NOT EXISTS entries (
     state TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT NOT NULL DEFAULT '',
-    owner TEXT,
-    raw BLOB NOT NULL
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_state ON entries(state, id);
+-- The bytes apart from the row whose state changes: SQLite rewrites a whole row, blob and
+-- all, on every UPDATE, so claiming a 70 MB message would write it to the WAL again.
+CREATE TABLE IF NOT EXISTS bodies (
+    entry_id INTEGER PRIMARY KEY,
+    raw BLOB NOT NULL
+);
 """
+
+
+SELECT_ENTRY = (
+    "SELECT e.id, e.spool_id, e.received_at, e.mail_from, e.rcpt_tos, b.raw, e.attempts,"
+    " e.size, e.sha256 FROM entries e LEFT JOIN bodies b ON b.entry_id = e.id WHERE e.id = ?"
+)
 
 
 @dataclass(frozen=True)
@@ -116,17 +127,16 @@ class Spool:
         """Make every item durable in one commit; returns their spool ids in order."""
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         ids = [new_spool_id() for _ in items]
-        rows = [
-            (sid, now, item.mail_from, json.dumps(list(item.rcpt_tos)), item.peer,
-             len(item.raw), hashlib.sha256(item.raw).hexdigest(), item.raw)
-            for sid, item in zip(ids, items, strict=True)
-        ]
         with self._write() as conn:
-            conn.executemany(
-                "INSERT INTO entries (spool_id, received_at, mail_from, rcpt_tos, peer, size,"
-                " sha256, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            for sid, item in zip(ids, items, strict=True):
+                cursor = conn.execute(
+                    "INSERT INTO entries (spool_id, received_at, mail_from, rcpt_tos, peer,"
+                    " size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (sid, now, item.mail_from, json.dumps(list(item.rcpt_tos)), item.peer,
+                     len(item.raw), hashlib.sha256(item.raw).hexdigest()),
+                )
+                conn.execute("INSERT INTO bodies (entry_id, raw) VALUES (?, ?)",
+                             (cursor.lastrowid, item.raw))
         return ids
 
     def put(self, item: Incoming) -> str:
@@ -154,10 +164,8 @@ class Spool:
                     " LIMIT ?) RETURNING id",
                     (owner, limit - len(entries)),
                 ).fetchall()
-                checked = [self._checked(conn, conn.execute(
-                    "SELECT id, spool_id, received_at, mail_from, rcpt_tos, raw, attempts,"
-                    " size, sha256 FROM entries WHERE id = ?", (row[0],)).fetchone())
-                    for row in sorted(rows)]
+                checked = [self._checked(conn, conn.execute(SELECT_ENTRY, (row[0],)).fetchone())
+                           for row in sorted(rows)]
                 entries += [entry for entry in checked if entry is not None]
                 if len(entries) >= limit or not rows:
                     break
@@ -184,12 +192,10 @@ class Spool:
             " WHERE id = ?",
             (owner, entry_id),
         )
-        return self._checked(conn, conn.execute(
-            "SELECT id, spool_id, received_at, mail_from, rcpt_tos, raw, attempts, size, sha256"
-            " FROM entries WHERE id = ?", (entry_id,)).fetchone())
+        return self._checked(conn, conn.execute(SELECT_ENTRY, (entry_id,)).fetchone())
 
     def _checked(self, conn: sqlite3.Connection, row: Any) -> SpoolEntry | None:
-        raw = bytes(row[5])
+        raw = bytes(row[5] or b"")
         if len(raw) != row[7] or hashlib.sha256(raw).hexdigest() != row[8]:
             conn.execute(
                 "UPDATE entries SET state = 'held', error = ? WHERE id = ?",
@@ -207,6 +213,7 @@ class Spool:
             return
         with self._write() as conn:
             conn.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in entry_ids])
+            conn.executemany("DELETE FROM bodies WHERE entry_id = ?", [(i,) for i in entry_ids])
 
     def hold(self, entry_id: int, reason: str) -> None:
         with self._write() as conn:

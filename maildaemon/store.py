@@ -108,7 +108,6 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             message_id TEXT NOT NULL,
             mail_from TEXT NOT NULL,
             rcpt_to TEXT NOT NULL,
-            raw BLOB NOT NULL,
             status TEXT NOT NULL DEFAULT 'pending',
             attempts INTEGER NOT NULL DEFAULT 0,
             next_attempt_at TEXT NOT NULL,
@@ -118,6 +117,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             sent_at TEXT
         );
         CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+        -- The message apart from the row whose status changes: SQLite rewrites a whole row,
+        -- blob and all, on every UPDATE (two per delivery: the lease and the outcome).
+        CREATE TABLE outbox_raw (
+            outbox_id INTEGER PRIMARY KEY REFERENCES outbox(id),
+            raw BLOB NOT NULL
+        );
         CREATE INDEX outbox_rcpt ON outbox(rcpt_to, created_at);
         """
     )
@@ -372,12 +377,13 @@ class Store:
 
     def _enqueue(self, conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail,
                  stamp: str) -> None:
-        conn.execute(
-            "INSERT INTO outbox (ticket_id, kind, message_id, mail_from, rcpt_to, raw,"
-            " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?)",
-            (ticket_id, out.kind, out.message_id, out.mail_from, out.rcpt_to, out.raw, stamp,
-             stamp),
+        cursor = conn.execute(
+            "INSERT INTO outbox (ticket_id, kind, message_id, mail_from, rcpt_to,"
+            " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?)",
+            (ticket_id, out.kind, out.message_id, out.mail_from, out.rcpt_to, stamp, stamp),
         )
+        conn.execute("INSERT INTO outbox_raw (outbox_id, raw) VALUES (?, ?)",
+                     (cursor.lastrowid, out.raw))
         conn.execute(
             "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
             " subject, date, text) VALUES (?, 'outbound', ?, ?, ?, ?, ?, ?)",

@@ -35,9 +35,10 @@ log = logging.getLogger("maildaemon.workproc")
 POLL_SECONDS = 5.0
 WORKER_STOP_SECONDS = 10.0
 WORKER_NICENESS = 10
-# 8 MiB of page cache (SQLite's default is 2): inserts under random keys into a large
-# database re-read fewer index pages, and a 70 MB message still costs under 4.5x its size.
-WORKER_CACHE_KIB = 8192
+# 32 MiB of page cache for the ticket database (SQLite's default is 2): inserts under random
+# keys (ticket numbers, Message-IDs) into a large database re-read fewer index pages. The
+# spool's connections keep the small default: their pages are mostly message bytes.
+WORKER_CACHE_KIB = 32768
 
 
 class WorkerProcess:

@@ -70,7 +70,7 @@ def test_damaged_entry_is_held_never_processed(tmp_path: Path) -> None:
     spool.put(Incoming("a@x.org", (), b"original bytes"))
     spool.put(Incoming("b@x.org", (), b"fine"))
     with sqlite3.connect(tmp_path / "spool.sqlite3") as conn:
-        conn.execute("UPDATE entries SET raw = ? WHERE id = 1", (b"tampered bytes",))
+        conn.execute("UPDATE bodies SET raw = ? WHERE entry_id = 1", (b"tampered bytes",))
     entry = spool.claim()
     assert entry is not None and entry.raw == b"fine"
     [held] = spool.rows("held")
