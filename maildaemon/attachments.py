@@ -19,13 +19,12 @@ import io
 import re
 import unicodedata
 import zipfile
-from dataclasses import dataclass
 from email.message import Message
 
 import magic
 
+from maildaemon.domain import Attachment
 from maildaemon.headers import decode_words
-from maildaemon.policy.attachments import Candidate
 
 SIGNATURE_TYPES = {"application/pkcs7-signature", "application/x-pkcs7-signature",
                    "application/pgp-signature", "application/pgp-keys"}
@@ -42,19 +41,7 @@ BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]
 CID = re.compile(r"cid:([^\"'\s>)]+)", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Found:
-    filename: str
-    declared_type: str
-    detected_type: str
-    data: bytes
-    sha256: str
-    inline: bool
-
-    @property
-    def candidate(self) -> Candidate:
-        return Candidate(self.filename, self.declared_type, self.detected_type,
-                         len(self.data), self.sha256, self.inline)
+Found = Attachment
 
 
 def clean_filename(name: str, fallback: str) -> str:
@@ -114,8 +101,8 @@ def find_attachments(msg: Message) -> list[Found]:
                 continue
         if kind == "message/rfc822" and data:
             # Structure, not a claim: the MIME parser read this part as a message.
-            found.append(Found(name if filename else "attached-message.eml", kind, kind, data,
-                               hashlib.sha256(data).hexdigest(), False))
+            found.append(Found(name if filename else "attached-message.eml", kind, kind,
+                               len(data), hashlib.sha256(data).hexdigest(), False, data))
             continue
         content_id = str(part.get("content-id") or "").strip().strip("<>")
         inline = bool(content_id) and content_id in referenced
@@ -124,8 +111,8 @@ def find_attachments(msg: Message) -> list[Found]:
 
 
 def _found(name: str, declared: str, data: bytes, inline: bool) -> Found:
-    return Found(name, declared, detect_type(data), data, hashlib.sha256(data).hexdigest(),
-                 inline)
+    return Found(name, declared, detect_type(data), len(data),
+                 hashlib.sha256(data).hexdigest(), inline, data)
 
 
 def _leaves(msg: Message) -> list[Message]:

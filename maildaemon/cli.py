@@ -27,7 +27,7 @@ from maildaemon.sender import Sender, transport_for
 from maildaemon.spool import Incoming, Spool
 from maildaemon.store import Store
 from maildaemon.views import ticket_json, ticket_text
-from maildaemon.worker import Worker, load_secret, parse_entry
+from maildaemon.worker import Worker, attachment_path, load_secret, parse_entry
 
 EX_OK, EX_NOTFOUND, EX_USAGE, EX_TEMPFAIL, EX_CONFIG = 0, 1, 2, 75, 78
 INGEST_CHUNK = 64
@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     spool_ls.add_argument("--json", action="store_true")
     spool_retry = spool_sub.add_parser("retry", help="put a held message back in the queue")
     spool_retry.add_argument("spool_id")
+    attachment = sub.add_parser("attachment", help="save one stored attachment of a ticket")
+    attachment.add_argument("number")
+    attachment.add_argument("n", type=int, help="the attachment's number, as `show` lists it")
+    attachment.add_argument("--output", required=True, help="file to write (- for stdout)")
     automatic = sub.add_parser("automatic", help="automatic mail that joined no ticket")
     automatic.add_argument("--json", action="store_true")
     return parser
@@ -288,6 +292,24 @@ def cmd_automatic(config: Config, args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def cmd_attachment(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    row = store.ticket_row(args.number)
+    files = store.attachments_of(row["id"]) if row is not None else []
+    if not 1 <= args.n <= len(files):
+        print(f"maildaemon: {args.number} has no attachment {args.n} "
+              f"({len(files)} stored)", file=sys.stderr)
+        return EX_NOTFOUND
+    data = attachment_path(config.data_dir, files[args.n - 1]["sha256"]).read_bytes()
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        Path(args.output).write_bytes(data)
+        print(f"{files[args.n - 1]['filename']} -> {args.output} ({len(data)} bytes)",
+              file=sys.stderr)
+    return EX_OK
+
+
 COMMANDS = {
     "worker": cmd_worker,
     "check-config": cmd_check_config,
@@ -298,6 +320,7 @@ COMMANDS = {
     "outbox": cmd_outbox,
     "spool": cmd_spool,
     "automatic": cmd_automatic,
+    "attachment": cmd_attachment,
 }
 
 __all__ = ["main", "load_secret"]

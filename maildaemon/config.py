@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from maildaemon.domain import DEFAULT_ALLOWED, MIB
 from maildaemon.resources import shipped_file
 
 QUEUE_ORDER = ("escalation", "bugs", "billing", "tech", "support")
@@ -94,6 +95,15 @@ class SpoolSection:
 
 
 @dataclass(frozen=True)
+class AttachmentsSection:
+    # Per ticket, across all its messages. Types are what libmagic finds in the bytes.
+    max_files: int = 5
+    max_file_bytes: int = 10 * MIB
+    max_ticket_bytes: int = 50 * MIB
+    allowed_types: tuple[str, ...] = tuple(sorted(DEFAULT_ALLOWED))
+
+
+@dataclass(frozen=True)
 class LifecycleSection:
     # A reply to a closed ticket within this many days reopens it; later, a new linked ticket.
     reopen_days: float = 7.0
@@ -114,6 +124,7 @@ class Config:
     sla: SlaSection = field(default_factory=SlaSection)
     spool: SpoolSection = field(default_factory=SpoolSection)
     lifecycle: LifecycleSection = field(default_factory=LifecycleSection)
+    attachments: AttachmentsSection = field(default_factory=AttachmentsSection)
     source: str = "<defaults>"
 
     @property
@@ -239,6 +250,12 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{src}: max_attempts must be at least 1")
     if config.outbound.password_file and not config.outbound.username:
         raise ConfigError(f"{src}: outbound.password_file needs outbound.username")
+    files = config.attachments
+    if files.max_files < 0 or files.max_file_bytes < 0 or files.max_ticket_bytes < 0:
+        raise ConfigError(f"{src}: attachments limits must not be negative")
+    for kind in files.allowed_types:
+        if "/" not in kind:
+            raise ConfigError(f"{src}: attachments.allowed_types: {kind!r} is not a MIME type")
     if config.autoreply.max_per_hour < 0:
         raise ConfigError(f"{src}: autoreply.max_per_hour must not be negative")
 

@@ -11,6 +11,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+MIB = 1024 * 1024
+
+DEFAULT_ALLOWED = frozenset({
+    "image/png", "image/jpeg", "image/gif", "image/webp",
+    "video/mp4", "video/quicktime",
+    "text/plain", "text/csv", "application/json", "application/pdf",
+    "message/rfc822",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+    "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+})
+
 
 class Status(StrEnum):
     NEW = "new"
@@ -37,6 +53,36 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file found in a message: typed by its content, named for display only."""
+
+    filename: str
+    declared_type: str
+    detected_type: str
+    size: int
+    sha256: str
+    inline: bool = False
+    data: bytes = field(default=b"", repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class AttachmentLimits:
+    max_files: int = 5
+    max_file_bytes: int = 10 * MIB
+    max_ticket_bytes: int = 50 * MIB
+    allowed_types: frozenset[str] = DEFAULT_ALLOWED
+
+
+@dataclass(frozen=True)
+class AttachmentUsage:
+    """What a ticket already holds."""
+
+    files: int = 0
+    bytes: int = 0
+    inline_hashes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class InboundMail:
     """What the worker needs of one received message, decoded defensively from raw bytes."""
 
@@ -59,6 +105,7 @@ class InboundMail:
     raw_sha256: str
     size: int
     defects: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +136,8 @@ class Context:
     header_hit: ReferenceHit | None
     subject_tickets: tuple[TicketRef, ...]
     recent_autoreplies_to_sender: int
+    # What each ticket named above already holds, for the per-ticket attachment quota.
+    attachment_usage: dict[str, AttachmentUsage] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,6 +151,7 @@ class PolicySettings:
     autoreply_max_per_hour: int
     sla_hours: dict[Priority, float]
     reopen_days: float
+    attachment_limits: AttachmentLimits = field(default_factory=AttachmentLimits)
 
 
 @dataclass(frozen=True)
@@ -132,6 +182,15 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class AttachmentVerdict:
+    candidate: Attachment
+    accepted: bool
+    reason: str  # "accepted", "duplicate_inline" or the refusal (policy/attachments.py)
+    words: str  # for the customer, empty when accepted
+    mismatch: str | None = None
+
+
+@dataclass(frozen=True)
 class Decision:
     outcome: Outcome
     ticket: TicketRef | None = None
@@ -141,6 +200,11 @@ class Decision:
     automated_reason: str | None = None
     events: tuple[Event, ...] = ()
     trace: tuple[str, ...] = field(default=())
+    attachments: tuple[AttachmentVerdict, ...] = ()
+
+    @property
+    def refused_words(self) -> tuple[str, ...]:
+        return tuple(v.words for v in self.attachments if not v.accepted)
 
 
 @dataclass(frozen=True)

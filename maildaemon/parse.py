@@ -17,6 +17,7 @@ from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
+from maildaemon.attachments import find_attachments
 from maildaemon.domain import InboundMail
 from maildaemon.headers import Headers, decode_bytes, decode_words, repair_header_block
 
@@ -69,6 +70,7 @@ def parse_mail(
         raw_sha256=raw_sha256,
         size=len(raw),
         defects=tuple(sorted({type(d).__name__ for d in _all_defects(msg)})),
+        attachments=tuple(find_attachments(msg)),
     )
 
 

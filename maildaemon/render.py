@@ -30,6 +30,8 @@ def environment(directory: Path | None = None) -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
 
 
@@ -94,4 +96,5 @@ class Renderer:
 
 def sample_variables() -> dict[str, Any]:
     """Values for every template variable, used by `check-config` to try each template."""
-    return {"first_response": "within 24 hours", "priority": "medium", "customer_name": "Alice"}
+    return {"first_response": "within 24 hours", "priority": "medium", "customer_name": "Alice",
+            "refused": ["screenshot.bmp: this file type is not accepted"]}

@@ -21,7 +21,15 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from maildaemon.domain import Decision, InboundMail, Outcome, OutgoingMail, Status, TicketRef
+from maildaemon.domain import (
+    AttachmentUsage,
+    Decision,
+    InboundMail,
+    Outcome,
+    OutgoingMail,
+    Status,
+    TicketRef,
+)
 from maildaemon.sqlite import connect, immediate, savepoint
 
 migrations = Migrations("maildaemon")
@@ -138,6 +146,38 @@ def m003_raw_messages(db: sqlite_utils.Database) -> None:
     # Every received message byte for byte, by content hash, written in the same transaction
     # as its ticket rows: no separate file to fsync, nothing to get out of step.
     db.execute("CREATE TABLE raw_messages (sha256 TEXT PRIMARY KEY, raw BLOB NOT NULL)")
+
+
+@migrations()
+def m004_attachments(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            message_row INTEGER NOT NULL REFERENCES messages(id),
+            filename TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            declared_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            inline INTEGER NOT NULL DEFAULT 0,
+            mismatch TEXT
+        );
+        CREATE INDEX attachments_ticket ON attachments(ticket_id, id);
+        CREATE TABLE rejected_attachments (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            message_row INTEGER NOT NULL REFERENCES messages(id),
+            filename TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            words TEXT NOT NULL
+        );
+        CREATE INDEX rejected_ticket ON rejected_attachments(ticket_id, id);
+        """
+    )
 
 
 def iso(moment: datetime) -> str:
@@ -265,7 +305,9 @@ class Store:
             )
         else:
             ticket_id, number = self._ticket_for(conn, decision, stamp)
-            self._insert_inbound(conn, ticket_id, mail, stamp, decision.automated_reason)
+            message_row = self._insert_inbound(conn, ticket_id, mail, stamp,
+                                               decision.automated_reason)
+            self._insert_attachments(conn, ticket_id, message_row, decision)
             if decision.new_status is not None:
                 closed = stamp if decision.new_status == Status.CLOSED else None
                 conn.execute(
@@ -357,9 +399,50 @@ class Store:
                 return number
         raise RuntimeError("no free ticket number after 1000 tries")
 
+    def _insert_attachments(self, conn: sqlite3.Connection, ticket_id: int, message_row: int,
+                            decision: Decision) -> None:
+        for verdict in decision.attachments:
+            file = verdict.candidate
+            if verdict.reason == "accepted":
+                conn.execute(
+                    "INSERT INTO attachments (ticket_id, message_row, filename, content_type,"
+                    " declared_type, size, sha256, inline, mismatch) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (ticket_id, message_row, file.filename, file.detected_type,
+                     file.declared_type, file.size, file.sha256, int(file.inline),
+                     verdict.mismatch),
+                )
+            elif not verdict.accepted:
+                conn.execute(
+                    "INSERT INTO rejected_attachments (ticket_id, message_row, filename,"
+                    " content_type, size, reason, words) VALUES (?,?,?,?,?,?,?)",
+                    (ticket_id, message_row, file.filename, file.detected_type, file.size,
+                     verdict.reason, verdict.words),
+                )
+
+    def attachment_usage(self, number: str) -> AttachmentUsage:
+        row = self.conn.execute(
+            "SELECT coalesce(sum(a.inline = 0), 0), coalesce(sum(a.size), 0) FROM attachments a"
+            " JOIN tickets t ON t.id = a.ticket_id WHERE t.number = ?", (number,)
+        ).fetchone()
+        inline = self.conn.execute(
+            "SELECT a.sha256 FROM attachments a JOIN tickets t ON t.id = a.ticket_id"
+            " WHERE t.number = ? AND a.inline = 1", (number,)
+        ).fetchall()
+        return AttachmentUsage(int(row[0]), int(row[1]), frozenset(r[0] for r in inline))
+
+    def attachments_of(self, ticket_id: int) -> list[Any]:
+        return self.conn.execute(
+            "SELECT * FROM attachments WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+        ).fetchall()
+
+    def rejected_of(self, ticket_id: int) -> list[Any]:
+        return self.conn.execute(
+            "SELECT * FROM rejected_attachments WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+        ).fetchall()
+
     def _insert_inbound(self, conn: sqlite3.Connection, ticket_id: int, mail: InboundMail,
-                        stamp: str, automated: str | None) -> None:
-        conn.execute(
+                        stamp: str, automated: str | None) -> int:
+        cursor = conn.execute(
             "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
             " cc_addrs, subject, date, text, raw_sha256, automated)"
             " VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -367,6 +450,7 @@ class Store:
              json.dumps(list(mail.cc)), mail.subject, iso(mail.date) if mail.date else stamp,
              mail.text, mail.raw_sha256, automated),
         )
+        return int(cursor.lastrowid or 0)
 
     def _event(self, conn: sqlite3.Connection, ticket_id: int, stamp: str, type_: str,
                detail: str) -> None:

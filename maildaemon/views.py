@@ -26,7 +26,23 @@ def ticket_json(store: Store, row: Any, full: bool = True) -> dict[str, Any]:
         "first_response_due": row["first_response_due"],
     }
     if full:
-        data["messages"] = [_message_json(m) for m in store.messages_of(ticket_id)]
+        files: dict[int, list[dict[str, Any]]] = {}
+        for number, row in enumerate(store.attachments_of(ticket_id), start=1):
+            files.setdefault(row["message_row"], []).append({
+                "n": number, "filename": row["filename"], "content_type": row["content_type"],
+                "size": row["size"], "sha256": row["sha256"], "inline": bool(row["inline"]),
+                **({"mismatch": row["mismatch"]} if row["mismatch"] else {}),
+            })
+        refused: dict[int, list[dict[str, Any]]] = {}
+        for row in store.rejected_of(ticket_id):
+            refused.setdefault(row["message_row"], []).append({
+                "filename": row["filename"], "reason": row["words"].partition(": ")[2],
+                "content_type": row["content_type"], "size": row["size"],
+            })
+        data["messages"] = [
+            _message_json(m, files.get(m["id"], []), refused.get(m["id"], []))
+            for m in store.messages_of(ticket_id)
+        ]
         data["events"] = [
             {"at": e["at"], "type": e["type"], "detail": e["detail"]}
             for e in store.events_of(ticket_id)
@@ -34,7 +50,8 @@ def ticket_json(store: Store, row: Any, full: bool = True) -> dict[str, Any]:
     return data
 
 
-def _message_json(row: Any) -> dict[str, Any]:
+def _message_json(row: Any, files: list[dict[str, Any]],
+                  refused: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "direction": row["direction"],
         "message_id": row["message_id"],
@@ -45,8 +62,8 @@ def _message_json(row: Any) -> dict[str, Any]:
         "date": row["date"],
         "text": row["text"],
         "automated": row["automated"],
-        "attachments": [],
-        "rejected_attachments": [],
+        "attachments": files,
+        "rejected_attachments": refused,
     }
 
 
@@ -65,6 +82,11 @@ def ticket_text(data: dict[str, Any]) -> str:
         lines.append("")
         lines.append(f"{arrow} {message['date']} {message['from']}: {message['subject']}{flag}")
         lines.extend("   " + line for line in message["text"].splitlines()[:40])
+        for file in message["attachments"]:
+            lines.append(f"   [{file['n']}] {file['filename']} ({file['content_type']}, "
+                         f"{file['size']} bytes{', inline' if file['inline'] else ''})")
+        for file in message["rejected_attachments"]:
+            lines.append(f"   [refused] {file['filename']}: {file['reason']}")
     if data.get("events"):
         lines.append("")
         lines.append("events:")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from maildaemon.config import Config
 from maildaemon.domain import (
+    Attachment,
+    AttachmentLimits,
     Context,
     Decision,
     InboundMail,
@@ -56,6 +58,12 @@ def policy_settings(config: Config) -> PolicySettings:
             Priority.LOW: config.sla.low,
         },
         reopen_days=config.lifecycle.reopen_days,
+        attachment_limits=AttachmentLimits(
+            max_files=config.attachments.max_files,
+            max_file_bytes=config.attachments.max_file_bytes,
+            max_ticket_bytes=config.attachments.max_ticket_bytes,
+            allowed_types=frozenset(config.attachments.allowed_types),
+        ),
     )
 
 
@@ -72,6 +80,25 @@ def load_secret(data_dir: Path) -> bytes:
         handle.flush()
         os.fsync(handle.fileno())
     return bytes.fromhex(path.read_text().strip())
+
+
+def attachment_path(data_dir: Path, sha256: str) -> Path:
+    return data_dir / "attachments" / sha256[:2] / sha256
+
+
+def keep_file(data_dir: Path, file: Attachment) -> None:
+    """An accepted file, stored by its content hash (never its sender's name), durable
+    before the transaction that records it commits. Identical files are stored once."""
+    path = attachment_path(data_dir, file.sha256)
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{file.sha256}.{secrets.token_hex(4)}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(file.data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
 def parse_entry(entry: SpoolEntry) -> InboundMail:
@@ -149,6 +176,9 @@ class Worker:
         if mail is None:
             mail = parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos)
         decision = decide(mail, self.context(mail, now), self.settings, now)
+        for verdict in decision.attachments:
+            if verdict.reason == "accepted":
+                keep_file(self.config.data_dir, verdict.candidate)
         number = self.store.apply(decision, mail, entry.raw, entry.spool_id, now,
                                   self._reply_renderer(decision, mail, now))
         log.info("spool %s message %s from %s: %s %s (%s)", entry.spool_id, mail.message_id,
@@ -157,15 +187,21 @@ class Worker:
         return Processed(entry.spool_id, decision.outcome, number, "; ".join(decision.trace))
 
     def context(self, mail: InboundMail, now: datetime) -> Context:
+        header_hit = self._header_hit(mail)
+        subject_tickets = tuple(
+            ref for ref in (self.store.ticket_ref(n) for n in tokens_in_subject(mail.subject))
+            if ref is not None
+        )
+        named = [t.number for t in subject_tickets] + ([header_hit.ticket.number]
+                                                        if header_hit else [])
         return Context(
             already_processed=self.store.key_processed(mail.dedup_key),
-            header_hit=self._header_hit(mail),
-            subject_tickets=tuple(
-                ref for ref in (self.store.ticket_ref(n) for n in tokens_in_subject(mail.subject))
-                if ref is not None
-            ),
+            header_hit=header_hit,
+            subject_tickets=subject_tickets,
             recent_autoreplies_to_sender=self.store.recent_autoreplies(mail.from_addr, now)
             if mail.from_addr else 0,
+            attachment_usage={n: self.store.attachment_usage(n) for n in named}
+            if mail.attachments else {},
         )
 
     def _header_hit(self, mail: InboundMail) -> ReferenceHit | None:
@@ -188,7 +224,9 @@ class Worker:
         reply = decision.reply
         if reply is None:
             return None
-        variables = {"customer_name": mail.from_name, "priority": "", "first_response": ""}
+        variables: dict[str, object] = {"customer_name": mail.from_name, "priority": "",
+                                        "first_response": "",
+                                        "refused": list(decision.refused_words)}
         if decision.new_ticket is not None:
             hours = self.settings.sla_hours[decision.new_ticket.priority]
             variables["priority"] = str(decision.new_ticket.priority)

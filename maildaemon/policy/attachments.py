@@ -18,23 +18,18 @@ reads, in plain words; `mismatch` records a declared type or extension the conte
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-MIB = 1024 * 1024
+from maildaemon.domain import (
+    DEFAULT_ALLOWED,
+    MIB,
+    Attachment,
+    AttachmentLimits,
+    AttachmentUsage,
+    AttachmentVerdict,
+)
 
-DEFAULT_ALLOWED = frozenset({
-    "image/png", "image/jpeg", "image/gif", "image/webp",
-    "video/mp4", "video/quicktime",
-    "text/plain", "text/csv", "application/json", "application/pdf",
-    "message/rfc822",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation",
-    "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
-})
+__all__ = ["DEFAULT_ALLOWED", "MIB"]
 
 # Extensions a sender may use for each detected type; any other extension is a mismatch.
 EXTENSIONS = {
@@ -46,40 +41,13 @@ EXTENSIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_files: int = 5
-    max_file_bytes: int = 10 * MIB
-    max_ticket_bytes: int = 50 * MIB
-    allowed_types: frozenset[str] = DEFAULT_ALLOWED
+Limits = AttachmentLimits
+Usage = AttachmentUsage
+# What the policy judges: the file's metadata (its bytes are never looked at here).
+Candidate = Attachment
 
 
-@dataclass(frozen=True)
-class Candidate:
-    filename: str  # already cleaned for display
-    declared_type: str
-    detected_type: str
-    size: int
-    sha256: str
-    inline: bool = False
-
-
-@dataclass(frozen=True)
-class Usage:
-    """What a ticket already holds."""
-
-    files: int = 0
-    bytes: int = 0
-    inline_hashes: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Verdict:
-    candidate: Candidate
-    accepted: bool
-    reason: str  # "accepted", "duplicate_inline" or one of the refusals above
-    words: str  # for the customer, empty when accepted
-    mismatch: str | None = None
+Verdict = AttachmentVerdict
 
 
 GENERIC_TYPES = {"", "application/octet-stream", "application/x-unknown", "binary/octet-stream"}

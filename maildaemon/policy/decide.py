@@ -9,6 +9,9 @@
     6 reopen_window    candidate closed longer than reopen_days     new linked ticket instead
     7 new_ticket       nothing above matched                        new ticket, acknowledged
     8 rate_limit       too many automatic answers to this address   stored, not answered
+    9 attachments      per-ticket quota and types (attachments.py)  refused files named in
+                                                                    the reply
+Automatic mail keeps no attachments: a bounce's copy of our own message is not a file.
 
 Every step that fires leaves a line in the trace, stored as ticket events.
 """
@@ -18,6 +21,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from maildaemon.domain import (
+    AttachmentUsage,
+    AttachmentVerdict,
     Context,
     Decision,
     Event,
@@ -29,6 +34,7 @@ from maildaemon.domain import (
     Status,
     TicketRef,
 )
+from maildaemon.policy.attachments import judge
 from maildaemon.policy.followup import is_participant
 from maildaemon.policy.loops import automated_reason, may_autoreply
 from maildaemon.policy.priority import first_response_due, priority_for
@@ -123,11 +129,25 @@ def _reply_or_limit(
     return Reply(template=template, to=mail.from_addr, queue=queue)
 
 
+def _judge_files(mail: InboundMail, usage: AttachmentUsage, settings: PolicySettings,
+                 events: list[Event]) -> tuple[AttachmentVerdict, ...]:
+    verdicts = tuple(judge(mail.attachments, usage, settings.attachment_limits))
+    for verdict in verdicts:
+        name = verdict.candidate.filename
+        if verdict.mismatch:
+            events.append(Event("attachment_mismatch", f"{name}: {verdict.mismatch}"))
+        if not verdict.accepted:
+            events.append(Event("attachment_refused", f"{verdict.reason}: {verdict.words}"))
+    return verdicts
+
+
 def _followup(
     mail: InboundMail, ctx: Context, settings: PolicySettings, ticket: TicketRef,
     new_status: Status | None, trace: list[str], event_type: str,
 ) -> Decision:
     events = [Event(event_type, f"reply from {mail.from_addr}")]
+    files = _judge_files(mail, ctx.attachment_usage.get(ticket.number, AttachmentUsage()),
+                         settings, events)
     if new_status is not None and new_status != ticket.status:
         events.append(Event("status", f"{ticket.status} -> {new_status} by customer reply"))
     reply = _reply_or_limit(mail, ctx, settings, "reply_received", ticket.queue, trace)
@@ -138,6 +158,7 @@ def _followup(
         reply=reply,
         events=tuple(events),
         trace=tuple(trace),
+        attachments=files,
     )
 
 
@@ -162,6 +183,7 @@ def _new_ticket(
         events.append(Event("routed", f"no address of ours among the recipients; {queue}"))
     for number in related:
         events.append(Event("related", f"linked to {number}"))
+    files = _judge_files(mail, AttachmentUsage(), settings, events)
     new = NewTicket(
         queue=queue,
         priority=priority,
@@ -173,4 +195,4 @@ def _new_ticket(
     )
     reply = _reply_or_limit(mail, ctx, settings, "ack", queue, trace)
     return Decision(Outcome.NEW_TICKET, new_ticket=new, reply=reply, events=tuple(events),
-                    trace=tuple(trace))
+                    trace=tuple(trace), attachments=files)
