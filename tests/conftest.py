@@ -44,7 +44,8 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = 
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
-def write_config(tmp: Path, port: int, extra: str = "") -> Path:
+def write_config(tmp: Path, port: int, extra: str = "",
+                 max_message_size: int = 200_000) -> Path:
     path = tmp / "maildaemon.toml"
     path.write_text(
         f"""
@@ -53,7 +54,7 @@ domain = "{DOMAIN}"
 [smtp]
 host = "127.0.0.1"
 port = {port}
-max_message_size = 200000
+max_message_size = {max_message_size}
 drain_seconds = 10.0
 [storage]
 data_dir = "{tmp / 'data'}"
@@ -68,10 +69,11 @@ maildir = "{tmp / 'outbound'}"
 class Installation:
     """One data directory with its config, and the ways ops touch it."""
 
-    def __init__(self, tmp: Path, extra_config: str = "") -> None:
+    def __init__(self, tmp: Path, extra_config: str = "",
+                 max_message_size: int = 200_000) -> None:
         self.tmp = tmp
         self.port = free_port()
-        self.config = write_config(tmp, self.port, extra_config)
+        self.config = write_config(tmp, self.port, extra_config, max_message_size)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tmp / "serve.log"
 
