@@ -14,6 +14,7 @@ or bidirectional-override characters.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import io
 import re
@@ -80,7 +81,10 @@ def _office_type(data: bytes) -> str | None:
     return None
 
 
-def find_attachments(msg: Message) -> list[Found]:
+def find_attachments(msg: Message, decode_limit: int | None = None) -> list[Found]:
+    """The files of a message. A base64 part whose decoded size would exceed
+    `decode_limit` (the per-file limit: it will be refused) is only measured and typed from
+    its first bytes, never decoded whole: a 50 MB video costs no 120 MB of copies."""
     referenced = _cids_shown(msg)
     found: list[Found] = []
     for part in _leaves(msg):
@@ -92,8 +96,13 @@ def find_attachments(msg: Message) -> list[Found]:
         if kind in ("text/plain", "text/html") and not filename and \
                 not disposition.startswith("attachment"):
             continue  # the message's own text
-        data = _payload(part)
         name = clean_filename(filename, f"attachment-{len(found) + 1}")
+        oversized = _oversized_base64(part, decode_limit)
+        if oversized is not None:
+            prefix, size = oversized
+            found.append(Found(name, kind, detect_type(prefix), size, "", False, b""))
+            continue
+        data = _payload(part)
         if kind in TNEF_TYPES or name.lower() == "winmail.dat":
             inner = _tnef_files(data)
             if inner is not None:
@@ -139,6 +148,26 @@ def _filename(part: Message) -> str:
         return str(part.get_filename() or part.get_param("name") or "")
     except Exception:
         return ""
+
+
+def _oversized_base64(part: Message, limit: int | None) -> tuple[bytes, int] | None:
+    """(first decoded bytes, decoded size) of a base64 part larger than `limit`, else None."""
+    if limit is None or str(part.get("content-transfer-encoding", "")).strip().lower() \
+            != "base64":
+        return None
+    encoded = part.get_payload()
+    if not isinstance(encoded, str) or len(encoded) * 3 // 4 <= limit:
+        return None
+    significant = len(encoded) - sum(encoded.count(ch) for ch in "\r\n\t ")
+    size = significant * 3 // 4 - encoded.rstrip()[-2:].count("=")
+    if size <= limit:
+        return None
+    head = "".join(encoded[:MAGIC_BYTES * 2].split())
+    head = head[: len(head) // 4 * 4]
+    try:
+        return binascii.a2b_base64(head)[:MAGIC_BYTES], size
+    except binascii.Error:
+        return None
 
 
 def _payload(part: Message) -> bytes:

@@ -161,7 +161,8 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         entries = spool.claim_named(spool_ids)
         parsed = None
         if pool is not None:
-            parsed = dict(zip((e.id for e in entries), pool.map(parse_entry, entries),
+            limits = [config.attachments.max_file_bytes] * len(entries)
+            parsed = dict(zip((e.id for e in entries), pool.map(parse_entry, entries, limits),
                               strict=True))
         done = {r.spool_id: r for r in worker.process_entries(entries, parsed)}
         for name, spool_id in zip(names, spool_ids, strict=True):

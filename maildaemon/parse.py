@@ -38,8 +38,11 @@ FEED_CHUNK = 1 << 16
 
 
 def parse_mail(
-    raw: bytes, envelope_sender: str | None = None, envelope_rcpts: tuple[str, ...] = ()
+    raw: bytes, envelope_sender: str | None = None, envelope_rcpts: tuple[str, ...] = (),
+    decode_limit: int | None = None,
 ) -> InboundMail:
+    """`decode_limit`: attachments larger than this (they will be refused) are measured and
+    typed without being decoded whole."""
     msg = message_from(raw)
     if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
         msg = message_from(repair_header_block(raw))
@@ -70,7 +73,7 @@ def parse_mail(
         raw_sha256=raw_sha256,
         size=len(raw),
         defects=tuple(sorted({type(d).__name__ for d in _all_defects(msg)})),
-        attachments=tuple(find_attachments(msg)),
+        attachments=tuple(find_attachments(msg, decode_limit)),
     )
 
 

@@ -101,9 +101,9 @@ def keep_file(data_dir: Path, file: Attachment) -> None:
     os.replace(tmp, path)
 
 
-def parse_entry(entry: SpoolEntry) -> InboundMail:
-    """For a process pool: parsing is pure CPU and needs nothing but the entry."""
-    return parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos)
+def parse_entry(entry: SpoolEntry, decode_limit: int | None = None) -> InboundMail:
+    """For a process pool too: parsing is pure CPU and needs nothing but the entry."""
+    return parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos, decode_limit)
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class Worker:
             return Processed(entry.spool_id, done[0] if done else "duplicate",
                              done[1] if done else None, "replay")
         if mail is None:
-            mail = parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos)
+            mail = parse_entry(entry, self.config.attachments.max_file_bytes)
         decision = decide(mail, self.context(mail, now), self.settings, now)
         for verdict in decision.attachments:
             if verdict.reason == "accepted":
