@@ -84,7 +84,10 @@ def _office_type(data: bytes) -> str | None:
 def find_attachments(msg: Message, decode_limit: int | None = None) -> list[Found]:
     """The files of a message. A base64 part whose decoded size would exceed
     `decode_limit` (the per-file limit: it will be refused) is only measured and typed from
-    its first bytes, never decoded whole: a 50 MB video costs no 120 MB of copies."""
+    its first bytes, never decoded whole: a 50 MB video costs no 120 MB of copies.
+
+    Consumes the message: each file part's encoded text is dropped once decoded, so that
+    five 10 MB files never sit in memory both encoded and decoded (call it last)."""
     referenced = _cids_shown(msg)
     found: list[Found] = []
     for part in _leaves(msg):
@@ -103,6 +106,7 @@ def find_attachments(msg: Message, decode_limit: int | None = None) -> list[Foun
             found.append(Found(name, kind, detect_type(prefix), size, "", False, b""))
             continue
         data = _payload(part)
+        part.set_payload("")
         if kind in TNEF_TYPES or name.lower() == "winmail.dat":
             inner = _tnef_files(data)
             if inner is not None:
@@ -178,6 +182,13 @@ def _payload(part: Message) -> bytes:
                 return inner[0].as_bytes()
             except Exception:
                 return b""
+    encoded = part.get_payload()
+    if isinstance(encoded, str) and \
+            str(part.get("content-transfer-encoding", "")).strip().lower() == "base64":
+        try:  # straight from the text: the stdlib first splits it into lines and rejoins
+            return binascii.a2b_base64(encoded)
+        except (binascii.Error, ValueError):
+            pass
     try:
         data = part.get_payload(decode=True)
     except Exception:

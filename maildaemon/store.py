@@ -10,6 +10,7 @@ batch of messages at once, each in its own savepoint: one fsync for the batch.)
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 from collections.abc import Callable
@@ -180,6 +181,12 @@ def m004_attachments(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m005_large_raw_in_files(db: sqlite_utils.Database) -> None:
+    # Large messages are kept as files (raw_messages.path); see Store.keep_raw.
+    db.execute("ALTER TABLE raw_messages ADD COLUMN path TEXT")
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -192,6 +199,9 @@ def parse_iso(text: str | None) -> datetime | None:
 
 # Renders the reply once the ticket number is known: (number, ticket_subject) -> mail.
 ReplyRenderer = Callable[[str, str], OutgoingMail]
+
+
+RAW_FILE_BYTES = 1 << 20
 
 
 class Store:
@@ -294,8 +304,7 @@ class Store:
         if decision.outcome == Outcome.DUPLICATE:
             self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, None, stamp)
             return None
-        conn.execute("INSERT OR IGNORE INTO raw_messages (sha256, raw) VALUES (?, ?)",
-                     (mail.raw_sha256, raw))
+        self.keep_raw(conn, mail.raw_sha256, raw)
         if decision.outcome == Outcome.AUTOMATIC:
             conn.execute(
                 "INSERT INTO automatic_mail (at, message_id, from_addr, envelope_sender,"
@@ -336,10 +345,33 @@ class Store:
         )
         return number
 
+    def keep_raw(self, conn: sqlite3.Connection, sha256: str, raw: bytes) -> None:
+        """The exact bytes of a received message, by hash. Small ones in the database (one
+        fsync for the whole batch); from RAW_FILE_BYTES on, a file fsynced before the
+        commit: SQLite would copy a 70 MB blob and churn its page cache with it."""
+        if len(raw) < RAW_FILE_BYTES:
+            conn.execute("INSERT OR IGNORE INTO raw_messages (sha256, raw) VALUES (?, ?)",
+                         (sha256, raw))
+            return
+        path = self.path.parent / "raw" / sha256[:2] / f"{sha256}.eml"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{sha256}.{secrets.token_hex(4)}.tmp")
+            with open(tmp, "wb") as handle:
+                handle.write(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        conn.execute("INSERT OR IGNORE INTO raw_messages (sha256, raw, path) VALUES (?, ?, ?)",
+                     (sha256, b"", str(path.relative_to(self.path.parent))))
+
     def raw_message(self, sha256: str) -> bytes | None:
-        row = self.conn.execute("SELECT raw FROM raw_messages WHERE sha256 = ?", (sha256,))
+        row = self.conn.execute("SELECT raw, path FROM raw_messages WHERE sha256 = ?",
+                                (sha256,))
         found = row.fetchone()
-        return bytes(found[0]) if found else None
+        if found is None:
+            return None
+        return (self.path.parent / found[1]).read_bytes() if found[1] else bytes(found[0])
 
     def _mark(self, conn: sqlite3.Connection, key: str, spool_id: str, outcome: str,
               number: str | None, stamp: str) -> None:
