@@ -115,9 +115,9 @@ async def _session(host: str, port: int, jobs: itertools.count[int], count: int,
 
 
 async def _run(host: str, port: int, count: int, connections: int, size: int, rcpt: str,
-               run: str, max_seconds: float) -> LoadResult:
+               run: str, max_seconds: float, body: bytes | None) -> LoadResult:
     _check_loopback(host)
-    body = body_for(size)
+    body = body if body is not None else body_for(size)
     result = LoadResult(0, 0, 0.0, [])
     jobs = itertools.count()
     started = time.monotonic()
@@ -134,5 +134,8 @@ async def _run(host: str, port: int, count: int, connections: int, size: int, rc
 
 def run_load(port: int, count: int, connections: int, size: int, *, run: str,
              rcpt: str = "support@healthsync.com", host: str = "127.0.0.1",
-             max_seconds: float = 120.0) -> LoadResult:
-    return asyncio.run(_run(host, port, count, connections, size, rcpt, run, max_seconds))
+             max_seconds: float = 120.0, body: bytes | None = None) -> LoadResult:
+    """`body`: the MIME body to send (headers and all after the envelope ones); else a
+    generated one of about `size` bytes."""
+    return asyncio.run(_run(host, port, count, connections, size, rcpt, run, max_seconds,
+                            body))
