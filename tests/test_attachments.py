@@ -33,6 +33,20 @@ def office(members: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def tnef(files: list[tuple[str, bytes]]) -> bytes:
+    """A minimal winmail.dat (MS-OXTNEF): a version, then per file its rendering marker,
+    title and data, each object with its checksum."""
+    def obj(level: int, name: int, kind: int, data: bytes) -> bytes:
+        return (struct.pack("<BHHI", level, name, kind, len(data)) + data
+                + struct.pack("<H", sum(data) & 0xFFFF))
+    out = struct.pack("<IH", 0x223E9F78, 0x0001) + obj(1, 0x9006, 0x0008, b"\x00\x00\x01\x00")
+    for name, data in files:
+        out += obj(2, 0x9002, 0x0006, b"\x00" * 14)
+        out += obj(2, 0x8010, 0x0001, name.encode() + b"\x00")
+        out += obj(2, 0x800F, 0x0006, data)
+    return out
+
+
 DOCX = office({"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document/>"})
 EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 56 + b"This program cannot be run in DOS mode"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -100,6 +114,25 @@ def test_signatures_are_not_files_and_an_attached_email_is_one() -> None:
     found = find_attachments(parse(msg))
     assert [(f.filename, f.detected_type) for f in found] == [
         ("attached-message.eml", "message/rfc822")]
+
+
+def test_generated_winmail_dat_is_opened() -> None:
+    msg = EmailMessage()
+    msg.set_content("from Outlook")
+    msg.add_attachment(tnef([("report.pdf", PDF), ("setup.exe", EXE)]),
+                       maintype="application", subtype="ms-tnef", filename="winmail.dat")
+    found = find_attachments(parse(msg))
+    assert [(f.filename, f.detected_type) for f in found] == [
+        ("report.pdf", "application/pdf"), ("setup.exe", "application/x-dosexec")]
+
+
+def test_unreadable_winmail_dat_stays_one_refusable_file() -> None:
+    msg = EmailMessage()
+    msg.set_content("broken")
+    msg.add_attachment(b"not tnef at all", maintype="application", subtype="ms-tnef",
+                       filename="winmail.dat")
+    [found] = find_attachments(parse(msg))
+    assert found.filename == "winmail.dat" and found.detected_type != "application/pdf"
 
 
 @pytest.mark.skipif(not (CORPUS / "mimekit" / "tnef").is_dir(),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CORPUS, DOMAIN, Installation, acks_to, wait_until
-from tests.test_attachments import DOCX, EXE, PDF, office, png
+from tests.test_attachments import DOCX, EXE, PDF, office, png, tnef
 
 MIB = 1024 * 1024
 
@@ -154,6 +154,18 @@ def test_hostile_names_and_saving_an_attachment(files_daemon: Installation,
     assert target.read_bytes() == log
     data_dir = files_daemon.tmp / "data" / "attachments"
     assert all(len(p.name) == 64 for p in data_dir.rglob("*") if p.is_file())
+
+
+def test_generated_winmail_dat_over_smtp(files_daemon: Installation) -> None:
+    frm = sender()
+    shown = deliver(files_daemon, message(frm, "outlook", [
+        ("winmail.dat", tnef([("report.pdf", PDF), ("setup.exe", EXE)]),
+         "application/ms-tnef")]))
+    [inbound] = [m for m in shown["messages"] if m["direction"] == "inbound"]
+    assert [a["filename"] for a in inbound["attachments"]] == ["report.pdf"]
+    assert [r["filename"] for r in inbound["rejected_attachments"]] == ["setup.exe"]
+    assert "  - setup.exe: this file type is not accepted" in last_reply_text(files_daemon,
+                                                                             frm)
 
 
 @pytest.mark.skipif(not (CORPUS / "mimekit" / "tnef" / "rich-text.eml").is_file(),
