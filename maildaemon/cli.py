@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from maildaemon.config import Config, ConfigError, describe, load_config, resolve_config_path
+from maildaemon.domain import Status
 from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
 from maildaemon.sender import Sender, transport_for
 from maildaemon.spool import Incoming, Spool
-from maildaemon.store import Store
+from maildaemon.store import Store, iso
 from maildaemon.views import ticket_json, ticket_text
 from maildaemon.worker import Worker, attachment_path, load_secret, parse_entry
 
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--sender", help="envelope sender (\"\" for a bounce)")
     ingest.add_argument("--rcpt", action="append", default=[], help="envelope recipient")
     ingest.add_argument("files", nargs="+", help="message files, - for standard input")
+    ingest.add_argument("--now", help=argparse.SUPPRESS)  # tests: a controlled clock
     sub.add_parser("flush", help="deliver every pending outbound message now")
     tickets = sub.add_parser("tickets", help="list tickets")
     tickets.add_argument("--status")
@@ -74,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     attachment.add_argument("number")
     attachment.add_argument("n", type=int, help="the attachment's number, as `show` lists it")
     attachment.add_argument("--output", required=True, help="file to write (- for stdout)")
+    sweep = sub.add_parser("sweep", help="act on every ticket timer that is due, once")
+    sweep.add_argument("--now", help="as of this UTC time (ISO-8601), instead of the clock")
+    status = sub.add_parser("status", help="change a ticket's status (an agent's action)")
+    status.add_argument("number")
+    status.add_argument("status", choices=[s.value for s in Status])
+    status.add_argument("--note", default="", help="internal note stored with the change")
+    status.add_argument("--now", help=argparse.SUPPRESS)
     automatic = sub.add_parser("automatic", help="automatic mail that joined no ticket")
     automatic.add_argument("--json", action="store_true")
     return parser
@@ -142,7 +151,8 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         return EX_USAGE
     spool = Spool(config.data_dir, config.spool.max_attempts)
     store = Store(config.data_dir)
-    worker = Worker(config, spool, store, utc_now)
+    clock = (lambda: _now(args.now)) if args.now else utc_now
+    worker = Worker(config, spool, store, clock)
     status = EX_OK
     outcomes: Counter[str] = Counter()
     started = time.perf_counter()
@@ -311,6 +321,56 @@ def cmd_attachment(config: Config, args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def _now(value: str | None) -> datetime:
+    if not value:
+        return utc_now()
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_sweep(config: Config, args: argparse.Namespace) -> int:
+    from maildaemon.sweeps import Sweeper
+
+    store = Store(config.data_dir)
+    now = _now(args.now)
+    done = Sweeper(config, store, Renderer(config.mail.domain, load_secret(config.data_dir))) \
+        .run(now)
+    report = Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
+        .deliver_due(now)
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(done.items())) or "nothing due"
+    print(f"sweep as of {iso(now)}: {summary}; sent {report.sent}")
+    return EX_OK
+
+
+def cmd_status(config: Config, args: argparse.Namespace) -> int:
+    from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition
+    from maildaemon.policy.lifecycle import next_due as next_due_at
+    from maildaemon.sweeps import timers_of
+
+    store = Store(config.data_dir)
+    now = _now(args.now)
+    with store.transaction() as conn:
+        row = conn.execute("SELECT * FROM tickets WHERE number = ?",
+                           (args.number.upper(),)).fetchone()
+        if row is None:
+            print(f"maildaemon: no ticket {args.number}", file=sys.stderr)
+            return EX_NOTFOUND
+        new = Status(args.status)
+        try:
+            check_transition(Status(row["status"]), new)
+        except IllegalTransition as exc:
+            print(f"maildaemon: {args.number}: {exc}", file=sys.stderr)
+            return EX_USAGE
+        due = next_due_at(TicketClock(new, now, False, False), timers_of(config))
+        store.set_status(conn, row["id"], new, iso(now), iso(due) if due else None)
+        conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
+                     (row["id"], iso(now), "status",
+                      f"{row['status']} -> {new} by an agent"
+                      + (f": {args.note}" if args.note else "")))
+    print(f"{args.number.upper()}: {row['status']} -> {new}")
+    return EX_OK
+
+
 COMMANDS = {
     "worker": cmd_worker,
     "check-config": cmd_check_config,
@@ -322,6 +382,8 @@ COMMANDS = {
     "spool": cmd_spool,
     "automatic": cmd_automatic,
     "attachment": cmd_attachment,
+    "sweep": cmd_sweep,
+    "status": cmd_status,
 }
 
 __all__ = ["main", "load_secret"]

@@ -107,6 +107,13 @@ class AttachmentsSection:
 class LifecycleSection:
     # A reply to a closed ticket within this many days reopens it; later, a new linked ticket.
     reopen_days: float = 7.0
+    # A ticket waiting for the customer: one reminder, then marked, then closed.
+    remind_days: float = 3.0
+    mark_days: float = 7.0
+    close_days: float = 14.0
+    # A resolved ticket without a reply closes after this many days.
+    resolved_days: float = 7.0
+    sweep_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -250,6 +257,11 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{src}: max_attempts must be at least 1")
     if config.outbound.password_file and not config.outbound.username:
         raise ConfigError(f"{src}: outbound.password_file needs outbound.username")
+    life = config.lifecycle
+    if not 0 < life.remind_days < life.mark_days < life.close_days:
+        raise ConfigError(f"{src}: lifecycle needs 0 < remind_days < mark_days < close_days")
+    if life.resolved_days <= 0 or life.sweep_seconds <= 0:
+        raise ConfigError(f"{src}: lifecycle.resolved_days and sweep_seconds must be > 0")
     files = config.attachments
     if files.max_files < 0 or files.max_file_bytes < 0 or files.max_ticket_bytes < 0:
         raise ConfigError(f"{src}: attachments limits must not be negative")

@@ -21,7 +21,7 @@ from maildaemon.mime import alternative, fold, text_header
 from maildaemon.policy.followup import make_message_id, outbound_subject
 from maildaemon.resources import shipped_dir
 
-TEMPLATES = ("ack", "reply_received")
+TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed")
 
 
 def environment(directory: Path | None = None) -> jinja2.Environment:
@@ -97,4 +97,6 @@ class Renderer:
 def sample_variables() -> dict[str, Any]:
     """Values for every template variable, used by `check-config` to try each template."""
     return {"first_response": "within 24 hours", "priority": "medium", "customer_name": "Alice",
-            "refused": ["screenshot.bmp: this file type is not accepted"]}
+            "refused": ["screenshot.bmp: this file type is not accepted"],
+            "close_in": "7 days", "reopen_in": "7 days",
+            "reason": "we did not hear from you for 14 days"}

@@ -187,6 +187,20 @@ def m005_large_raw_in_files(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE raw_messages ADD COLUMN path TEXT")
 
 
+@migrations()
+def m006_lifecycle(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN status_since TEXT;
+        ALTER TABLE tickets ADD COLUMN reminded INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tickets ADD COLUMN due_at TEXT;
+        ALTER TABLE tickets ADD COLUMN assignee TEXT;
+        UPDATE tickets SET status_since = updated_at;
+        CREATE INDEX tickets_due ON tickets(due_at) WHERE due_at IS NOT NULL;
+        """
+    )
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -280,6 +294,16 @@ class Store:
 
     # -- apply ---------------------------------------------------------------------------
 
+    def set_status(self, conn: sqlite3.Connection, ticket_id: int, status: Status,
+                   stamp: str, due_at: str | None) -> None:
+        """A new status restarts every timer: `since` is now, nothing reminded or marked."""
+        conn.execute(
+            "UPDATE tickets SET status = ?, status_since = ?, reminded = 0,"
+            " waiting_on_customer = 0, due_at = ?, updated_at = ?,"
+            " closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END WHERE id = ?",
+            (status, stamp, due_at, stamp, status, stamp, ticket_id),
+        )
+
     def savepoint(self) -> AbstractContextManager[sqlite3.Connection]:
         return savepoint(self.conn)
 
@@ -318,11 +342,7 @@ class Store:
                                                decision.automated_reason)
             self._insert_attachments(conn, ticket_id, message_row, decision)
             if decision.new_status is not None:
-                closed = stamp if decision.new_status == Status.CLOSED else None
-                conn.execute(
-                    "UPDATE tickets SET status = ?, closed_at = ? WHERE id = ?",
-                    (decision.new_status, closed, ticket_id),
-                )
+                self.set_status(conn, ticket_id, decision.new_status, stamp, None)
             if decision.ticket is not None:  # a new ticket was created with this stamp
                 conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?",
                              (stamp, ticket_id))
@@ -393,9 +413,10 @@ class Store:
         number = self._fresh_number(conn)
         cur = conn.execute(
             "INSERT INTO tickets (number, status, priority, queue, requester, subject,"
-            " created_at, updated_at, first_response_due) VALUES (?,?,?,?,?,?,?,?,?)",
+            " created_at, updated_at, first_response_due, status_since)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (number, Status.NEW, new.priority, new.queue, new.requester, new.subject, stamp,
-             stamp, iso(new.first_response_due)),
+             stamp, iso(new.first_response_due), stamp),
         )
         ticket_id = int(cur.lastrowid or 0)
         for i, address in enumerate(new.participants):
@@ -490,6 +511,13 @@ class Store:
             "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
             (ticket_id, stamp, type_, detail),
         )
+
+    def enqueue(self, ticket_id: int, out: OutgoingMail, stamp: str) -> None:
+        """Queue a mail for a ticket inside the caller's transaction, with its event."""
+        self._enqueue(self.conn, ticket_id, out, stamp)
+        self.conn.execute(
+            "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, 'reply_queued', ?)",
+            (ticket_id, stamp, f"{out.kind} to {out.rcpt_to} {out.message_id}"))
 
     def _enqueue(self, conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail,
                  stamp: str) -> None:

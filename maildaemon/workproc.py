@@ -19,16 +19,18 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from maildaemon.config import Config
+from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_for
 from maildaemon.spool import Spool
 from maildaemon.store import Store
-from maildaemon.worker import Worker
+from maildaemon.sweeps import Sweeper
+from maildaemon.worker import Worker, load_secret
 
 log = logging.getLogger("maildaemon.workproc")
 
@@ -55,6 +57,7 @@ class WorkerProcess:
                              clock)
         self.sender = Sender(Store(data_dir, synchronous="NORMAL"),
                              transport_for(config.outbound, config.maildir), config.outbound)
+        self.sweeper: Sweeper | None = None
         self.wake = threading.Event()
         self.send_wake = threading.Event()
         self.stop = threading.Event()
@@ -81,6 +84,9 @@ class WorkerProcess:
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(self.wake.set, "interval", seconds=POLL_SECONDS, id="poll",
                           coalesce=True, max_instances=1)
+        scheduler.add_job(self._sweep, "interval", seconds=self.config.lifecycle.sweep_seconds,
+                          id="sweep", coalesce=True, max_instances=1,
+                          next_run_time=datetime.now(UTC))
         scheduler.start()
         try:
             self._loop()
@@ -90,6 +96,20 @@ class WorkerProcess:
             sender.join(WORKER_STOP_SECONDS)
         log.info("worker stopped")
         return 0
+
+    def _sweep(self) -> None:
+        """The lifecycle sweep, on its own connection (it runs in the scheduler's thread)."""
+        try:
+            if self.sweeper is None:
+                self.sweeper = Sweeper(self.config, Store(self.config.data_dir),
+                                       Renderer(self.config.mail.domain,
+                                                load_secret(self.config.data_dir)))
+            done = self.sweeper.run(self.clock())
+            if done:
+                log.info("sweep: %s", dict(done))
+                self.send_wake.set()
+        except Exception:
+            log.exception("sweep failed; the next one retries (timers are in the database)")
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()

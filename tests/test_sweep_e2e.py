@@ -1,0 +1,128 @@
+"""Customer silence and closing, end to end through the commands, with a controlled clock.
+
+The clock is injected where the process starts (`--now` on `ingest`, `status` and
+`sweep`): the policy and the sweeps receive it; nothing patches datetime.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import Installation, header_of, mail
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def at(days: float) -> str:
+    return (T0 + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ingest(inst: Installation, msg: Any, days: float) -> str:
+    path = inst.tmp / f"m{days}.eml"
+    path.write_bytes(bytes(msg))
+    return inst.cli("ingest", "--now", at(days), str(path)).stdout
+
+
+def sweep(inst: Installation, days: float) -> str:
+    return inst.cli("sweep", "--now", at(days)).stdout
+
+
+def mails_of(inst: Installation, kind: str) -> list[bytes]:
+    rows = json.loads(inst.cli("outbox", "ls", "--all", "--json").stdout)
+    ids = {r["message_id"] for r in rows if r["kind"] == kind}
+    return [raw for raw in inst.outbound() if header_of(raw, "Message-ID") in ids]
+
+
+def text_of(raw: bytes) -> str:
+    part = message_from_bytes(raw, policy=default).get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def waiting_ticket(inst: Installation) -> tuple[str, Any]:
+    first = mail(sender="silent@example.org", subject="Export fails")
+    ingest(inst, first, 0)
+    [ticket] = inst.tickets()
+    inst.cli("status", ticket["number"], "waiting", "--note", "asked for logs",
+             "--now", at(0.1))
+    return ticket["number"], first
+
+
+def test_silence_reminds_once_marks_then_closes(installation: Installation) -> None:
+    number, _ = waiting_ticket(installation)
+    assert "nothing due" in sweep(installation, 2.9)
+    assert "1 remind" in sweep(installation, 3.2)
+    for days in (3.3, 3.5, 4):  # however often the sweep runs: exactly one reminder
+        assert "nothing due" in sweep(installation, days)
+    [reminder] = mails_of(installation, "reminder")
+    assert header_of(reminder, "Auto-Submitted") == "auto-generated"
+    assert header_of(reminder, "Subject").startswith(f"[{number}]")
+    assert "still waiting for your answer" in text_of(reminder)
+
+    assert "1 mark_waiting" in sweep(installation, 7.2)
+    shown = installation.show(number)
+    assert shown["waiting_on_customer"] is True and shown["status"] == "waiting"
+    [notice] = mails_of(installation, "waiting_on_customer")
+    assert "within 7 days, we will close" in " ".join(text_of(notice).split())
+
+    assert "1 close" in sweep(installation, 14.2)
+    assert "nothing due" in sweep(installation, 20)
+    shown = installation.show(number)
+    assert shown["status"] == "closed"
+    [closed] = mails_of(installation, "closed")
+    words = " ".join(text_of(closed).split())
+    assert "we did not hear from you for 14 days" in words
+    assert "reply to this email within 7 days and the ticket reopens" in words
+    assert len(mails_of(installation, "reminder")) == 1
+
+
+def test_a_reply_resets_the_timers_and_an_out_of_office_does_not(
+    installation: Installation,
+) -> None:
+    number, first = waiting_ticket(installation)
+    ooo = mail(sender="silent@example.org", subject=f"Out of office: [{number}]",
+               Auto_Submitted="auto-replied", In_Reply_To=first["Message-ID"])
+    ingest(installation, ooo, 2)
+    assert installation.show(number)["status"] == "waiting"
+    assert "1 remind" in sweep(installation, 3.2)  # the out-of-office changed nothing
+
+    reply = mail(sender="silent@example.org", subject=f"Re: [{number}] logs attached",
+                 In_Reply_To=first["Message-ID"])
+    ingest(installation, reply, 5)
+    shown = installation.show(number)
+    assert shown["status"] == "open" and shown["waiting_on_customer"] is False
+    assert "nothing due" in sweep(installation, 30)  # an open ticket has no timers
+
+
+def test_closed_reopens_within_the_window_and_links_after_it(tmp_path: Path,
+                                                             installation: Installation
+                                                             ) -> None:
+    number, first = waiting_ticket(installation)
+    sweep(installation, 14.5)  # closed at day 14.5
+    assert installation.show(number)["status"] == "closed"
+    again = mail(sender="silent@example.org", subject=f"Re: [{number}] still broken")
+    ingest(installation, again, 19.5)  # 5 days after closing
+    shown = installation.show(number)
+    assert shown["status"] == "open"
+    assert any(e["type"] == "reopened" for e in shown["events"])
+
+    installation.cli("status", number, "resolved", "--now", at(20))
+    assert "1 close" in sweep(installation, 27.1)  # resolved, no reply for 7 days
+    late = mail(sender="silent@example.org", subject=f"Re: [{number}] one more thing")
+    ingest(installation, late, 35.2)  # 8 days after closing
+    tickets = installation.tickets()
+    assert len(tickets) == 2
+    newer = next(t for t in tickets if t["number"] != number)
+    assert newer["related"] == [number]
+
+
+def test_an_illegal_transition_is_a_clear_error(installation: Installation) -> None:
+    number, _ = waiting_ticket(installation)
+    result = installation.cli("status", number, "new", check=False)
+    assert result.returncode == 2
+    assert "a waiting ticket cannot become new" in result.stderr
