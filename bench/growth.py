@@ -142,3 +142,27 @@ def measure(workdir: Path, sizes: tuple[int, ...], rounds: int = 3) -> dict[int,
             config, sample = prepared[n]
             best[n] = max(best[n], run_workload(config, sample, f"g{n}r{round_}"))
     return best
+
+
+def sweep_seconds(workdir: Path, open_tickets: int = 100_000, due: int = 1000) -> float:
+    """One sweep over `open_tickets` waiting tickets of which `due` have a timer due now:
+    the indexed due times mean the other 99,000 cost nothing."""
+    from maildaemon.render import Renderer
+    from maildaemon.sweeps import Sweeper
+    from maildaemon.worker import load_secret
+
+    config, _ = prepare(workdir, open_tickets)
+    store = Store(config.data_dir)
+    with store.transaction() as conn:
+        conn.execute("UPDATE tickets SET status = 'waiting', status_since = ?,"
+                     " due_at = ?", ("2026-11-24T00:00:00Z", "2026-11-27T00:00:00Z"))
+        conn.execute("UPDATE tickets SET status_since = ?, due_at = ? WHERE id > ?",
+                     ("2026-11-27T00:00:00Z", "2026-11-30T00:00:00Z", due))
+    sweeper = Sweeper(config, store, Renderer(config.mail.domain,
+                                              load_secret(config.data_dir)))
+    started = time.perf_counter()
+    done = sweeper.run(datetime(2026, 11, 28, tzinfo=UTC))
+    elapsed = time.perf_counter() - started
+    if done.get("remind") != due:
+        raise RuntimeError(f"sweep did {dict(done)}, expected {due} reminders")
+    return elapsed
