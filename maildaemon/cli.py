@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("status", choices=[s.value for s in Status])
     status.add_argument("--note", default="", help="internal note stored with the change")
     status.add_argument("--now", help=argparse.SUPPRESS)
+    reply = sub.add_parser("reply", help="send an agent's answer to the ticket's people")
+    reply.add_argument("number")
+    reply.add_argument("--from", dest="agent", required=True, help="the agent's address")
+    reply.add_argument("--body-file", required=True, help="the answer's text (- for stdin)")
+    reply.add_argument("--status", choices=[s.value for s in Status if s != Status.NEW],
+                       help="the status after this answer (default: open for a new ticket)")
+    reply.add_argument("--now", help=argparse.SUPPRESS)
     automatic = sub.add_parser("automatic", help="automatic mail that joined no ticket")
     automatic.add_argument("--json", action="store_true")
     return parser
@@ -371,6 +379,70 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     return EX_OK
 
 
+STATUS_WORDS = {
+    Status.OPEN: "", Status.WAITING: "we are waiting for your answer",
+    Status.ON_HOLD: "on hold while we wait for an internal resource",
+    Status.RESOLVED: "resolved; reply if the solution does not work for you",
+    Status.CLOSED: "closed; reply within the reopen window to reopen it",
+}
+
+
+def cmd_reply(config: Config, args: argparse.Namespace) -> int:
+    """The agent's text goes to the requester, with the other participants copied, from the
+    queue's address and threaded on the ticket; the first answer opens a new ticket."""
+    from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition
+    from maildaemon.policy.lifecycle import next_due as next_due_at
+    from maildaemon.sweeps import timers_of
+
+    body = sys.stdin.read() if args.body_file == "-" else \
+        Path(args.body_file).read_text(encoding="utf-8")
+    store = Store(config.data_dir)
+    now = _now(args.now)
+    renderer = Renderer(config.mail.domain, load_secret(config.data_dir))
+    with store.transaction() as conn:
+        row = conn.execute("SELECT * FROM tickets WHERE number = ?",
+                           (args.number.upper(),)).fetchone()
+        if row is None:
+            print(f"maildaemon: no ticket {args.number}", file=sys.stderr)
+            return EX_NOTFOUND
+        current = Status(row["status"])
+        new = Status(args.status) if args.status else \
+            (Status.OPEN if current == Status.NEW else None)
+        if new is not None and new != current:
+            try:
+                check_transition(current, new)
+            except IllegalTransition as exc:
+                print(f"maildaemon: {args.number}: {exc}", file=sys.stderr)
+                return EX_USAGE
+        last = conn.execute(
+            "SELECT message_id FROM messages WHERE ticket_id = ? AND message_id IS NOT NULL"
+            " AND direction = 'inbound' ORDER BY id DESC LIMIT 1", (row["id"],)).fetchone()
+        people = store.participants_of(row["id"])
+        out = renderer.render(
+            "agent_reply", number=row["number"], queue=row["queue"],
+            queue_address=config.queue_address(row["queue"]), to=row["requester"],
+            ticket_subject=row["subject"], now=now, in_reply_to=last[0] if last else None,
+            variables={"body": body.strip(), "agent_name": args.agent.split("@")[0],
+                       "status_line": STATUS_WORDS.get(new or current, "")},
+            cc=[p for p in people if p != row["requester"]],
+        )
+        for person in people:
+            store.enqueue(row["id"], replace(out, rcpt_to=person), iso(now))
+        conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
+                     (row["id"], iso(now), "agent_reply", f"by {args.agent}"))
+        if new is not None and new != current:
+            due = next_due_at(TicketClock(new, now, False, False), timers_of(config))
+            store.set_status(conn, row["id"], new, iso(now), iso(due) if due else None)
+            conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?,?,?,?)",
+                         (row["id"], iso(now), "status",
+                          f"{current} -> {new} by {args.agent}'s reply"))
+    Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
+        .deliver_due(now)
+    print(f"{row['number']}: reply sent to {', '.join(people)}"
+          + (f"; {current} -> {new}" if new is not None and new != current else ""))
+    return EX_OK
+
+
 COMMANDS = {
     "worker": cmd_worker,
     "check-config": cmd_check_config,
@@ -384,6 +456,7 @@ COMMANDS = {
     "attachment": cmd_attachment,
     "sweep": cmd_sweep,
     "status": cmd_status,
+    "reply": cmd_reply,
 }
 
 __all__ = ["main", "load_secret"]

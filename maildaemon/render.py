@@ -21,7 +21,8 @@ from maildaemon.mime import alternative, fold, text_header
 from maildaemon.policy.followup import make_message_id, outbound_subject
 from maildaemon.resources import shipped_dir
 
-TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed")
+TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed",
+             "agent_reply")
 
 
 def environment(directory: Path | None = None) -> jinja2.Environment:
@@ -55,6 +56,7 @@ class Renderer:
         references: tuple[str, ...] = (),
         auto_submitted: str = "auto-replied",
         variables: dict[str, Any] | None = None,
+        cc: list[str] | None = None,
     ) -> OutgoingMail:
         subject = outbound_subject(number, ticket_subject)
         values = {
@@ -72,6 +74,7 @@ class Renderer:
         headers = [
             fold("From", formataddr((f"{queue.capitalize()} team", queue_address))),
             fold("To", to),
+            *([fold("Cc", ", ".join(cc))] if cc else []),
             text_header("Subject", subject),
             fold("Date", format_datetime(now)),
             fold("Message-ID", message_id),
@@ -99,4 +102,6 @@ def sample_variables() -> dict[str, Any]:
     return {"first_response": "within 24 hours", "priority": "medium", "customer_name": "Alice",
             "refused": ["screenshot.bmp: this file type is not accepted"],
             "close_in": "7 days", "reopen_in": "7 days",
-            "reason": "we did not hear from you for 14 days"}
+            "reason": "we did not hear from you for 14 days",
+            "body": "Could you send us the log file?\n\nThanks", "agent_name": "Sam",
+            "status_line": "we are waiting for your answer"}

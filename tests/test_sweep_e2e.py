@@ -45,12 +45,34 @@ def text_of(raw: bytes) -> str:
 
 
 def waiting_ticket(inst: Installation) -> tuple[str, Any]:
+    """An agent answers and asks for information: the ticket waits for the customer."""
     first = mail(sender="silent@example.org", subject="Export fails")
     ingest(inst, first, 0)
     [ticket] = inst.tickets()
-    inst.cli("status", ticket["number"], "waiting", "--note", "asked for logs",
-             "--now", at(0.1))
+    body = inst.tmp / "answer.txt"
+    body.write_text("Could you send us the export log?\n\nThanks, Sam")
+    inst.cli("reply", ticket["number"], "--from", "sam@healthsync.com", "--body-file",
+             str(body), "--status", "waiting", "--now", at(0.1))
     return ticket["number"], first
+
+
+def test_agent_reply_reaches_the_people_threaded(installation: Installation) -> None:
+    first = mail(sender="req@example.org", subject="Export fails", Cc="boss@example.org")
+    ingest(installation, first, 0)
+    [ticket] = installation.tickets()
+    body = installation.tmp / "answer.txt"
+    body.write_text("We found the cause. <b>Fixed</b> tonight.")
+    out = installation.cli("reply", ticket["number"], "--from", "sam@healthsync.com",
+                           "--body-file", str(body), "--now", at(0.2)).stdout
+    assert "new -> open" in out
+    replies = mails_of(installation, "agent_reply")
+    assert sorted(header_of(r, "To") for r in replies) == ["req@example.org"] * 2
+    assert {header_of(r, "Cc") for r in replies} == {"boss@example.org"}
+    assert header_of(replies[0], "In-Reply-To") == first["Message-ID"]
+    assert "We found the cause." in text_of(replies[0])
+    html = message_from_bytes(replies[0], policy=default).get_body(("html",))
+    assert html is not None and "&lt;b&gt;Fixed" in str(html.get_content())
+    assert installation.show(ticket["number"])["status"] == "open"
 
 
 def test_silence_reminds_once_marks_then_closes(installation: Installation) -> None:
