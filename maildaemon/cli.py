@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("status", choices=[s.value for s in Status])
     status.add_argument("--note", default="", help="internal note stored with the change")
     status.add_argument("--now", help=argparse.SUPPRESS)
+    assign = sub.add_parser("assign", help="assign a ticket to an agent")
+    assign.add_argument("number")
+    assign.add_argument("agent")
+    note = sub.add_parser("note", help="an internal note on a ticket (never emailed)")
+    note.add_argument("number")
+    note.add_argument("--body-file", required=True, help="the note's text (- for stdin)")
     reply = sub.add_parser("reply", help="send an agent's answer to the ticket's people")
     reply.add_argument("number")
     reply.add_argument("--from", dest="agent", required=True, help="the agent's address")
@@ -353,7 +359,7 @@ def cmd_sweep(config: Config, args: argparse.Namespace) -> int:
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
     from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition
     from maildaemon.policy.lifecycle import next_due as next_due_at
-    from maildaemon.sweeps import timers_of
+    from maildaemon.sweeps import in_days, timers_of
 
     store = Store(config.data_dir)
     now = _now(args.now)
@@ -375,7 +381,62 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
                      (row["id"], iso(now), "status",
                       f"{row['status']} -> {new} by an agent"
                       + (f": {args.note}" if args.note else "")))
+        words = ("open again" if row["status"] in (Status.RESOLVED, Status.CLOSED)
+                 and new == Status.OPEN else CUSTOMER_STATUS_WORDS.get(new))
+        if new == Status.CLOSED:
+            words = (f"closed; reply to this email within "
+                     f"{in_days(config.lifecycle.reopen_days)} to reopen it")
+        if words:  # the customer is told what concerns them; the note stays internal
+            renderer = Renderer(config.mail.domain, load_secret(config.data_dir))
+            store.enqueue(row["id"], renderer.render(
+                "status_changed", number=row["number"], queue=row["queue"],
+                queue_address=config.queue_address(row["queue"]), to=row["requester"],
+                ticket_subject=row["subject"], now=now, in_reply_to=None,
+                auto_submitted="auto-generated",
+                variables={"status_words": words, "note": "", "customer_name": ""}), iso(now))
+    Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
+        .deliver_due(now)
     print(f"{args.number.upper()}: {row['status']} -> {new}")
+    return EX_OK
+
+
+CUSTOMER_STATUS_WORDS = {
+    Status.WAITING: "waiting for your answer",
+    Status.ON_HOLD: "on hold while we wait for an internal resource; we will write again",
+    Status.RESOLVED: "resolved; if the solution does not work for you, just reply",
+}
+
+
+def cmd_assign(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    with store.transaction() as conn:
+        row = conn.execute("SELECT id, assignee FROM tickets WHERE number = ?",
+                           (args.number.upper(),)).fetchone()
+        if row is None:
+            print(f"maildaemon: no ticket {args.number}", file=sys.stderr)
+            return EX_NOTFOUND
+        conn.execute("UPDATE tickets SET assignee = ? WHERE id = ?", (args.agent, row["id"]))
+        conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
+                     (row["id"], iso(utc_now()), "assigned",
+                      f"{row['assignee'] or 'nobody'} -> {args.agent}"))
+    print(f"{args.number.upper()}: assigned to {args.agent}")
+    return EX_OK
+
+
+def cmd_note(config: Config, args: argparse.Namespace) -> int:
+    """An internal note: stored as an event on the ticket, never emailed."""
+    text = sys.stdin.read() if args.body_file == "-" else \
+        Path(args.body_file).read_text(encoding="utf-8")
+    store = Store(config.data_dir)
+    with store.transaction() as conn:
+        row = conn.execute("SELECT id FROM tickets WHERE number = ?",
+                           (args.number.upper(),)).fetchone()
+        if row is None:
+            print(f"maildaemon: no ticket {args.number}", file=sys.stderr)
+            return EX_NOTFOUND
+        conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
+                     (row["id"], iso(utc_now()), "note", text.strip()))
+    print(f"{args.number.upper()}: note added")
     return EX_OK
 
 
@@ -457,6 +518,8 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "status": cmd_status,
     "reply": cmd_reply,
+    "assign": cmd_assign,
+    "note": cmd_note,
 }
 
 __all__ = ["main", "load_secret"]

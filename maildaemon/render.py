@@ -22,7 +22,7 @@ from maildaemon.policy.followup import make_message_id, outbound_subject
 from maildaemon.resources import shipped_dir
 
 TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed",
-             "agent_reply")
+             "agent_reply", "status_changed")
 
 
 def environment(directory: Path | None = None) -> jinja2.Environment:
@@ -104,4 +104,5 @@ def sample_variables() -> dict[str, Any]:
             "close_in": "7 days", "reopen_in": "7 days",
             "reason": "we did not hear from you for 14 days",
             "body": "Could you send us the log file?\n\nThanks", "agent_name": "Sam",
-            "status_line": "we are waiting for your answer"}
+            "status_line": "we are waiting for your answer",
+            "status_words": "resolved", "note": ""}

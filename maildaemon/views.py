@@ -24,6 +24,7 @@ def ticket_json(store: Store, row: Any, full: bool = True) -> dict[str, Any]:
         "waiting_on_customer": bool(row["waiting_on_customer"]),
         "related": store.related_of(ticket_id),
         "first_response_due": row["first_response_due"],
+        "assignee": row["assignee"],
     }
     if full:
         files: dict[int, list[dict[str, Any]]] = {}

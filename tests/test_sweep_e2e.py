@@ -148,3 +148,29 @@ def test_an_illegal_transition_is_a_clear_error(installation: Installation) -> N
     result = installation.cli("status", number, "new", check=False)
     assert result.returncode == 2
     assert "a waiting ticket cannot become new" in result.stderr
+
+
+def test_status_changes_tell_the_customer_notes_do_not(installation: Installation) -> None:
+    first = mail(sender="told@example.org", subject="Printer")
+    ingest(installation, first, 0)
+    [ticket] = installation.tickets()
+    number = ticket["number"]
+    note = installation.tmp / "note.txt"
+    note.write_text("Internal: the customer's contract ends soon.")
+    installation.cli("note", number, "--body-file", str(note))
+    installation.cli("assign", number, "sam@healthsync.com")
+    installation.cli("status", number, "on_hold", "--note", "waiting for the vendor",
+                     "--now", at(1))
+    installation.cli("status", number, "resolved", "--now", at(2))
+    installation.cli("status", number, "open", "--now", at(3))
+    texts = [" ".join(text_of(raw).split()) for raw in mails_of(installation, "status_changed")]
+    assert len(texts) == 3
+    assert "is now on hold while we wait for an internal resource" in texts[0]
+    assert "is now resolved" in texts[1]
+    assert "is now open again" in texts[2]
+    assert not any("contract" in t or "vendor" in t for t in texts)  # notes stay inside
+    shown = installation.show(number)
+    assert shown["assignee"] == "sam@healthsync.com"
+    assert any(e["type"] == "note" and "contract" in e["detail"] for e in shown["events"])
+    changes = [e["detail"] for e in shown["events"] if e["type"] == "status"]
+    assert changes[0] == "new -> on_hold by an agent: waiting for the vendor"
