@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from maildaemon.config import Config, ConfigError, describe, load_config, resolve_config_path
 from maildaemon.domain import Status
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("status", choices=[s.value for s in Status])
     status.add_argument("--note", default="", help="internal note stored with the change")
     status.add_argument("--now", help=argparse.SUPPRESS)
+    report = sub.add_parser("report", help="reports")
+    report.add_argument("what", choices=["ratings"])
+    report.add_argument("--json", action="store_true")
     assign = sub.add_parser("assign", help="assign a ticket to an agent")
     assign.add_argument("number")
     assign.add_argument("agent")
@@ -394,6 +398,8 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
                 ticket_subject=row["subject"], now=now, in_reply_to=None,
                 auto_submitted="auto-generated",
                 variables={"status_words": words, "note": "", "customer_name": ""}), iso(now))
+        if new == Status.CLOSED:
+            _survey(config, store, row, now)
     Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
         .deliver_due(now)
     print(f"{args.number.upper()}: {row['status']} -> {new}")
@@ -405,6 +411,32 @@ CUSTOMER_STATUS_WORDS = {
     Status.ON_HOLD: "on hold while we wait for an internal resource; we will write again",
     Status.RESOLVED: "resolved; if the solution does not work for you, just reply",
 }
+
+
+def _survey(config: Config, store: Store, row: Any, now: datetime) -> None:
+    """Closing a ticket asks the customer, once, for a rating by reply."""
+    from maildaemon.sweeps import Sweeper
+
+    renderer = Renderer(config.mail.domain, load_secret(config.data_dir))
+    Sweeper(config, store, renderer).notify(row, "survey", now, {})
+
+
+def cmd_report(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    rows = store.conn.execute(
+        "SELECT queue, coalesce(assignee, '-') AS agent, count(*) AS n, avg(rating) AS mean,"
+        " sum(rating <= 2) AS low FROM tickets WHERE rating IS NOT NULL"
+        " GROUP BY queue, agent ORDER BY queue, agent").fetchall()
+    items = [dict(r) for r in rows]
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return EX_OK
+    print(f"{'queue':<12} {'agent':<28} {'ratings':>7} {'average':>7} {'1-2':>4}")
+    for i in items:
+        print(f"{i['queue']:<12} {i['agent']:<28} {i['n']:>7} {i['mean']:>7.2f} {i['low']:>4}")
+    if not items:
+        print("no ratings yet")
+    return EX_OK
 
 
 def cmd_assign(config: Config, args: argparse.Namespace) -> int:
@@ -497,6 +529,8 @@ def cmd_reply(config: Config, args: argparse.Namespace) -> int:
             conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?,?,?,?)",
                          (row["id"], iso(now), "status",
                           f"{current} -> {new} by {args.agent}'s reply"))
+            if new == Status.CLOSED:
+                _survey(config, store, row, now)
     Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
         .deliver_due(now)
     print(f"{row['number']}: reply sent to {', '.join(people)}"
@@ -519,6 +553,7 @@ COMMANDS = {
     "status": cmd_status,
     "reply": cmd_reply,
     "assign": cmd_assign,
+    "report": cmd_report,
     "note": cmd_note,
 }
 

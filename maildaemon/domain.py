@@ -106,6 +106,7 @@ class InboundMail:
     size: int
     defects: tuple[str, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    own_text: str = ""  # the text without the history it quotes (policy/quoting.py)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ class Context:
     recent_autoreplies_to_sender: int
     # What each ticket named above already holds, for the per-ticket attachment quota.
     attachment_usage: dict[str, AttachmentUsage] = field(default_factory=dict)
+    # The message answers a satisfaction survey we sent (In-Reply-To/References).
+    replied_to_survey: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,8 @@ class Decision:
     events: tuple[Event, ...] = ()
     trace: tuple[str, ...] = field(default=())
     attachments: tuple[AttachmentVerdict, ...] = ()
+    more_mail: tuple[Reply, ...] = ()  # besides `reply`: a survey when the ticket closes
+    rating: tuple[int, str] | None = None
 
     @property
     def refused_words(self) -> tuple[str, ...]:

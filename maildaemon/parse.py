@@ -20,6 +20,7 @@ from email.utils import parsedate_to_datetime
 from maildaemon.attachments import find_attachments
 from maildaemon.domain import InboundMail
 from maildaemon.headers import Headers, decode_bytes, decode_words, repair_header_block
+from maildaemon.policy.quoting import own_text
 
 __all__ = ["decode_words", "html_to_text", "parse_mail"]
 
@@ -67,7 +68,8 @@ def parse_mail(
         references=tuple(MSGID.findall(headers.first("references"))),
         loop_headers={name: headers.first(name) for name in LOOP_HEADERS if name in msg},
         content_type=_content_type(msg),
-        text=body_text(msg)[:MAX_TEXT],
+        text=(text := body_text(msg)[:MAX_TEXT]),
+        own_text=own_text(text),
         envelope_sender=envelope_sender,
         envelope_rcpts=tuple(a.lower() for a in envelope_rcpts),
         raw_sha256=raw_sha256,

@@ -22,7 +22,7 @@ from maildaemon.policy.followup import make_message_id, outbound_subject
 from maildaemon.resources import shipped_dir
 
 TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed",
-             "agent_reply", "status_changed")
+             "agent_reply", "status_changed", "survey")
 
 
 def environment(directory: Path | None = None) -> jinja2.Environment:

@@ -28,6 +28,7 @@ from maildaemon.domain import (
     InboundMail,
     Outcome,
     OutgoingMail,
+    Reply,
     Status,
     TicketRef,
 )
@@ -201,6 +202,17 @@ def m006_lifecycle(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m007_own_text_and_ratings(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE messages ADD COLUMN own_text TEXT;
+        ALTER TABLE tickets ADD COLUMN rating INTEGER;
+        ALTER TABLE tickets ADD COLUMN rating_comment TEXT;
+        """
+    )
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -212,7 +224,7 @@ def parse_iso(text: str | None) -> datetime | None:
 
 
 # Renders the reply once the ticket number is known: (number, ticket_subject) -> mail.
-ReplyRenderer = Callable[[str, str], OutgoingMail]
+ReplyRenderer = Callable[[str, str, Reply], OutgoingMail]
 
 
 RAW_FILE_BYTES = 1 << 20
@@ -261,6 +273,14 @@ class Store:
     def ticket_ref(self, number: str) -> TicketRef | None:
         row = self.conn.execute("SELECT * FROM tickets WHERE number = ?", (number,)).fetchone()
         return self._ref(row) if row else None
+
+    def is_survey(self, message_ids: tuple[str, ...]) -> bool:
+        if not message_ids:
+            return False
+        marks = ",".join("?" * len(message_ids))
+        return self.conn.execute(
+            f"SELECT 1 FROM outbox WHERE kind = 'survey' AND message_id IN ({marks}) LIMIT 1",
+            message_ids).fetchone() is not None
 
     def ticket_of_stored_message(self, message_id: str) -> str | None:
         row = self.conn.execute(
@@ -348,9 +368,15 @@ class Store:
                              (stamp, ticket_id))
             events = [(ticket_id, stamp, *line.partition(": ")[::2]) for line in decision.trace]
             events += [(ticket_id, stamp, e.type, e.detail) for e in decision.events]
-            if decision.reply is not None and render_reply is not None:
+            if decision.rating is not None:
+                conn.execute("UPDATE tickets SET rating = ?, rating_comment = ? WHERE id = ?",
+                             (decision.rating[0], decision.rating[1], ticket_id))
+            replies = [r for r in (decision.reply, *decision.more_mail) if r is not None]
+            for reply in replies:
+                if render_reply is None:
+                    break
                 subject = (decision.ticket or decision.new_ticket or mail).subject
-                out = render_reply(number, subject)
+                out = render_reply(number, subject, reply)
                 self._enqueue(conn, ticket_id, out, stamp)
                 events.append((ticket_id, stamp, "reply_queued",
                                f"{out.kind} to {out.rcpt_to} {out.message_id}"))
@@ -497,11 +523,11 @@ class Store:
                         stamp: str, automated: str | None) -> int:
         cursor = conn.execute(
             "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
-            " cc_addrs, subject, date, text, raw_sha256, automated)"
-            " VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " cc_addrs, subject, date, text, raw_sha256, automated, own_text)"
+            " VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (ticket_id, mail.message_id, mail.from_addr, json.dumps(list(mail.to)),
              json.dumps(list(mail.cc)), mail.subject, iso(mail.date) if mail.date else stamp,
-             mail.text, mail.raw_sha256, automated),
+             mail.text, mail.raw_sha256, automated, mail.own_text),
         )
         return int(cursor.lastrowid or 0)
 

@@ -66,13 +66,13 @@ class Sweeper:
             if action == "remind":
                 clock = TicketClock(clock.status, clock.since, True, False)
                 conn.execute("UPDATE tickets SET reminded = 1 WHERE id = ?", (ticket_id,))
-                self._notify(row, "reminder", now, {})
+                self.notify(row, "reminder", now, {})
             elif action == "mark_waiting":
                 clock = TicketClock(clock.status, clock.since, True, True)
                 conn.execute("UPDATE tickets SET reminded = 1, waiting_on_customer = 1"
                              " WHERE id = ?", (ticket_id,))
                 left = self.timers.close_days - self.timers.mark_days
-                self._notify(row, "waiting_on_customer", now, {"close_in": in_days(left)})
+                self.notify(row, "waiting_on_customer", now, {"close_in": in_days(left)})
             elif action == "close":
                 waited = (self.timers.close_days if clock.status == Status.WAITING
                           else self.timers.resolved_days)
@@ -82,8 +82,9 @@ class Sweeper:
                 self.store.set_status(conn, ticket_id, Status.CLOSED, stamp, None)
                 self._event(ticket_id, stamp, "status",
                             f"{clock.status} -> closed by the sweep: {reason}")
-                self._notify(row, "closed", now, {
+                self.notify(row, "closed", now, {
                     "reason": reason, "reopen_in": in_days(self.config.lifecycle.reopen_days)})
+                self.notify(row, "survey", now, {})
                 return "close"
             due = next_due(clock, self.timers)
             conn.execute("UPDATE tickets SET due_at = ? WHERE id = ?",
@@ -97,7 +98,7 @@ class Sweeper:
             "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
             (ticket_id, stamp, kind, detail))
 
-    def _notify(self, row: object, template: str, now: datetime,
+    def notify(self, row: object, template: str, now: datetime,
                 variables: dict[str, object]) -> None:
         ticket = dict(row)  # type: ignore[call-overload]
         last = self.store.conn.execute(

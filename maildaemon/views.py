@@ -25,6 +25,7 @@ def ticket_json(store: Store, row: Any, full: bool = True) -> dict[str, Any]:
         "related": store.related_of(ticket_id),
         "first_response_due": row["first_response_due"],
         "assignee": row["assignee"],
+        "rating": row["rating"],
     }
     if full:
         files: dict[int, list[dict[str, Any]]] = {}
@@ -62,6 +63,7 @@ def _message_json(row: Any, files: list[dict[str, Any]],
         "subject": row["subject"],
         "date": row["date"],
         "text": row["text"],
+        "own_text": row["own_text"] if row["own_text"] is not None else row["text"],
         "automated": row["automated"],
         "attachments": files,
         "rejected_attachments": refused,

@@ -26,6 +26,7 @@ from maildaemon.domain import (
     PolicySettings,
     Priority,
     ReferenceHit,
+    Reply,
     TicketRef,
 )
 from maildaemon.parse import parse_mail
@@ -202,6 +203,7 @@ class Worker:
             if mail.from_addr else 0,
             attachment_usage={n: self.store.attachment_usage(n) for n in named}
             if mail.attachments else {},
+            replied_to_survey=self.store.is_survey((*mail.in_reply_to, *mail.references)),
         )
 
     def _header_hit(self, mail: InboundMail) -> ReferenceHit | None:
@@ -220,9 +222,8 @@ class Worker:
 
     def _reply_renderer(
         self, decision: Decision, mail: InboundMail, now: datetime
-    ) -> Callable[[str, str], OutgoingMail] | None:
-        reply = decision.reply
-        if reply is None:
+    ) -> Callable[[str, str, Reply], OutgoingMail] | None:
+        if decision.reply is None and not decision.more_mail:
             return None
         variables: dict[str, object] = {"customer_name": mail.from_name, "priority": "",
                                         "first_response": "",
@@ -232,7 +233,12 @@ class Worker:
             variables["priority"] = str(decision.new_ticket.priority)
             variables["first_response"] = describe_hours(hours)
 
-        def render(number: str, ticket_subject: str) -> OutgoingMail:
+        def render(number: str, ticket_subject: str, reply: Reply) -> OutgoingMail:
+            values = dict(variables)
+            if reply.template == "agent_reply":  # a staff member's emailed answer
+                values.update(customer_name="", body=mail.own_text or mail.text,
+                              agent_name=mail.from_name or mail.from_addr.split("@")[0],
+                              status_line="")
             return self.renderer.render(
                 reply.template,
                 number=number,
@@ -244,7 +250,7 @@ class Worker:
                 in_reply_to=mail.message_id,
                 references=mail.references,
                 auto_submitted=reply.auto_submitted,
-                variables=variables,
+                variables=values,
             )
 
         return render

@@ -11,6 +11,9 @@
     8 rate_limit       too many automatic answers to this address   stored, not answered
     9 attachments      per-ticket quota and types (attachments.py)  refused files named in
                                                                     the reply
+   10 survey_reply     a reply to our survey carrying a rating 1-5  rating stored, no reopen
+   11 staff_reply      a staff address answers in a thread          sent on to the requester
+   12 confirmation     a resolved ticket's customer says "solved"   closed, survey sent
 Automatic mail keeps no attachments: a bounce's copy of our own message is not a file.
 
 Every step that fires leaves a line in the trace, stored as ticket events.
@@ -18,6 +21,7 @@ Every step that fires leaves a line in the trace, stored as ticket events.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from maildaemon.domain import (
@@ -35,9 +39,10 @@ from maildaemon.domain import (
     TicketRef,
 )
 from maildaemon.policy.attachments import judge
-from maildaemon.policy.followup import is_participant
+from maildaemon.policy.followup import is_participant, is_staff
 from maildaemon.policy.loops import automated_reason, may_autoreply
 from maildaemon.policy.priority import first_response_due, priority_for
+from maildaemon.policy.quoting import confirms_solution, rating_in
 from maildaemon.policy.routing import choose_queue, is_own_address
 
 REOPENED_BY_REPLY = {Status.WAITING, Status.RESOLVED}
@@ -68,6 +73,14 @@ def decide(
             trace=tuple(trace),
         )
 
+    if ticket is not None and ctx.replied_to_survey:
+        rating = rating_in(mail.text)
+        if rating is not None:
+            trace.append(f"survey_reply: rating {rating[0]} for {ticket.number}")
+            return Decision(Outcome.FOLLOWUP, ticket=ticket, rating=rating,
+                            events=(Event("rating", f"{rating[0]} from {mail.from_addr}"
+                                          + (f": {rating[1]}" if rating[1] else "")),),
+                            trace=tuple(trace))
     related: tuple[str, ...] = ()
     if ticket is not None and ticket.status == Status.CLOSED:
         if _within_reopen_window(ticket, settings, now):
@@ -77,6 +90,14 @@ def decide(
         trace.append(f"reopen_window: {ticket.number} closed too long ago, new linked ticket")
         related = (ticket.number,)
         ticket = None
+    if ticket is not None and is_staff(mail.from_addr, settings) and \
+            mail.from_addr != ticket.requester:
+        return _staff_reply(mail, ctx, settings, ticket, trace)
+    if ticket is not None and ticket.status == Status.RESOLVED and \
+            confirms_solution(mail.text):
+        trace.append("confirmation: the customer confirmed the solution")
+        decision = _followup(mail, ctx, settings, ticket, Status.CLOSED, trace, "confirmed")
+        return replace(decision, reply=None, more_mail=(survey_for(ticket),))
     if ticket is not None:
         new_status = Status.OPEN if ticket.status in REOPENED_BY_REPLY else None
         return _followup(mail, ctx, settings, ticket, new_status, trace, "customer_reply")
@@ -160,6 +181,29 @@ def _followup(
         trace=tuple(trace),
         attachments=files,
     )
+
+
+def survey_for(ticket: TicketRef) -> Reply:
+    return Reply(template="survey", to=ticket.requester, queue=ticket.queue,
+                 auto_submitted="auto-generated")
+
+
+def _staff_reply(mail: InboundMail, ctx: Context, settings: PolicySettings,
+                 ticket: TicketRef, trace: list[str]) -> Decision:
+    """A staff member answered in the ticket's thread by email: their own text goes on to
+    the requester as the agent's response, from the queue's address."""
+    trace.append(f"staff_reply: {mail.from_addr} answers {ticket.number} by email")
+    events = [Event("agent_reply", f"by {mail.from_addr}, by email")]
+    new_status = Status.OPEN if ticket.status == Status.NEW else None
+    if new_status:
+        events.append(Event("status", f"{ticket.status} -> {new_status} by "
+                                      f"{mail.from_addr}'s reply"))
+    files = _judge_files(mail, ctx.attachment_usage.get(ticket.number, AttachmentUsage()),
+                         settings, events)
+    return Decision(Outcome.FOLLOWUP, ticket=ticket, new_status=new_status,
+                    reply=Reply(template="agent_reply", to=ticket.requester,
+                                queue=ticket.queue),
+                    events=tuple(events), trace=tuple(trace), attachments=files)
 
 
 def _new_ticket(
