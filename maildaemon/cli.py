@@ -205,7 +205,7 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
             if outcome == "pending":
                 status = EX_TEMPFAIL
     report = Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
-        .deliver_due(utc_now())
+        .deliver_due(clock())
     if pool is not None:
         pool.shutdown()
     summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))

@@ -174,3 +174,55 @@ def test_status_changes_tell_the_customer_notes_do_not(installation: Installatio
     assert any(e["type"] == "note" and "contract" in e["detail"] for e in shown["events"])
     changes = [e["detail"] for e in shown["events"] if e["type"] == "status"]
     assert changes[0] == "new -> on_hold by an agent: waiting for the vendor"
+
+
+def test_survey_reply_records_a_rating_without_reopening(installation: Installation) -> None:
+    number, first = waiting_ticket(installation)
+    installation.cli("assign", number, "sam@healthsync.com")
+    sweep(installation, 14.5)
+    [survey] = mails_of(installation, "survey")
+    assert header_of(survey, "Auto-Submitted") == "auto-generated"
+    answer = mail(sender="silent@example.org", subject=f"Re: [{number}] How did we do?",
+                  In_Reply_To=header_of(survey, "Message-ID"),
+                  body="4 - quick, but I had to ask twice.\n\n> Please reply with a number")
+    ingest(installation, answer, 15)
+    shown = installation.show(number)
+    assert shown["status"] == "closed"
+    assert shown["rating"] == 4
+    assert any(e["type"] == "rating" and "ask twice" in e["detail"] for e in shown["events"])
+    report = installation.cli("report", "ratings", "--json").stdout
+    assert json.loads(report) == [{"queue": "support", "agent": "sam@healthsync.com",
+                                   "n": 1, "mean": 4.0, "low": 0}]
+
+
+def test_confirming_the_solution_closes_a_resolved_ticket(installation: Installation) -> None:
+    number, first = waiting_ticket(installation)
+    installation.cli("status", number, "resolved", "--now", at(1))
+    yes = mail(sender="silent@example.org", subject=f"Re: [{number}] fixed?",
+               body="Thanks, that fixed it!\n\nOn Monday Sam wrote:\n> Try again please")
+    ingest(installation, yes, 2)
+    shown = installation.show(number)
+    assert shown["status"] == "closed"
+
+
+    inbound = [m for m in shown["messages"] if m["direction"] == "inbound"]
+    assert inbound[-1]["own_text"] == "Thanks, that fixed it!"
+    assert len(mails_of(installation, "survey")) == 1
+
+
+def test_a_staff_member_answering_by_email_reaches_the_customer(tmp_path: Path) -> None:
+    inst = Installation(tmp_path, extra_config='[staff]\ndomains = ["healthsync.com"]\n')
+    first = mail(sender="cust@example.org", subject="Cannot log in")
+    ingest(inst, first, 0)
+    [ticket] = inst.tickets()
+    [ack] = inst.outbound()
+    answer = mail(sender="sam@healthsync.com", subject=f"Re: [{ticket['number']}] login",
+                  In_Reply_To=header_of(ack, "Message-ID"),
+                  body="Please reset your password here.\n\n> Thank you for writing")
+    ingest(inst, answer, 1)
+    [relayed] = mails_of(inst, "agent_reply")
+    assert header_of(relayed, "To") == "cust@example.org"
+    assert header_of(relayed, "From").endswith("<support@healthsync.com>")
+    words = text_of(relayed)
+    assert "Please reset your password here." in words and "Thank you for writing" not in words
+    assert inst.show(ticket["number"])["status"] == "open"
