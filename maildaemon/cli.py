@@ -169,7 +169,11 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         return EX_USAGE
     spool = Spool(config.data_dir, config.spool.max_attempts)
     store = Store(config.data_dir)
-    clock = (lambda: _now(args.now)) if args.now else utc_now
+    fixed = _now(args.now) if args.now else None
+
+    def clock() -> datetime:
+        return fixed or utc_now()
+
     worker = Worker(config, spool, store, clock)
     status = EX_OK
     outcomes: Counter[str] = Counter()
