@@ -172,6 +172,9 @@ class NewTicket:
     participants: tuple[str, ...]
     related: tuple[str, ...]
     first_response_due: datetime
+    # The requester's own closed ticket this one follows (named in the acknowledgement;
+    # a stranger's link is never named to them).
+    follows: str | None = None
 
 
 @dataclass(frozen=True)

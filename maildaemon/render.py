@@ -105,4 +105,4 @@ def sample_variables() -> dict[str, Any]:
             "reason": "we did not hear from you for 14 days",
             "body": "Could you send us the log file?\n\nThanks", "agent_name": "Sam",
             "status_line": "we are waiting for your answer",
-            "status_words": "resolved", "note": ""}
+            "status_words": "resolved", "note": "", "follows": "HS-000001"}

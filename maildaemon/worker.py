@@ -232,6 +232,7 @@ class Worker:
             hours = self.settings.sla_hours[decision.new_ticket.priority]
             variables["priority"] = str(decision.new_ticket.priority)
             variables["first_response"] = describe_hours(hours)
+            variables["follows"] = decision.new_ticket.follows or ""
 
         def render(number: str, ticket_subject: str, reply: Reply) -> OutgoingMail:
             values = dict(variables)

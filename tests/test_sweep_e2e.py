@@ -141,6 +141,9 @@ def test_closed_reopens_within_the_window_and_links_after_it(tmp_path: Path,
     assert len(tickets) == 2
     newer = next(t for t in tickets if t["number"] != number)
     assert newer["related"] == [number]
+    [ack] = [raw for raw in mails_of(installation, "ack")
+             if newer["number"] in header_of(raw, "Subject")]
+    assert f"continues your earlier ticket {number}" in " ".join(text_of(ack).split())
 
 
 def test_an_illegal_transition_is_a_clear_error(installation: Installation) -> None:

@@ -214,6 +214,7 @@ def test_stranger_with_valid_token_gets_a_new_linked_ticket(shared_daemon: Insta
     assert inbound_count(shared_daemon, number) == 1
     [ack] = wait_until(lambda: acks_to(shared_daemon, stranger))
     assert b"Secret salary" not in ack  # nothing of the old ticket is revealed
+    assert b"continues your earlier ticket" not in ack  # (only their own subject names it)
     assert len(acks_to(shared_daemon, owner)) == owner_mail_before  # owner not notified
 
 

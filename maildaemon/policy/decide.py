@@ -82,6 +82,7 @@ def decide(
                                           + (f": {rating[1]}" if rating[1] else "")),),
                             trace=tuple(trace))
     related: tuple[str, ...] = ()
+    follows: str | None = None
     if ticket is not None and ticket.status == Status.CLOSED:
         if _within_reopen_window(ticket, settings, now):
             trace.append(f"reopen_window: {ticket.number} closed less than "
@@ -89,6 +90,7 @@ def decide(
             return _followup(mail, ctx, settings, ticket, Status.OPEN, trace, "reopened")
         trace.append(f"reopen_window: {ticket.number} closed too long ago, new linked ticket")
         related = (ticket.number,)
+        follows = ticket.number
         ticket = None
     if ticket is not None and is_staff(mail.from_addr, settings) and \
             mail.from_addr != ticket.requester:
@@ -104,7 +106,10 @@ def decide(
 
     if strangers_ticket is not None:
         related = (*related, strangers_ticket.number)
-    return _new_ticket(mail, ctx, settings, now, related, trace)
+    decision = _new_ticket(mail, ctx, settings, now, related, trace)
+    if follows and decision.new_ticket is not None:
+        decision = replace(decision, new_ticket=replace(decision.new_ticket, follows=follows))
+    return decision
 
 
 def _find_ticket(
