@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     reply.add_argument("number")
     reply.add_argument("--from", dest="agent", required=True, help="the agent's address")
     reply.add_argument("--body-file", required=True, help="the answer's text (- for stdin)")
+    reply.add_argument("--attach", action="append", default=[], metavar="FILE",
+                       help="a file to attach (repeatable); its type comes from its content")
     reply.add_argument("--status", choices=[s.value for s in Status if s != Status.NEW],
                        help="the status after this answer (default: open for a new ticket)")
     reply.add_argument("--now", help=argparse.SUPPRESS)
@@ -487,12 +489,19 @@ STATUS_WORDS = {
 def cmd_reply(config: Config, args: argparse.Namespace) -> int:
     """The agent's text goes to the requester, with the other participants copied, from the
     queue's address and threaded on the ticket; the first answer opens a new ticket."""
+    from maildaemon.attachments import clean_filename, detect_type
     from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition
     from maildaemon.policy.lifecycle import next_due as next_due_at
     from maildaemon.sweeps import timers_of
 
     body = sys.stdin.read() if args.body_file == "-" else \
         Path(args.body_file).read_text(encoding="utf-8")
+    missing = [f for f in args.attach if not Path(f).is_file()]
+    if missing:
+        print(f"maildaemon: not a readable file: {', '.join(missing)}", file=sys.stderr)
+        return EX_USAGE
+    files = [(clean_filename(Path(f).name, "attachment"), detect_type(data), data)
+             for f in args.attach for data in [Path(f).read_bytes()]]
     store = Store(config.data_dir)
     now = _now(args.now)
     renderer = Renderer(config.mail.domain, load_secret(config.data_dir))
@@ -522,6 +531,7 @@ def cmd_reply(config: Config, args: argparse.Namespace) -> int:
             variables={"body": body.strip(), "agent_name": args.agent.split("@")[0],
                        "status_line": STATUS_WORDS.get(new or current, "")},
             cc=[p for p in people if p != row["requester"]],
+            files=files,
         )
         for person in people:
             store.enqueue(row["id"], replace(out, rcpt_to=person), iso(now))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import binascii
 import secrets
 from collections.abc import Sequence
+from urllib.parse import quote
 
 MAX_LINE = 78
 
@@ -79,13 +80,33 @@ def quoted_printable(text: str) -> str:
         "\n", "\r\n")
 
 
-def alternative(headers: Sequence[str], text: str, html: str) -> bytes:
-    """A complete multipart/alternative message with CRLF line ends, ready for SMTP."""
+def alternative(headers: Sequence[str], text: str, html: str,
+                files: Sequence[tuple[str, str, bytes]] = ()) -> bytes:
+    """A complete message with CRLF line ends, ready for SMTP: multipart/alternative (text
+    and HTML), wrapped in multipart/mixed with the `files` (name, type, bytes) if any."""
     boundary = "=_md_" + secrets.token_hex(12)
-    lines = [*headers, "MIME-Version: 1.0",
-             f'Content-Type: multipart/alternative; boundary="{boundary}"', ""]
-    for subtype, body in (("plain", text), ("html", html)):
-        lines += [f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"',
-                  "Content-Transfer-Encoding: quoted-printable", "", quoted_printable(body)]
-    lines += [f"--{boundary}--", ""]
-    return "\r\n".join(lines).encode("utf-8")
+    body = [f'Content-Type: multipart/alternative; boundary="{boundary}"', ""]
+    for subtype, content in (("plain", text), ("html", html)):
+        body += [f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"',
+                 "Content-Transfer-Encoding: quoted-printable", "", quoted_printable(content)]
+    body += [f"--{boundary}--", ""]
+    if files:
+        outer = "=_md_" + secrets.token_hex(12)
+        mixed = [f'Content-Type: multipart/mixed; boundary="{outer}"', "", f"--{outer}",
+                 *body]
+        for name, kind, data in files:
+            encoded = binascii.b2a_base64(data, newline=False).decode("ascii")
+            mixed += [f"--{outer}", f"Content-Type: {clean(kind)}",
+                      "Content-Transfer-Encoding: base64",
+                      f"Content-Disposition: attachment; {filename_param(name)}", "",
+                      *(encoded[i:i + 76] for i in range(0, len(encoded), 76)), ""]
+        body = [*mixed, f"--{outer}--", ""]
+    return "\r\n".join([*headers, "MIME-Version: 1.0", *body]).encode("utf-8")
+
+
+def filename_param(name: str) -> str:
+    """`filename="..."`, or RFC 2231's `filename*=utf-8''...` for a non-ASCII name."""
+    name = clean(name).replace("\\", "").replace('"', "")
+    if name.isascii():
+        return f'filename="{name}"'
+    return "filename*=utf-8''" + quote(name, safe="")

@@ -57,6 +57,7 @@ class Renderer:
         auto_submitted: str = "auto-replied",
         variables: dict[str, Any] | None = None,
         cc: list[str] | None = None,
+        files: list[tuple[str, str, bytes]] | None = None,
     ) -> OutgoingMail:
         subject = outbound_subject(number, ticket_subject)
         values = {
@@ -93,7 +94,7 @@ class Renderer:
             rcpt_to=to,
             subject=subject,
             text=text,
-            raw=alternative(headers, text, html),
+            raw=alternative(headers, text, html, files or ()),
         )
 
 

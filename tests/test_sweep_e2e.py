@@ -229,3 +229,25 @@ def test_a_staff_member_answering_by_email_reaches_the_customer(tmp_path: Path) 
     words = text_of(relayed)
     assert "Please reset your password here." in words and "Thank you for writing" not in words
     assert inst.show(ticket["number"])["status"] == "open"
+
+
+def test_agent_reply_with_attachments(installation: Installation) -> None:
+    from tests.test_attachments import PDF, png
+
+    ingest(installation, mail(sender="att@example.org", subject="Manual?"), 0)
+    [ticket] = installation.tickets()
+    (installation.tmp / "answer.txt").write_text("Here is the manual and a screenshot.")
+    (installation.tmp / "manual.pdf").write_bytes(PDF)
+    (installation.tmp / "Bildschirmfoto über.png").write_bytes(png())
+    installation.cli("reply", ticket["number"], "--from", "sam@healthsync.com",
+                     "--body-file", str(installation.tmp / "answer.txt"),
+                     "--attach", str(installation.tmp / "manual.pdf"),
+                     "--attach", str(installation.tmp / "Bildschirmfoto über.png"),
+                     "--now", at(1))
+    [raw] = mails_of(installation, "agent_reply")
+    msg = message_from_bytes(raw, policy=default)
+    files = [(part.get_filename(), part.get_content_type(), part.get_content())
+             for part in msg.iter_attachments()]
+    assert files == [("manual.pdf", "application/pdf", PDF),
+                     ("Bildschirmfoto über.png", "image/png", png())]
+    assert "Here is the manual" in text_of(raw)
