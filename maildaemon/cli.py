@@ -391,19 +391,18 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
                      (row["id"], iso(now), "status",
                       f"{row['status']} -> {new} by an agent"
                       + (f": {args.note}" if args.note else "")))
-        words = ("open again" if row["status"] in (Status.RESOLVED, Status.CLOSED)
-                 and new == Status.OPEN else CUSTOMER_STATUS_WORDS.get(new))
-        if new == Status.CLOSED:
-            words = (f"closed; reply to this email within "
-                     f"{in_days(config.lifecycle.reopen_days)} to reopen it")
-        if words:  # the customer is told what concerns them; the note stays internal
+        event = "reopened" if row["status"] in (Status.RESOLVED, Status.CLOSED) and \
+            new == Status.OPEN else str(new)
+        if event in CUSTOMER_EVENTS:  # told what concerns them; the note stays internal
             renderer = Renderer(config.mail.domain, load_secret(config.data_dir))
+            life = config.lifecycle
             store.enqueue(row["id"], renderer.render(
-                "status_changed", number=row["number"], queue=row["queue"],
+                f"status_{event}", number=row["number"], queue=row["queue"],
                 queue_address=config.queue_address(row["queue"]), to=row["requester"],
                 ticket_subject=row["subject"], now=now, in_reply_to=None,
                 auto_submitted="auto-generated",
-                variables={"status_words": words, "note": "", "customer_name": ""}), iso(now))
+                variables={"customer_name": "", "close_in": in_days(life.resolved_days),
+                           "reopen_in": in_days(life.reopen_days)}), iso(now))
         if new == Status.CLOSED:
             _survey(config, store, row, now)
     Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
@@ -412,11 +411,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-CUSTOMER_STATUS_WORDS = {
-    Status.WAITING: "waiting for your answer",
-    Status.ON_HOLD: "on hold while we wait for an internal resource; we will write again",
-    Status.RESOLVED: "resolved; if the solution does not work for you, just reply",
-}
+CUSTOMER_EVENTS = ("waiting", "on_hold", "resolved", "closed", "reopened")
 
 
 def _survey(config: Config, store: Store, row: Any, now: datetime) -> None:

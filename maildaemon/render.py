@@ -22,7 +22,8 @@ from maildaemon.policy.followup import make_message_id, outbound_subject
 from maildaemon.resources import shipped_dir
 
 TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed",
-             "agent_reply", "status_changed", "survey")
+             "agent_reply", "survey", "status_waiting", "status_on_hold", "status_resolved",
+             "status_closed", "status_reopened")
 
 
 def environment(directory: Path | None = None) -> jinja2.Environment:

@@ -166,11 +166,13 @@ def test_status_changes_tell_the_customer_notes_do_not(installation: Installatio
                      "--now", at(1))
     installation.cli("status", number, "resolved", "--now", at(2))
     installation.cli("status", number, "open", "--now", at(3))
-    texts = [" ".join(text_of(raw).split()) for raw in mails_of(installation, "status_changed")]
+    texts = [" ".join(text_of(raw).split()) for kind in
+             ("status_on_hold", "status_resolved", "status_reopened")
+             for raw in mails_of(installation, kind)]
     assert len(texts) == 3
-    assert "is now on hold while we wait for an internal resource" in texts[0]
-    assert "is now resolved" in texts[1]
-    assert "is now open again" in texts[2]
+    assert "is on hold while we wait for an internal resource" in texts[0]
+    assert "is resolved" in texts[1] and "it closes in 7 days" in texts[1]
+    assert "is open again" in texts[2]
     assert not any("contract" in t or "vendor" in t for t in texts)  # notes stay inside
     shown = installation.show(number)
     assert shown["assignee"] == "sam@healthsync.com"
