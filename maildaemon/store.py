@@ -213,6 +213,15 @@ def m007_own_text_and_ratings(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m008_surveys(db: sqlite_utils.Database) -> None:
+    # The Message-IDs of the surveys we sent, so a reply is recognised by an indexed lookup
+    # (the outbox keeps no index on Message-IDs: it would cost every insert).
+    db.execute("CREATE TABLE surveys (message_id TEXT PRIMARY KEY, ticket_id INTEGER)")
+    db.execute("INSERT OR IGNORE INTO surveys SELECT message_id, ticket_id FROM outbox"
+               " WHERE kind = 'survey'")
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -279,7 +288,7 @@ class Store:
             return False
         marks = ",".join("?" * len(message_ids))
         return self.conn.execute(
-            f"SELECT 1 FROM outbox WHERE kind = 'survey' AND message_id IN ({marks}) LIMIT 1",
+            f"SELECT 1 FROM surveys WHERE message_id IN ({marks}) LIMIT 1",
             message_ids).fetchone() is not None
 
     def ticket_of_stored_message(self, message_id: str) -> str | None:
@@ -547,6 +556,9 @@ class Store:
 
     def _enqueue(self, conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail,
                  stamp: str) -> None:
+        if out.kind == "survey":
+            conn.execute("INSERT OR IGNORE INTO surveys VALUES (?, ?)",
+                         (out.message_id, ticket_id))
         cursor = conn.execute(
             "INSERT INTO outbox (ticket_id, kind, message_id, mail_from, rcpt_to,"
             " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?)",
