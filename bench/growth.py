@@ -18,7 +18,7 @@ from typing import Any
 from maildaemon.config import config_from_dict
 from maildaemon.sender import Sender, transport_for
 from maildaemon.spool import Incoming, Spool
-from maildaemon.store import Store
+from maildaemon.store import Store, key_hash
 from maildaemon.worker import Worker
 from maildaemon.workproc import WORKER_CACHE_KIB
 
@@ -61,8 +61,7 @@ def seed(data_dir: Path, count: int, rng: random.Random) -> list[tuple[str, str,
                 + "', ?, '')", [(r[0], t) for r in rows for t in ("created", "reply_queued")])
             conn.executemany(
                 "INSERT INTO processed VALUES (?, ?, 'new_ticket', ?, '" + STAMP + "')",
-                [(k, f"seed{r[0]}", r[1]) for r in rows
-                 for k in (f"{r[3]} body{r[0]}", f"spool:seed{r[0]}")])
+                [(key_hash(f"{r[3]} body{r[0]}"), f"seed{r[0]}", r[1]) for r in rows])
             conn.executemany(
                 "INSERT INTO outbox (id, ticket_id, kind, message_id, mail_from, rcpt_to,"
                 " status, next_attempt_at, created_at) VALUES (?, ?, 'ack', ?,"

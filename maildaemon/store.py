@@ -9,6 +9,7 @@ batch of messages at once, each in its own savepoint: one fsync for the batch.)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -222,6 +223,40 @@ def m008_surveys(db: sqlite_utils.Database) -> None:
                " WHERE kind = 'survey'")
 
 
+def key_hash(key: str) -> int:
+    """A dedup key as a 64-bit integer: the processed table's rowid instead of a second,
+    text-keyed B-tree that every message would insert into at a random place."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8],
+                          "big", signed=True)
+
+
+@migrations()
+def m009_processed_by_key_hash(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE processed RENAME TO processed_by_text;
+        CREATE TABLE processed (
+            key_hash INTEGER PRIMARY KEY,
+            spool_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            ticket_number TEXT,
+            at TEXT NOT NULL
+        );
+        """
+    )
+    rows = db.execute("SELECT key, spool_id, outcome, ticket_number, at"
+                      " FROM processed_by_text").fetchall()
+    db.conn.executemany("INSERT OR IGNORE INTO processed VALUES (?, ?, ?, ?, ?)",
+                        [(key_hash(r[0]), *r[1:]) for r in rows if not
+                         str(r[0]).startswith("spool:")])
+    db.executescript(
+        """
+        DROP TABLE processed_by_text;
+        CREATE INDEX processed_spool ON processed(spool_id);
+        """
+    )
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -276,7 +311,8 @@ class Store:
         return (row[0], row[1]) if row else None
 
     def key_processed(self, key: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM processed WHERE key = ?", (key,)).fetchone() \
+        return self.conn.execute("SELECT 1 FROM processed WHERE key_hash = ?",
+                                 (key_hash(key),)).fetchone() \
             is not None
 
     def ticket_ref(self, number: str) -> TicketRef | None:
@@ -392,12 +428,7 @@ class Store:
             conn.executemany(
                 "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)", events
             )
-        conn.executemany(
-            "INSERT OR IGNORE INTO processed (key, spool_id, outcome, ticket_number, at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(key, spool_id, decision.outcome, number, stamp)
-             for key in (mail.dedup_key, f"spool:{spool_id}")],
-        )
+        self._mark(conn, mail.dedup_key, spool_id, decision.outcome, number, stamp)
         return number
 
     def keep_raw(self, conn: sqlite3.Connection, sha256: str, raw: bytes) -> None:
@@ -430,10 +461,11 @@ class Store:
 
     def _mark(self, conn: sqlite3.Connection, key: str, spool_id: str, outcome: str,
               number: str | None, stamp: str) -> None:
+        """One row per message, found by its dedup key or its spool id (indexed)."""
         conn.execute(
-            "INSERT OR IGNORE INTO processed (key, spool_id, outcome, ticket_number, at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (key, spool_id, outcome, number, stamp),
+            "INSERT OR IGNORE INTO processed (key_hash, spool_id, outcome, ticket_number, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key_hash(key), spool_id, outcome, number, stamp),
         )
 
     def _ticket_for(self, conn: sqlite3.Connection, decision: Decision,
