@@ -18,17 +18,24 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from maildaemon.agent import (
+    clock_from,
+    cmd_assign,
+    cmd_note,
+    cmd_reply,
+    cmd_report,
+    cmd_status,
+    cmd_sweep,
+)
 from maildaemon.config import Config, ConfigError, describe, load_config, resolve_config_path
 from maildaemon.domain import Status
 from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
 from maildaemon.sender import Sender, transport_for
 from maildaemon.spool import Incoming, Spool
-from maildaemon.store import Store, iso
+from maildaemon.store import Store
 from maildaemon.views import ticket_json, ticket_text
 from maildaemon.worker import Worker, attachment_path, load_secret, parse_entry
 
@@ -171,7 +178,7 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         return EX_USAGE
     spool = Spool(config.data_dir, config.spool.max_attempts)
     store = Store(config.data_dir)
-    fixed = _now(args.now) if args.now else None
+    fixed = clock_from(args.now) if args.now else None
 
     def clock() -> datetime:
         return fixed or utc_now()
@@ -342,208 +349,6 @@ def cmd_attachment(config: Config, args: argparse.Namespace) -> int:
         Path(args.output).write_bytes(data)
         print(f"{files[args.n - 1]['filename']} -> {args.output} ({len(data)} bytes)",
               file=sys.stderr)
-    return EX_OK
-
-
-def _now(value: str | None) -> datetime:
-    if not value:
-        return utc_now()
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def cmd_sweep(config: Config, args: argparse.Namespace) -> int:
-    from maildaemon.sweeps import Sweeper
-
-    store = Store(config.data_dir)
-    now = _now(args.now)
-    done = Sweeper(config, store, Renderer(config.mail.domain, load_secret(config.data_dir))) \
-        .run(now)
-    report = Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
-        .deliver_due(now)
-    summary = ", ".join(f"{n} {action}" for action, n in sorted(done.items())) or "nothing due"
-    print(f"sweep as of {iso(now)}: {summary}; sent {report.sent}")
-    return EX_OK
-
-
-def cmd_status(config: Config, args: argparse.Namespace) -> int:
-    from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition
-    from maildaemon.policy.lifecycle import next_due as next_due_at
-    from maildaemon.sweeps import in_days, timers_of
-
-    store = Store(config.data_dir)
-    now = _now(args.now)
-    with store.transaction() as conn:
-        row = conn.execute("SELECT * FROM tickets WHERE number = ?",
-                           (args.number.upper(),)).fetchone()
-        if row is None:
-            print(f"maildaemon: no ticket {args.number}", file=sys.stderr)
-            return EX_NOTFOUND
-        new = Status(args.status)
-        try:
-            check_transition(Status(row["status"]), new)
-        except IllegalTransition as exc:
-            print(f"maildaemon: {args.number}: {exc}", file=sys.stderr)
-            return EX_USAGE
-        due = next_due_at(TicketClock(new, now, False, False), timers_of(config))
-        store.set_status(conn, row["id"], new, iso(now), iso(due) if due else None)
-        conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
-                     (row["id"], iso(now), "status",
-                      f"{row['status']} -> {new} by an agent"
-                      + (f": {args.note}" if args.note else "")))
-        event = "reopened" if row["status"] in (Status.RESOLVED, Status.CLOSED) and \
-            new == Status.OPEN else str(new)
-        if event in CUSTOMER_EVENTS:  # told what concerns them; the note stays internal
-            renderer = Renderer(config.mail.domain, load_secret(config.data_dir))
-            life = config.lifecycle
-            store.enqueue(row["id"], renderer.render(
-                f"status_{event}", number=row["number"], queue=row["queue"],
-                queue_address=config.queue_address(row["queue"]), to=row["requester"],
-                ticket_subject=row["subject"], now=now, in_reply_to=None,
-                auto_submitted="auto-generated",
-                variables={"customer_name": "", "close_in": in_days(life.resolved_days),
-                           "reopen_in": in_days(life.reopen_days)}), iso(now))
-        if new == Status.CLOSED:
-            _survey(config, store, row, now)
-    Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
-        .deliver_due(now)
-    print(f"{args.number.upper()}: {row['status']} -> {new}")
-    return EX_OK
-
-
-CUSTOMER_EVENTS = ("waiting", "on_hold", "resolved", "closed", "reopened")
-
-
-def _survey(config: Config, store: Store, row: Any, now: datetime) -> None:
-    """Closing a ticket asks the customer, once, for a rating by reply."""
-    from maildaemon.sweeps import Sweeper
-
-    renderer = Renderer(config.mail.domain, load_secret(config.data_dir))
-    Sweeper(config, store, renderer).notify(row, "survey", now, {})
-
-
-def cmd_report(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
-    rows = store.conn.execute(
-        "SELECT queue, coalesce(assignee, '-') AS agent, count(*) AS n, avg(rating) AS mean,"
-        " sum(rating <= 2) AS low FROM tickets WHERE rating IS NOT NULL"
-        " GROUP BY queue, agent ORDER BY queue, agent").fetchall()
-    items = [dict(r) for r in rows]
-    if args.json:
-        print(json.dumps(items, indent=2))
-        return EX_OK
-    print(f"{'queue':<12} {'agent':<28} {'ratings':>7} {'average':>7} {'1-2':>4}")
-    for i in items:
-        print(f"{i['queue']:<12} {i['agent']:<28} {i['n']:>7} {i['mean']:>7.2f} {i['low']:>4}")
-    if not items:
-        print("no ratings yet")
-    return EX_OK
-
-
-def cmd_assign(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
-    with store.transaction() as conn:
-        row = conn.execute("SELECT id, assignee FROM tickets WHERE number = ?",
-                           (args.number.upper(),)).fetchone()
-        if row is None:
-            print(f"maildaemon: no ticket {args.number}", file=sys.stderr)
-            return EX_NOTFOUND
-        conn.execute("UPDATE tickets SET assignee = ? WHERE id = ?", (args.agent, row["id"]))
-        conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
-                     (row["id"], iso(utc_now()), "assigned",
-                      f"{row['assignee'] or 'nobody'} -> {args.agent}"))
-    print(f"{args.number.upper()}: assigned to {args.agent}")
-    return EX_OK
-
-
-def cmd_note(config: Config, args: argparse.Namespace) -> int:
-    """An internal note: stored as an event on the ticket, never emailed."""
-    text = sys.stdin.read() if args.body_file == "-" else \
-        Path(args.body_file).read_text(encoding="utf-8")
-    store = Store(config.data_dir)
-    with store.transaction() as conn:
-        row = conn.execute("SELECT id FROM tickets WHERE number = ?",
-                           (args.number.upper(),)).fetchone()
-        if row is None:
-            print(f"maildaemon: no ticket {args.number}", file=sys.stderr)
-            return EX_NOTFOUND
-        conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
-                     (row["id"], iso(utc_now()), "note", text.strip()))
-    print(f"{args.number.upper()}: note added")
-    return EX_OK
-
-
-STATUS_WORDS = {
-    Status.OPEN: "", Status.WAITING: "we are waiting for your answer",
-    Status.ON_HOLD: "on hold while we wait for an internal resource",
-    Status.RESOLVED: "resolved; reply if the solution does not work for you",
-    Status.CLOSED: "closed; reply within the reopen window to reopen it",
-}
-
-
-def cmd_reply(config: Config, args: argparse.Namespace) -> int:
-    """The agent's text goes to the requester, with the other participants copied, from the
-    queue's address and threaded on the ticket; the first answer opens a new ticket."""
-    from maildaemon.attachments import clean_filename, detect_type
-    from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition
-    from maildaemon.policy.lifecycle import next_due as next_due_at
-    from maildaemon.sweeps import timers_of
-
-    body = sys.stdin.read() if args.body_file == "-" else \
-        Path(args.body_file).read_text(encoding="utf-8")
-    missing = [f for f in args.attach if not Path(f).is_file()]
-    if missing:
-        print(f"maildaemon: not a readable file: {', '.join(missing)}", file=sys.stderr)
-        return EX_USAGE
-    files = [(clean_filename(Path(f).name, "attachment"), detect_type(data), data)
-             for f in args.attach for data in [Path(f).read_bytes()]]
-    store = Store(config.data_dir)
-    now = _now(args.now)
-    renderer = Renderer(config.mail.domain, load_secret(config.data_dir))
-    with store.transaction() as conn:
-        row = conn.execute("SELECT * FROM tickets WHERE number = ?",
-                           (args.number.upper(),)).fetchone()
-        if row is None:
-            print(f"maildaemon: no ticket {args.number}", file=sys.stderr)
-            return EX_NOTFOUND
-        current = Status(row["status"])
-        new = Status(args.status) if args.status else \
-            (Status.OPEN if current == Status.NEW else None)
-        if new is not None and new != current:
-            try:
-                check_transition(current, new)
-            except IllegalTransition as exc:
-                print(f"maildaemon: {args.number}: {exc}", file=sys.stderr)
-                return EX_USAGE
-        last = conn.execute(
-            "SELECT message_id FROM messages WHERE ticket_id = ? AND message_id IS NOT NULL"
-            " AND direction = 'inbound' ORDER BY id DESC LIMIT 1", (row["id"],)).fetchone()
-        people = store.participants_of(row["id"])
-        out = renderer.render(
-            "agent_reply", number=row["number"], queue=row["queue"],
-            queue_address=config.queue_address(row["queue"]), to=row["requester"],
-            ticket_subject=row["subject"], now=now, in_reply_to=last[0] if last else None,
-            variables={"body": body.strip(), "agent_name": args.agent.split("@")[0],
-                       "status_line": STATUS_WORDS.get(new or current, "")},
-            cc=[p for p in people if p != row["requester"]],
-            files=files,
-        )
-        for person in people:
-            store.enqueue(row["id"], replace(out, rcpt_to=person), iso(now))
-        conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
-                     (row["id"], iso(now), "agent_reply", f"by {args.agent}"))
-        if new is not None and new != current:
-            due = next_due_at(TicketClock(new, now, False, False), timers_of(config))
-            store.set_status(conn, row["id"], new, iso(now), iso(due) if due else None)
-            conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?,?,?,?)",
-                         (row["id"], iso(now), "status",
-                          f"{current} -> {new} by {args.agent}'s reply"))
-            if new == Status.CLOSED:
-                _survey(config, store, row, now)
-    Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
-        .deliver_due(now)
-    print(f"{row['number']}: reply sent to {', '.join(people)}"
-          + (f"; {current} -> {new}" if new is not None and new != current else ""))
     return EX_OK
 
 

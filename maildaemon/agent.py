@@ -1,0 +1,211 @@
+"""What agents and the schedule do to tickets from the command line: status changes,
+answers, assignment, internal notes, the sweep and the ratings report.
+
+Each works on the data directory with or without a running daemon, in one transaction per
+ticket that also queues, in the outbox, what the customer should hear. The clock comes from
+the command line (`--now`, for tests) or the real one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from maildaemon.attachments import clean_filename, detect_type
+from maildaemon.config import Config
+from maildaemon.domain import Status
+from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition, next_due
+from maildaemon.render import Renderer
+from maildaemon.sender import Sender, transport_for
+from maildaemon.store import Store, iso
+from maildaemon.sweeps import Sweeper, in_days, timers_of
+from maildaemon.worker import load_secret
+
+EX_OK, EX_NOTFOUND, EX_USAGE = 0, 1, 2
+CUSTOMER_EVENTS = ("waiting", "on_hold", "resolved", "closed", "reopened")
+STATUS_LINES = {
+    Status.WAITING: "we are waiting for your answer",
+    Status.ON_HOLD: "on hold while we wait for an internal resource",
+    Status.RESOLVED: "resolved; reply if the solution does not work for you",
+    Status.CLOSED: "closed; reply within the reopen window to reopen it",
+}
+
+
+def clock_from(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _read(path: str) -> str:
+    return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+
+
+def _ticket(conn: Any, number: str) -> Any:
+    """The ticket's row, or None after saying so."""
+    row = conn.execute("SELECT * FROM tickets WHERE number = ?", (number.upper(),)).fetchone()
+    if row is None:
+        print(f"maildaemon: no ticket {number}", file=sys.stderr)
+    return row
+
+
+def _allowed(row: Any, new: Status) -> bool:
+    try:
+        check_transition(Status(row["status"]), new)
+    except IllegalTransition as exc:
+        print(f"maildaemon: {row['number']}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _event(store: Store, ticket_id: int, now: datetime, kind: str, detail: str) -> None:
+    store.conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
+                       (ticket_id, iso(now), kind, detail))
+
+
+def _transition(config: Config, store: Store, row: Any, new: Status, now: datetime,
+                cause: str) -> None:
+    """Move the ticket to `new` (timers restart), record who did it; closing sends the
+    satisfaction survey."""
+    due = next_due(TicketClock(new, now, False, False), timers_of(config))
+    store.set_status(store.conn, row["id"], new, iso(now), iso(due) if due else None)
+    _event(store, row["id"], now, "status", f"{row['status']} -> {new} by {cause}")
+    if new == Status.CLOSED:
+        _sweeper(config, store).notify(row, "survey", now, {})
+
+
+def _sweeper(config: Config, store: Store) -> Sweeper:
+    return Sweeper(config, store, Renderer(config.mail.domain, load_secret(config.data_dir)))
+
+
+def _deliver(config: Config, store: Store, now: datetime) -> int:
+    sender = Sender(store, transport_for(config.outbound, config.maildir), config.outbound)
+    return sender.deliver_due(now).sent
+
+
+def cmd_sweep(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    now = clock_from(args.now)
+    done = _sweeper(config, store).run(now)
+    sent = _deliver(config, store, now)
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(done.items())) or "nothing due"
+    print(f"sweep as of {iso(now)}: {summary}; sent {sent}")
+    return EX_OK
+
+
+def cmd_status(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    now = clock_from(args.now)
+    new = Status(args.status)
+    with store.transaction() as conn:
+        row = _ticket(conn, args.number)
+        if row is None:
+            return EX_NOTFOUND
+        if not _allowed(row, new):
+            return EX_USAGE
+        event = "reopened" if row["status"] in (Status.RESOLVED, Status.CLOSED) and \
+            new == Status.OPEN else str(new)
+        if event in CUSTOMER_EVENTS:  # told what concerns them; the note stays internal
+            life = config.lifecycle
+            _sweeper(config, store).notify(row, f"status_{event}", now, {
+                "close_in": in_days(life.resolved_days),
+                "reopen_in": in_days(life.reopen_days)})
+        _transition(config, store, row, new, now,
+                    "an agent" + (f": {args.note}" if args.note else ""))
+    _deliver(config, store, now)
+    print(f"{row['number']}: {row['status']} -> {new}")
+    return EX_OK
+
+
+def cmd_reply(config: Config, args: argparse.Namespace) -> int:
+    """The agent's text goes to the requester, with the other participants copied, from the
+    queue's address and threaded on the ticket; the first answer opens a new ticket."""
+    missing = [f for f in args.attach if not Path(f).is_file()]
+    if missing:
+        print(f"maildaemon: not a readable file: {', '.join(missing)}", file=sys.stderr)
+        return EX_USAGE
+    body = _read(args.body_file)
+    files = [(clean_filename(Path(f).name, "attachment"), detect_type(data), data)
+             for f in args.attach for data in [Path(f).read_bytes()]]
+    store = Store(config.data_dir)
+    now = clock_from(args.now)
+    with store.transaction() as conn:
+        row = _ticket(conn, args.number)
+        if row is None:
+            return EX_NOTFOUND
+        current = Status(row["status"])
+        new = Status(args.status) if args.status else \
+            (Status.OPEN if current == Status.NEW else current)
+        if new != current and not _allowed(row, new):
+            return EX_USAGE
+        last = conn.execute(
+            "SELECT message_id FROM messages WHERE ticket_id = ? AND message_id IS NOT NULL"
+            " AND direction = 'inbound' ORDER BY id DESC LIMIT 1", (row["id"],)).fetchone()
+        people = store.participants_of(row["id"])
+        out = Renderer(config.mail.domain, load_secret(config.data_dir)).render(
+            "agent_reply", number=row["number"], queue=row["queue"],
+            queue_address=config.queue_address(row["queue"]), to=row["requester"],
+            ticket_subject=row["subject"], now=now, in_reply_to=last[0] if last else None,
+            variables={"body": body.strip(), "agent_name": args.agent.split("@")[0],
+                       "status_line": STATUS_LINES.get(new, "")},
+            cc=[p for p in people if p != row["requester"]], files=files,
+        )
+        for person in people:
+            store.enqueue(row["id"], replace(out, rcpt_to=person), iso(now))
+        _event(store, row["id"], now, "agent_reply", f"by {args.agent}")
+        if new != current:
+            _transition(config, store, row, new, now, f"{args.agent}'s reply")
+    _deliver(config, store, now)
+    print(f"{row['number']}: reply sent to {', '.join(people)}"
+          + (f"; {current} -> {new}" if new != current else ""))
+    return EX_OK
+
+
+def cmd_assign(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    with store.transaction() as conn:
+        row = _ticket(conn, args.number)
+        if row is None:
+            return EX_NOTFOUND
+        conn.execute("UPDATE tickets SET assignee = ? WHERE id = ?", (args.agent, row["id"]))
+        _event(store, row["id"], clock_from(None), "assigned",
+               f"{row['assignee'] or 'nobody'} -> {args.agent}")
+    print(f"{row['number']}: assigned to {args.agent}")
+    return EX_OK
+
+
+def cmd_note(config: Config, args: argparse.Namespace) -> int:
+    """An internal note: stored as an event on the ticket, never emailed."""
+    text = _read(args.body_file)
+    store = Store(config.data_dir)
+    with store.transaction() as conn:
+        row = _ticket(conn, args.number)
+        if row is None:
+            return EX_NOTFOUND
+        _event(store, row["id"], clock_from(None), "note", text.strip())
+    print(f"{row['number']}: note added")
+    return EX_OK
+
+
+def cmd_report(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.data_dir)
+    rows = store.conn.execute(
+        "SELECT queue, coalesce(assignee, '-') AS agent, count(*) AS n, avg(rating) AS mean,"
+        " sum(rating <= 2) AS low FROM tickets WHERE rating IS NOT NULL"
+        " GROUP BY queue, agent ORDER BY queue, agent").fetchall()
+    items = [dict(r) for r in rows]
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return EX_OK
+    print(f"{'queue':<12} {'agent':<28} {'ratings':>7} {'average':>7} {'1-2':>4}")
+    for i in items:
+        print(f"{i['queue']:<12} {i['agent']:<28} {i['n']:>7} {i['mean']:>7.2f} {i['low']:>4}")
+    if not items:
+        print("no ratings yet")
+    return EX_OK
