@@ -215,12 +215,6 @@ class Spool:
             conn.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in entry_ids])
             conn.executemany("DELETE FROM bodies WHERE entry_id = ?", [(i,) for i in entry_ids])
 
-    def hold(self, entry_id: int, reason: str) -> None:
-        with self._write() as conn:
-            conn.execute(
-                "UPDATE entries SET state = 'held', error = ? WHERE id = ?", (reason, entry_id)
-            )
-
     def release(self, entry_id: int, error: str) -> str:
         """A failed attempt: back to pending, or held once it has failed max_attempts times."""
         with self._write() as conn:
@@ -280,7 +274,3 @@ class Spool:
             SpoolRow(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7])
             for r in self.conn.execute(query + " ORDER BY id", params)
         ]
-
-    def count(self, state: str) -> int:
-        row = self.conn.execute("SELECT count(*) FROM entries WHERE state = ?", (state,))
-        return int(row.fetchone()[0])

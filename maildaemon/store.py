@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import sqlite3
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from maildaemon.domain import (
     Status,
     TicketRef,
 )
+from maildaemon.files import keep_once
 from maildaemon.sqlite import connect, immediate, savepoint
 
 migrations = Migrations("maildaemon")
@@ -440,14 +440,7 @@ class Store:
                          (sha256, raw))
             return
         path = self.path.parent / "raw" / sha256[:2] / f"{sha256}.eml"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{sha256}.{secrets.token_hex(4)}.tmp")
-            with open(tmp, "wb") as handle:
-                handle.write(raw)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
+        keep_once(path, raw)
         conn.execute("INSERT OR IGNORE INTO raw_messages (sha256, raw, path) VALUES (?, ?, ?)",
                      (sha256, b"", str(path.relative_to(self.path.parent))))
 
@@ -638,11 +631,6 @@ class Store:
     def messages_of(self, ticket_id: int) -> list[Any]:
         return self.conn.execute(
             "SELECT * FROM messages WHERE ticket_id = ? ORDER BY id", (ticket_id,)
-        ).fetchall()
-
-    def outbound_of(self, ticket_id: int) -> list[Any]:
-        return self.conn.execute(
-            "SELECT * FROM outbox WHERE ticket_id = ? ORDER BY id", (ticket_id,)
         ).fetchall()
 
     def events_of(self, ticket_id: int) -> list[Any]:

@@ -29,6 +29,7 @@ from maildaemon.domain import (
     Reply,
     TicketRef,
 )
+from maildaemon.files import keep_once
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
 from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
@@ -90,16 +91,7 @@ def attachment_path(data_dir: Path, sha256: str) -> Path:
 def keep_file(data_dir: Path, file: Attachment) -> None:
     """An accepted file, stored by its content hash (never its sender's name), durable
     before the transaction that records it commits. Identical files are stored once."""
-    path = attachment_path(data_dir, file.sha256)
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{file.sha256}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(file.data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    keep_once(attachment_path(data_dir, file.sha256), file.data)
 
 
 def parse_entry(entry: SpoolEntry, decode_limit: int | None = None) -> InboundMail:
