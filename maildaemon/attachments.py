@@ -21,6 +21,7 @@ import re
 import unicodedata
 import zipfile
 from email.message import Message
+from email.policy import Compat32
 
 import magic
 
@@ -31,6 +32,20 @@ SIGNATURE_TYPES = {"application/pkcs7-signature", "application/x-pkcs7-signature
                    "application/pgp-signature", "application/pgp-keys"}
 TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 MAGIC_BYTES = 1 << 18  # libmagic reads at most this much: MP4 boxes, PDF headers, ...
+
+
+class _Verbatim(Compat32):
+    """Writes an attached email's headers back as they arrived. The stdlib refolds every
+    header through email.header.Header, which was a third of all parsing time on real mail
+    and changed the bytes the customer sent."""
+
+    def fold_binary(self, name: str, value: object) -> bytes:
+        if isinstance(value, str):
+            return f"{name}: {value}{self.linesep}".encode("utf-8", "surrogateescape")
+        return super().fold_binary(name, value)  # type: ignore[arg-type]
+
+
+VERBATIM = _Verbatim(linesep="\r\n")
 OFFICE_MEMBERS = (
     ("word/document.xml",
      "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
@@ -179,7 +194,7 @@ def _payload(part: Message) -> bytes:
         inner = part.get_payload()
         if isinstance(inner, list) and inner and isinstance(inner[0], Message):
             try:
-                return inner[0].as_bytes()
+                return inner[0].as_bytes(policy=VERBATIM)
             except Exception:
                 return b""
     encoded = part.get_payload()
