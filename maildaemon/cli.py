@@ -10,14 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import multiprocessing as mp
-import os
 import sqlite3
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,15 +29,15 @@ from maildaemon.agent import (
 )
 from maildaemon.config import Config, ConfigError, describe, load_config, resolve_config_path
 from maildaemon.domain import Status
+from maildaemon.ingest import Ingest
 from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
 from maildaemon.sender import Sender, transport_for
-from maildaemon.spool import Incoming, Spool
+from maildaemon.spool import Spool
 from maildaemon.store import Store
 from maildaemon.views import ticket_json, ticket_text
-from maildaemon.worker import Worker, attachment_path, load_secret, parse_entry
+from maildaemon.worker import Worker, load_secret
 
 EX_OK, EX_NOTFOUND, EX_USAGE, EX_TEMPFAIL, EX_CONFIG = 0, 1, 2, 75, 78
-INGEST_CHUNK = 64
 
 
 def utc_now() -> datetime:
@@ -183,59 +180,28 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     def clock() -> datetime:
         return fixed or utc_now()
 
-    worker = Worker(config, spool, store, clock)
+    started = time.perf_counter()  # the pool's start-up counts too
+    ingest = Ingest(config, spool, Worker(config, spool, store, clock),
+                    Sender(Store(config.data_dir), transport_for(config.outbound,
+                                                                 config.maildir),
+                           config.outbound), clock, len(args.files))
     status = EX_OK
     outcomes: Counter[str] = Counter()
-    started = time.perf_counter()
-    pool = _parse_pool(len(args.files))
-    # In chunks: one spool commit and one ticket commit per chunk, bounded memory.
-    for start in range(0, len(args.files), INGEST_CHUNK):
-        names = args.files[start:start + INGEST_CHUNK]
-        items = [
-            Incoming(args.sender, tuple(args.rcpt),
-                     sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes(),
-                     "ingest")
-            for name in names
-        ]
-        spool_ids = spool.put_many(items)
-        del items
-        entries = spool.claim_named(spool_ids)
-        parsed = None
-        if pool is not None:
-            limits = [config.attachments.max_file_bytes] * len(entries)
-            parsed = dict(zip((e.id for e in entries), pool.map(parse_entry, entries, limits),
-                              strict=True))
-        done = {r.spool_id: r for r in worker.process_entries(entries, parsed)}
-        for name, spool_id in zip(names, spool_ids, strict=True):
-            if spool_id in done:
-                result = done[spool_id]
-                outcome, number, detail = result.outcome, result.ticket, result.detail
-            else:
-                outcome, number, detail = _wait_for_daemon(store, spool_id)
-            print(f"{name}: {outcome} {number or '-'} (spool {spool_id})"
-                  + (f": {detail}" if outcome in ("held", "pending") else ""))
-            outcomes[outcome] += 1
-            if outcome == "pending":
-                status = EX_TEMPFAIL
-    report = Sender(store, transport_for(config.outbound, config.maildir), config.outbound) \
-        .deliver_due(clock())
-    if pool is not None:
-        pool.shutdown()
+    for name, spool_id, result in ingest.run(args.files, args.sender, tuple(args.rcpt)):
+        if result is not None:
+            outcome, number, detail = result.outcome, result.ticket, result.detail
+        else:
+            outcome, number, detail = _wait_for_daemon(store, spool_id)
+        print(f"{name}: {outcome} {number or '-'} (spool {spool_id})"
+              + (f": {detail}" if outcome in ("held", "pending") else ""))
+        outcomes[outcome] += 1
+        if outcome == "pending":
+            status = EX_TEMPFAIL
+    report = ingest.delivered()
     summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
     print(f"ingested {len(args.files)} messages ({summary}), sent {report.sent} replies "
           f"in {time.perf_counter() - started:.3f} s", file=sys.stderr)
     return status
-
-
-def _parse_pool(count: int) -> ProcessPoolExecutor | None:
-    """Many files: parse them on every core (parsing is most of the work on real mail).
-
-    Forked before this process has started any thread, so the children are safe copies.
-    """
-    cores = os.cpu_count() or 1
-    if count <= INGEST_CHUNK or cores < 2:
-        return None
-    return ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("fork"))
 
 
 def _wait_for_daemon(store: Store, spool_id: str) -> tuple[str, str | None, str]:
@@ -342,7 +308,11 @@ def cmd_attachment(config: Config, args: argparse.Namespace) -> int:
         print(f"maildaemon: {args.number} has no attachment {args.n} "
               f"({len(files)} stored)", file=sys.stderr)
         return EX_NOTFOUND
-    data = attachment_path(config.data_dir, files[args.n - 1]["sha256"]).read_bytes()
+    data = store.attachment_bytes(files[args.n - 1]["sha256"])
+    if data is None:
+        print(f"maildaemon: the bytes of {args.number} attachment {args.n} are missing",
+              file=sys.stderr)
+        return EX_NOTFOUND
     if args.output == "-":
         sys.stdout.buffer.write(data)
     else:

@@ -13,8 +13,8 @@ import hashlib
 import json
 import secrets
 import sqlite3
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from maildaemon.blobs import Blobs
 from maildaemon.domain import (
     AttachmentUsage,
     Decision,
@@ -32,7 +33,6 @@ from maildaemon.domain import (
     Status,
     TicketRef,
 )
-from maildaemon.files import keep_once
 from maildaemon.sqlite import connect, immediate, savepoint
 
 migrations = Migrations("maildaemon")
@@ -185,7 +185,7 @@ def m004_attachments(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m005_large_raw_in_files(db: sqlite_utils.Database) -> None:
-    # Large messages are kept as files (raw_messages.path); see Store.keep_raw.
+    # Large messages are kept as files (raw_messages.path); see blobs.py.
     db.execute("ALTER TABLE raw_messages ADD COLUMN path TEXT")
 
 
@@ -257,6 +257,14 @@ def m009_processed_by_key_hash(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m010_attachment_data(db: sqlite_utils.Database) -> None:
+    # Accepted files' bytes like raw messages': small ones here, large ones by path (see
+    # blobs.py). Files kept before this table have no row and stay where they are.
+    db.execute("CREATE TABLE attachment_data (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL,"
+               " path TEXT)")
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -271,8 +279,6 @@ def parse_iso(text: str | None) -> datetime | None:
 ReplyRenderer = Callable[[str, str, Reply], OutgoingMail]
 
 
-RAW_FILE_BYTES = 1 << 20
-
 
 class Store:
     def __init__(self, data_dir: Path, synchronous: str = "FULL", cache_kib: int = 0) -> None:
@@ -286,6 +292,7 @@ class Store:
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
+        self.blobs = Blobs(data_dir)  # its files made durable by transaction(), pre-commit
         # Under the write lock: the daemon, its worker and a CLI command may all open a new
         # data directory at the same moment.
         with immediate(conn):
@@ -294,8 +301,17 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return immediate(self.conn)
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. Files staged in it (`self.blobs.files`) are durable
+        before it commits; if they cannot be made so, it rolls back."""
+        with immediate(self.conn) as conn:
+            try:
+                yield conn
+                self.blobs.files.sync()
+            except BaseException:
+                self.blobs.files.discard()
+                raise
 
     # -- context loads -------------------------------------------------------------------
 
@@ -393,7 +409,7 @@ class Store:
         if decision.outcome == Outcome.DUPLICATE:
             self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, None, stamp)
             return None
-        self.keep_raw(conn, mail.raw_sha256, raw)
+        self.blobs.keep(conn, "raw", mail.raw_sha256, raw)
         if decision.outcome == Outcome.AUTOMATIC:
             conn.execute(
                 "INSERT INTO automatic_mail (at, message_id, from_addr, envelope_sender,"
@@ -431,26 +447,11 @@ class Store:
         self._mark(conn, mail.dedup_key, spool_id, decision.outcome, number, stamp)
         return number
 
-    def keep_raw(self, conn: sqlite3.Connection, sha256: str, raw: bytes) -> None:
-        """The exact bytes of a received message, by hash. Small ones in the database (one
-        fsync for the whole batch); from RAW_FILE_BYTES on, a file fsynced before the
-        commit: SQLite would copy a 70 MB blob and churn its page cache with it."""
-        if len(raw) < RAW_FILE_BYTES:
-            conn.execute("INSERT OR IGNORE INTO raw_messages (sha256, raw) VALUES (?, ?)",
-                         (sha256, raw))
-            return
-        path = self.path.parent / "raw" / sha256[:2] / f"{sha256}.eml"
-        keep_once(path, raw)
-        conn.execute("INSERT OR IGNORE INTO raw_messages (sha256, raw, path) VALUES (?, ?, ?)",
-                     (sha256, b"", str(path.relative_to(self.path.parent))))
-
     def raw_message(self, sha256: str) -> bytes | None:
-        row = self.conn.execute("SELECT raw, path FROM raw_messages WHERE sha256 = ?",
-                                (sha256,))
-        found = row.fetchone()
-        if found is None:
-            return None
-        return (self.path.parent / found[1]).read_bytes() if found[1] else bytes(found[0])
+        return self.blobs.read(self.conn, "raw", sha256)
+
+    def attachment_bytes(self, sha256: str) -> bytes | None:
+        return self.blobs.read(self.conn, "attachment", sha256)
 
     def _mark(self, conn: sqlite3.Connection, key: str, spool_id: str, outcome: str,
               number: str | None, stamp: str) -> None:
@@ -517,6 +518,7 @@ class Store:
         for verdict in decision.attachments:
             file = verdict.candidate
             if verdict.reason == "accepted":
+                self.blobs.keep(conn, "attachment", file.sha256, file.data)
                 conn.execute(
                     "INSERT INTO attachments (ticket_id, message_row, filename, content_type,"
                     " declared_type, size, sha256, inline, mismatch) VALUES (?,?,?,?,?,?,?,?,?)",

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from maildaemon.config import Config
 from maildaemon.domain import (
-    Attachment,
     AttachmentLimits,
     Context,
     Decision,
@@ -29,7 +28,6 @@ from maildaemon.domain import (
     Reply,
     TicketRef,
 )
-from maildaemon.files import keep_once
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
 from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
@@ -82,16 +80,6 @@ def load_secret(data_dir: Path) -> bytes:
         handle.flush()
         os.fsync(handle.fileno())
     return bytes.fromhex(path.read_text().strip())
-
-
-def attachment_path(data_dir: Path, sha256: str) -> Path:
-    return data_dir / "attachments" / sha256[:2] / sha256
-
-
-def keep_file(data_dir: Path, file: Attachment) -> None:
-    """An accepted file, stored by its content hash (never its sender's name), durable
-    before the transaction that records it commits. Identical files are stored once."""
-    keep_once(attachment_path(data_dir, file.sha256), file.data)
 
 
 def parse_entry(entry: SpoolEntry, decode_limit: int | None = None) -> InboundMail:
@@ -169,9 +157,6 @@ class Worker:
         if mail is None:
             mail = parse_entry(entry, self.config.attachments.max_file_bytes)
         decision = decide(mail, self.context(mail, now), self.settings, now)
-        for verdict in decision.attachments:
-            if verdict.reason == "accepted":
-                keep_file(self.config.data_dir, verdict.candidate)
         number = self.store.apply(decision, mail, entry.raw, entry.spool_id, now,
                                   self._reply_renderer(decision, mail, now))
         log.info("spool %s message %s from %s: %s %s (%s)", entry.spool_id, mail.message_id,

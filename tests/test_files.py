@@ -1,0 +1,73 @@
+"""Files the ticket database refers to are whole and on disk before it commits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maildaemon.blobs import FILE_BYTES
+from maildaemon.store import Store
+
+
+def leftovers(root: Path) -> list[Path]:
+    return list(root.rglob(".*.tmp"))
+
+
+def test_a_staged_file_appears_whole_when_the_transaction_commits(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    target = tmp_path / "data" / "attachments" / "ab" / "abcdef"
+    with store.transaction() as conn:
+        store.blobs.files.stage(target, b"the customer's file")
+        store.blobs.files.stage(target, b"the customer's file")  # the same file twice: once
+        assert not target.exists()  # nothing carries the final name before the fsync
+        conn.execute("INSERT INTO processed VALUES (1, 'kept', 'test', NULL, 'now')")
+    assert target.read_bytes() == b"the customer's file"
+    assert store.processed_outcome("kept") == ("test", None)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_transaction_that_fails_leaves_no_file(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    target = tmp_path / "data" / "attachments" / "cd" / "cdef"
+    with pytest.raises(RuntimeError), store.transaction():
+        store.blobs.files.stage(target, b"bytes")
+        raise RuntimeError("the batch failed")
+    assert not target.exists() and leftovers(tmp_path) == []
+
+
+def test_a_file_that_cannot_be_kept_rolls_the_transaction_back(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    target = tmp_path / "data" / "attachments" / "ef" / "ef01"
+    with pytest.raises(OSError), store.transaction() as conn:
+        conn.execute("INSERT INTO processed VALUES (1, 'gone', 'test', NULL, 'now')")
+        store.blobs.files.stage(target, b"bytes")
+        target.mkdir()  # the rename onto this name will fail
+    assert store.conn.execute("SELECT count(*) FROM processed").fetchone()[0] == 0
+    assert leftovers(tmp_path) == []
+
+
+def test_small_blobs_live_in_the_database_and_large_ones_in_files(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    small, large = b"s" * 1000, b"L" * FILE_BYTES
+    with store.transaction() as conn:
+        store.blobs.keep(conn, "attachment", "aa" * 32, small)
+        store.blobs.keep(conn, "attachment", "bb" * 32, large)
+        store.blobs.keep(conn, "raw", "cc" * 32, large)
+    files = sorted(p.relative_to(tmp_path / "data").as_posix()
+                   for p in (tmp_path / "data").rglob("*") if p.is_file()
+                   and "sqlite3" not in p.name and p.name != "secret.key")
+    assert files == [f"attachments/bb/{'bb' * 32}", f"raw/cc/{'cc' * 32}.eml"]
+    assert store.attachment_bytes("aa" * 32) == small
+    assert store.attachment_bytes("bb" * 32) == large
+    assert store.raw_message("cc" * 32) == large
+    assert store.attachment_bytes("dd" * 32) is None
+
+
+def test_an_attachment_kept_as_a_file_before_the_table_existed_is_found(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    legacy = tmp_path / "data" / "attachments" / "ee" / ("ee" * 32)
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(b"from an older version")
+    assert store.attachment_bytes("ee" * 32) == b"from an older version"
