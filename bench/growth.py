@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from maildaemon.config import config_from_dict
-from maildaemon.sender import Sender, transport_for
 from maildaemon.spool import Incoming, Spool
 from maildaemon.store import Store, key_hash
-from maildaemon.worker import Worker
-from maildaemon.workproc import WORKER_CACHE_KIB
+from maildaemon.workproc import worker_parts
 
 STAMP = "2026-01-01T00:00:00Z"
 CHUNK = 50_000
@@ -113,19 +111,17 @@ def run_workload(config: Any, sample: list[tuple[str, str, str]], tag: str,
     spool.put_many([Incoming(None, (), raw, "bench")
                     for raw in workload(count, sample, tag, rng)])
     now = datetime(2026, 11, 28, tzinfo=UTC)
-    worker = Worker(config, Spool(config.data_dir, synchronous="NORMAL"),
-                    Store(config.data_dir, cache_kib=WORKER_CACHE_KIB), lambda: now)
-    sender = Sender(Store(config.data_dir, synchronous="NORMAL"),
-                    transport_for(config.outbound, config.maildir), config.outbound)
+    parts = worker_parts(config, lambda: now)  # the worker process's own connections
     started = time.perf_counter()
     done = 0
     for _ in range(count):
-        batch = worker.process_batch()
+        batch = parts.work_batch()
         if not batch:
             break
-        done += len(batch)
-        sender.deliver_due(now)
+        done += batch
+        parts.sender.deliver_due(now)
     elapsed = time.perf_counter() - started
+    parts.checkpointer.stop()
     if done != count:
         raise RuntimeError(f"processed {done} of {count}")
     return count / elapsed

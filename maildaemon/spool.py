@@ -112,13 +112,8 @@ class Spool:
 
     def leave_checkpoints_to_others(self) -> None:
         """For the SMTP edge: never copy the WAL into the database inside a commit that a
-        waiting client's 250 depends on. The worker checkpoints instead (`checkpoint`)."""
+        waiting client's 250 depends on. The worker's checkpointer does it instead."""
         self.conn.execute("PRAGMA wal_autocheckpoint=0")
-
-    def checkpoint(self) -> None:
-        """Copy committed pages from the WAL into the database without blocking writers;
-        without it, the WAL of an edge that never checkpoints would only grow."""
-        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         return immediate(self.conn)

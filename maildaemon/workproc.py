@@ -19,6 +19,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -28,6 +29,7 @@ from maildaemon.config import Config
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_for
 from maildaemon.spool import Spool
+from maildaemon.sqlite import Checkpointer
 from maildaemon.store import Store
 from maildaemon.sweeps import Sweeper
 from maildaemon.worker import Worker, load_secret
@@ -43,20 +45,48 @@ WORKER_NICENESS = 10
 WORKER_CACHE_KIB = 32768
 
 
+@dataclass
+class Parts:
+    spool: Spool
+    worker: Worker
+    sender: Sender
+    checkpointer: Checkpointer
+
+    def work_batch(self) -> int:
+        """One batch from the spool into tickets; how many messages it took."""
+        done = len(self.worker.process_batch())
+        if done:
+            self.checkpointer.poke()  # for the spool: its deletions are not in a Store
+        return done
+
+
+def worker_parts(config: Config, clock: Callable[[], datetime]) -> Parts:
+    """The worker's connections, as the daemon runs them (the benchmarks build theirs here).
+
+    Claims and deletions, leases and "sent" marks are bookkeeping: losing them in a power
+    cut repeats work (a no-op, or an at-least-once resend), so they skip fsync. Both
+    databases' checkpoints run on a thread of their own (see sqlite.Checkpointer).
+    """
+    data_dir = config.data_dir
+    spool = Spool(data_dir, config.spool.max_attempts, synchronous="NORMAL")
+    checkpointer = Checkpointer([spool.path, data_dir / "maildaemon.sqlite3"])
+    checkpointer.take_over(spool.conn)
+    worker = Worker(config, spool, Store(data_dir, cache_kib=WORKER_CACHE_KIB,
+                                         checkpointer=checkpointer), clock)
+    sender = Sender(Store(data_dir, synchronous="NORMAL", checkpointer=checkpointer),
+                    transport_for(config.outbound, config.maildir), config.outbound)
+    return Parts(spool, worker, sender, checkpointer)
+
+
 class WorkerProcess:
     def __init__(self, config: Config, clock: Callable[[], datetime],
                  wake_fd: int | None = None) -> None:
         self.config = config
         self.clock = clock
         self.wake_fd = wake_fd
-        data_dir = config.data_dir
-        # Claims and deletions, leases and "sent" marks are bookkeeping: losing them in a
-        # power cut repeats work (a no-op, or an at-least-once resend), so they skip fsync.
-        self.spool = Spool(data_dir, config.spool.max_attempts, synchronous="NORMAL")
-        self.worker = Worker(config, self.spool, Store(data_dir, cache_kib=WORKER_CACHE_KIB),
-                             clock)
-        self.sender = Sender(Store(data_dir, synchronous="NORMAL"),
-                             transport_for(config.outbound, config.maildir), config.outbound)
+        self.parts = worker_parts(config, clock)
+        self.spool = self.parts.spool
+        self.sender = self.parts.sender
         self.sweeper: Sweeper | None = None
         self.wake = threading.Event()
         self.send_wake = threading.Event()
@@ -94,6 +124,7 @@ class WorkerProcess:
             scheduler.shutdown(wait=False)
             self.send_wake.set()
             sender.join(WORKER_STOP_SECONDS)
+            self.parts.checkpointer.stop()
         log.info("worker stopped")
         return 0
 
@@ -134,10 +165,9 @@ class WorkerProcess:
         while not self.stop.is_set():
             self.wake.clear()
             while not self.stop.is_set():
-                if not self.worker.process_batch():
+                if not self.parts.work_batch():
                     break
                 self.send_wake.set()
-                self.spool.checkpoint()
             self.wake.wait(POLL_SECONDS)
 
     def _send_loop(self) -> None:
