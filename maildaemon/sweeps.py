@@ -46,6 +46,7 @@ class Sweeper:
         """Every ticket whose timer is due as of `now`; returns what was done, by action."""
         done: Counter[str] = Counter()
         stamp = iso(now)
+        self.store.forget_old_replies(now)
         for _ in range(10_000):
             ids = [r[0] for r in self.store.conn.execute(
                 "SELECT id FROM tickets WHERE due_at IS NOT NULL AND due_at <= ?"
