@@ -26,7 +26,6 @@ from maildaemon.domain import (
     Priority,
     ReferenceHit,
     Reply,
-    TicketRef,
 )
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
@@ -188,11 +187,12 @@ class Worker:
         candidates = [*mail.in_reply_to, *reversed(mail.references)]
         for message_id in dict.fromkeys(candidates):
             number = ticket_of_our_message_id(message_id, self.secret, self.settings.domain)
-            via = "our_message_id"
-            if number is None:
-                number = self.store.ticket_of_stored_message(message_id)
+            if number is not None:
+                ref = self.store.ticket_ref(number)
+                via = "our_message_id"
+            else:
+                ref = self.store.ticket_of_received_message(message_id)
                 via = "stored_message_id"
-            ref: TicketRef | None = self.store.ticket_ref(number) if number else None
             if ref is not None:
                 return ReferenceHit(ticket=ref, via=via, message_id=message_id)
         return None
