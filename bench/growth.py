@@ -6,11 +6,12 @@ sender take 2,000 spooled messages: half new tickets, half replies (In-Reply-To 
 message) to existing tickets picked at random from the whole history, the worst case for
 any cache. Only indexed lookups keep that flat. The worker's connections stay open across
 workloads, as in the worker process; each size takes one workload untimed first, then is
-measured three times, interleaved with the others, and its best run counts.
+measured five times, interleaved with the others, and its best run counts.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -146,13 +147,14 @@ def run_workload(db: Database, tag: str, count: int = 2000) -> float:
     return count / elapsed
 
 
-def measure(workdir: Path, sizes: tuple[int, ...], rounds: int = 3) -> dict[int, float]:
+def measure(workdir: Path, sizes: tuple[int, ...], rounds: int = 5) -> dict[int, float]:
     """Best of `rounds` per database size, the sizes interleaved in each round, so that a
     noisy minute on this shared machine does not land on one size only. Each size first
     takes one workload untimed: a running worker's connections are warm, and so are the
     measured ones (the first workload after opening also reads the schema and the upper
     levels of every index)."""
     databases = {n: open_database(workdir / f"growth-{n}", n) for n in sizes}
+    os.sync()  # not the kernel writing back a gigabyte of seed while we measure
     try:
         for n in sizes:
             run_workload(databases[n], f"g{n}warm")

@@ -170,7 +170,7 @@ def versus_helpdesk(tmp: Path) -> Row:
 
 def database_growth(tmp: Path, quick: bool) -> list[Row]:
     sizes = (0, 100_000) if quick else (0, 100_000, 1_000_000)
-    rates = growth.measure(tmp, sizes, rounds=2 if quick else 3)
+    rates = growth.measure(tmp, sizes, rounds=2 if quick else 5)
     rows = []
     for n in sizes:
         ratio = rates[n] / rates[0]
