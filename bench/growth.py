@@ -62,7 +62,8 @@ def seed(data_dir: Path, count: int, rng: random.Random) -> list[tuple[str, str,
                 "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, '" + STAMP
                 + "', ?, '')", [(r[0], t) for r in rows for t in ("created", "reply_queued")])
             conn.executemany(
-                "INSERT INTO processed VALUES (?, ?, 'new_ticket', ?, '" + STAMP + "')",
+                "INSERT INTO processed (key_hash, spool_id, outcome, ticket_number, at)"
+                " VALUES (?, ?, 'new_ticket', ?, '" + STAMP + "')",
                 [(key_hash(f"{r[3]} body{r[0]}"), f"seed{r[0]}", r[1]) for r in rows])
             conn.executemany(
                 "INSERT INTO outbox (id, ticket_id, kind, message_id, mail_from, rcpt_to,"

@@ -21,7 +21,8 @@ def test_a_staged_file_appears_whole_when_the_transaction_commits(tmp_path: Path
         store.blobs.files.stage(target, b"the customer's file")
         store.blobs.files.stage(target, b"the customer's file")  # the same file twice: once
         assert not target.exists()  # nothing carries the final name before the fsync
-        conn.execute("INSERT INTO processed VALUES (1, 'kept', 'test', NULL, 'now')")
+        conn.execute("INSERT INTO processed (key_hash, spool_id, outcome, at)"
+                     " VALUES (1, 'kept', 'test', 'now')")
     assert target.read_bytes() == b"the customer's file"
     assert store.processed_outcome("kept") == ("test", None)
     assert leftovers(tmp_path) == []
@@ -40,7 +41,8 @@ def test_a_file_that_cannot_be_kept_rolls_the_transaction_back(tmp_path: Path) -
     store = Store(tmp_path / "data")
     target = tmp_path / "data" / "attachments" / "ef" / "ef01"
     with pytest.raises(OSError), store.transaction() as conn:
-        conn.execute("INSERT INTO processed VALUES (1, 'gone', 'test', NULL, 'now')")
+        conn.execute("INSERT INTO processed (key_hash, spool_id, outcome, at)"
+                     " VALUES (1, 'gone', 'test', 'now')")
         store.blobs.files.stage(target, b"bytes")
         target.mkdir()  # the rename onto this name will fail
     assert store.conn.execute("SELECT count(*) FROM processed").fetchone()[0] == 0

@@ -66,7 +66,8 @@ def test_checkpoints_reach_the_database_file_without_the_writers(tmp_path: Path)
     assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
     for i in range(50):
         with store.transaction() as conn:
-            conn.execute("INSERT INTO processed VALUES (?, ?, 'test', NULL, 'now')",
+            conn.execute("INSERT INTO processed (key_hash, spool_id, outcome, at)"
+                         " VALUES (?, ?, 'test', 'now')",
                          (i, f"spool{i}"))
     checkpointer.stop()
     # The database file alone, without its WAL, holds every commit.
