@@ -1,0 +1,53 @@
+"""A database written by an earlier version opens with everything still found."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from maildaemon.sqlite import connect
+from maildaemon.store import Store, iso, key_hash, migrations
+
+
+def test_a_database_from_before_the_growth_work_keeps_its_keys_limits_and_threads(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    conn = connect(data / "maildaemon.sqlite3")
+    migrations.apply(sqlite_utils.Database(conn), stop_before="m011_fewer_random_index_inserts")
+    recent = iso(datetime.now(UTC) - timedelta(minutes=10))
+    conn.executescript(f"""
+        INSERT INTO tickets (id, number, status, priority, queue, requester, subject,
+            created_at, updated_at) VALUES (7, 'HS-000007', 'open', 'medium', 'support',
+            'ann@example.org', 'printer', '{recent}', '{recent}');
+        INSERT INTO participants VALUES (7, 'ann@example.org', 'requester');
+        INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs, subject,
+            date, text) VALUES
+            (7, 'inbound', '<hers@example.org>', 'ann@example.org', '[]', 'printer', 'x', ''),
+            (7, 'outbound', '<ours@healthsync.com>', 'support@', '[]', 'printer', 'x', '');
+        INSERT INTO outbox (ticket_id, kind, message_id, mail_from, rcpt_to, status,
+            next_attempt_at, created_at) VALUES
+            (7, 'ack', '<old@h>', 's', 'ann@example.org', 'sent', 'x', '2020-01-01T00:00:00Z'),
+            (7, 'ack', '<new@h>', 's', 'ann@example.org', 'sent', 'x', '{recent}');
+    """)
+    conn.execute("INSERT INTO processed VALUES (?, 'spool-1', 'new_ticket', 'HS-000007', ?)",
+                 (key_hash("<hers@example.org> body"), recent))
+    conn.close()
+
+    store = Store(data)
+    assert store.key_processed("<hers@example.org> body")
+    assert not store.key_processed("<someone-else@example.org> body")
+    assert store.processed_outcome("spool-1") == ("new_ticket", "HS-000007")
+    assert store.recent_autoreplies("ann@example.org", datetime.now(UTC)) == 1
+    found = store.ticket_of_received_message("<hers@example.org>")
+    assert found is not None and found.number == "HS-000007"
+    assert found.participants == frozenset({"ann@example.org"})
+    assert store.ticket_of_received_message("<ours@healthsync.com>") is None  # HMAC's job
+    with pytest.raises(sqlite3.IntegrityError), store.transaction() as write:
+        write.execute("INSERT INTO processed (key_hash, spool_id, outcome, at)"
+                      " VALUES (?, 'spool-2', 'new_ticket', 'now')",
+                      (key_hash("<hers@example.org> body"),))
