@@ -1,12 +1,18 @@
-"""Content-addressed bytes: every received message and every accepted attachment, by SHA-256.
+"""Message and attachment bytes: small ones in the ticket database, large ones as files.
 
-Small ones live in the ticket database, written in the same transaction as the rows that
-refer to them: covered by the batch's one fsync, and no file to create (creating a file and
-its directory cost 1-2 ms each here, more than processing the message). From FILE_BYTES on
-they are files, staged in the transaction's `DurableFiles` and durable before it commits:
-SQLite would copy a 70 MB blob through its page cache. Either way the table has the row,
-so the bytes are found with one indexed lookup; an attachment stored as a file before the
-table existed has no row and is found at its path.
+Small ones are written in the same transaction as the rows that refer to them: covered by
+the batch's one fsync, and no file to create (creating a file and its directory cost
+1-2 ms each here, more than processing the message). From FILE_BYTES on they are files,
+staged in the transaction's `DurableFiles` and durable before it commits: SQLite would copy
+a 70 MB blob through its page cache. Either way a row records where the bytes are.
+
+Received messages are found by their row id (`messages.raw_id`, `automatic_mail.raw_id`),
+in arrival order: no index keyed by their hash, which every message would insert into at a
+random place (at a million messages that index alone cost a tenth of the throughput). Two
+identical messages never both get here: the second is a duplicate by its dedup key. Files
+(`attachment_data`) are keyed by their hash, so an inline logo sent a hundred times is
+kept once; an attachment stored as a file before that table existed has no row and is
+found at its path.
 """
 
 from __future__ import annotations
@@ -17,11 +23,6 @@ from pathlib import Path
 from maildaemon.files import DurableFiles
 
 FILE_BYTES = 1 << 20
-# kind -> (table, directory under data_dir, file suffix)
-KINDS = {
-    "raw": ("raw_messages", "raw", ".eml"),
-    "attachment": ("attachment_data", "attachments", ""),
-}
 
 
 class Blobs:
@@ -29,25 +30,49 @@ class Blobs:
         self.data_dir = data_dir
         self.files = DurableFiles()
 
-    def keep(self, conn: sqlite3.Connection, kind: str, sha256: str, data: bytes) -> None:
-        table, _, _ = KINDS[kind]
+    def keep_raw(self, conn: sqlite3.Connection, sha256: str, raw: bytes) -> int:
+        """The exact bytes of a received message; returns their row id."""
+        if len(raw) < FILE_BYTES:
+            cursor = conn.execute("INSERT INTO raw_messages (sha256, raw) VALUES (?, ?)",
+                                  (sha256, raw))
+        else:
+            path = self.raw_path(sha256)
+            self.files.stage(path, raw)
+            cursor = conn.execute(
+                "INSERT INTO raw_messages (sha256, raw, path) VALUES (?, x'', ?)",
+                (sha256, str(path.relative_to(self.data_dir))))
+        return int(cursor.lastrowid or 0)
+
+    def raw(self, conn: sqlite3.Connection, raw_id: int) -> bytes | None:
+        row = conn.execute("SELECT raw, path FROM raw_messages WHERE id = ?",
+                           (raw_id,)).fetchone()
+        return self._bytes(row)
+
+    def keep_attachment(self, conn: sqlite3.Connection, sha256: str, data: bytes) -> None:
         if len(data) < FILE_BYTES:
-            conn.execute(f"INSERT OR IGNORE INTO {table} VALUES (?, ?, NULL)", (sha256, data))
+            conn.execute("INSERT OR IGNORE INTO attachment_data VALUES (?, ?, NULL)",
+                         (sha256, data))
             return
-        path = self.path(kind, sha256)
+        path = self.attachment_path(sha256)
         self.files.stage(path, data)
-        conn.execute(f"INSERT OR IGNORE INTO {table} VALUES (?, x'', ?)",
+        conn.execute("INSERT OR IGNORE INTO attachment_data VALUES (?, x'', ?)",
                      (sha256, str(path.relative_to(self.data_dir))))
 
-    def read(self, conn: sqlite3.Connection, kind: str, sha256: str) -> bytes | None:
-        table, _, _ = KINDS[kind]
-        row = conn.execute(f"SELECT {'raw' if kind == 'raw' else 'data'}, path FROM {table}"
-                           " WHERE sha256 = ?", (sha256,)).fetchone()
+    def attachment(self, conn: sqlite3.Connection, sha256: str) -> bytes | None:
+        row = conn.execute("SELECT data, path FROM attachment_data WHERE sha256 = ?",
+                           (sha256,)).fetchone()
         if row is None:
-            legacy = self.path(kind, sha256)
-            return legacy.read_bytes() if kind == "attachment" and legacy.is_file() else None
-        return (self.data_dir / row[1]).read_bytes() if row[1] else bytes(row[0])
+            legacy = self.attachment_path(sha256)
+            return legacy.read_bytes() if legacy.is_file() else None
+        return self._bytes(row)
 
-    def path(self, kind: str, sha256: str) -> Path:
-        _, directory, suffix = KINDS[kind]
-        return self.data_dir / directory / sha256[:2] / f"{sha256}{suffix}"
+    def raw_path(self, sha256: str) -> Path:
+        return self.data_dir / "raw" / sha256[:2] / f"{sha256}.eml"
+
+    def attachment_path(self, sha256: str) -> Path:
+        return self.data_dir / "attachments" / sha256[:2] / sha256
+
+    def _bytes(self, row: sqlite3.Row | tuple[bytes, str | None] | None) -> bytes | None:
+        if row is None:
+            return None
+        return (self.data_dir / row[1]).read_bytes() if row[1] else bytes(row[0])

@@ -329,6 +329,35 @@ def m013_processed_in_arrival_order(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m014_raw_messages_by_id(db: sqlite_utils.Database) -> None:
+    # Received messages found by row id, kept in arrival order: no index of their hashes,
+    # which every message inserted into at a random place (see blobs.py).
+    db.executescript(
+        """
+        CREATE TABLE raw_by_id (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            raw BLOB NOT NULL,
+            path TEXT
+        );
+        INSERT INTO raw_by_id (sha256, raw, path)
+            SELECT sha256, raw, path FROM raw_messages ORDER BY rowid;
+        CREATE INDEX raw_by_id_sha256 ON raw_by_id(sha256);  -- for this migration only
+        ALTER TABLE messages ADD COLUMN raw_id INTEGER;
+        ALTER TABLE automatic_mail ADD COLUMN raw_id INTEGER;
+        UPDATE messages SET raw_id = (SELECT id FROM raw_by_id r
+                                      WHERE r.sha256 = messages.raw_sha256)
+            WHERE raw_sha256 IS NOT NULL;
+        UPDATE automatic_mail SET raw_id = (SELECT id FROM raw_by_id r
+                                            WHERE r.sha256 = automatic_mail.raw_sha256);
+        DROP INDEX raw_by_id_sha256;
+        DROP TABLE raw_messages;
+        ALTER TABLE raw_by_id RENAME TO raw_messages;
+        """
+    )
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -498,18 +527,19 @@ class Store:
         if decision.outcome == Outcome.DUPLICATE:
             self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, None, stamp)
             return None
-        self.blobs.keep(conn, "raw", mail.raw_sha256, raw)
+        raw_id = self.blobs.keep_raw(conn, mail.raw_sha256, raw)
         if decision.outcome == Outcome.AUTOMATIC:
             conn.execute(
                 "INSERT INTO automatic_mail (at, message_id, from_addr, envelope_sender,"
-                " subject, reason, raw_sha256, spool_id) VALUES (?,?,?,?,?,?,?,?)",
+                " subject, reason, raw_sha256, spool_id, raw_id) VALUES (?,?,?,?,?,?,?,?,?)",
                 (stamp, mail.message_id, mail.from_addr, mail.envelope_sender,
-                 mail.subject, decision.automated_reason or "", mail.raw_sha256, spool_id),
+                 mail.subject, decision.automated_reason or "", mail.raw_sha256, spool_id,
+                 raw_id),
             )
         else:
             ticket_id, number = self._ticket_for(conn, decision, stamp)
             message_row = self._insert_inbound(conn, ticket_id, mail, stamp,
-                                               decision.automated_reason)
+                                               decision.automated_reason, raw_id)
             self._insert_attachments(conn, ticket_id, message_row, decision)
             if decision.new_status is not None:
                 self.set_status(conn, ticket_id, decision.new_status, stamp, None)
@@ -536,11 +566,12 @@ class Store:
         self._mark(conn, mail.dedup_key, spool_id, decision.outcome, number, stamp)
         return number
 
-    def raw_message(self, sha256: str) -> bytes | None:
-        return self.blobs.read(self.conn, "raw", sha256)
+    def raw_message(self, raw_id: int) -> bytes | None:
+        """The exact bytes received, by `messages.raw_id` or `automatic_mail.raw_id`."""
+        return self.blobs.raw(self.conn, raw_id)
 
     def attachment_bytes(self, sha256: str) -> bytes | None:
-        return self.blobs.read(self.conn, "attachment", sha256)
+        return self.blobs.attachment(self.conn, sha256)
 
     def _mark(self, conn: sqlite3.Connection, key: str, spool_id: str, outcome: str,
               number: str | None, stamp: str) -> None:
@@ -609,7 +640,7 @@ class Store:
         for verdict in decision.attachments:
             file = verdict.candidate
             if verdict.reason == "accepted":
-                self.blobs.keep(conn, "attachment", file.sha256, file.data)
+                self.blobs.keep_attachment(conn, file.sha256, file.data)
                 conn.execute(
                     "INSERT INTO attachments (ticket_id, message_row, filename, content_type,"
                     " declared_type, size, sha256, inline, mismatch) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -647,14 +678,14 @@ class Store:
         ).fetchall()
 
     def _insert_inbound(self, conn: sqlite3.Connection, ticket_id: int, mail: InboundMail,
-                        stamp: str, automated: str | None) -> int:
+                        stamp: str, automated: str | None, raw_id: int) -> int:
         cursor = conn.execute(
             "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
-            " cc_addrs, subject, date, text, raw_sha256, automated, own_text)"
-            " VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " cc_addrs, subject, date, text, raw_sha256, automated, own_text, raw_id)"
+            " VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (ticket_id, mail.message_id, mail.from_addr, json.dumps(list(mail.to)),
              json.dumps(list(mail.cc)), mail.subject, iso(mail.date) if mail.date else stamp,
-             mail.text, mail.raw_sha256, automated, mail.own_text),
+             mail.text, mail.raw_sha256, automated, mail.own_text, raw_id),
         )
         return int(cursor.lastrowid or 0)
 

@@ -53,17 +53,20 @@ def test_small_blobs_live_in_the_database_and_large_ones_in_files(tmp_path: Path
     store = Store(tmp_path / "data")
     small, large = b"s" * 1000, b"L" * FILE_BYTES
     with store.transaction() as conn:
-        store.blobs.keep(conn, "attachment", "aa" * 32, small)
-        store.blobs.keep(conn, "attachment", "bb" * 32, large)
-        store.blobs.keep(conn, "raw", "cc" * 32, large)
+        store.blobs.keep_attachment(conn, "aa" * 32, small)
+        store.blobs.keep_attachment(conn, "bb" * 32, large)
+        small_raw = store.blobs.keep_raw(conn, "dd" * 32, small)
+        large_raw = store.blobs.keep_raw(conn, "cc" * 32, large)
     files = sorted(p.relative_to(tmp_path / "data").as_posix()
                    for p in (tmp_path / "data").rglob("*") if p.is_file()
                    and "sqlite3" not in p.name and p.name != "secret.key")
     assert files == [f"attachments/bb/{'bb' * 32}", f"raw/cc/{'cc' * 32}.eml"]
     assert store.attachment_bytes("aa" * 32) == small
     assert store.attachment_bytes("bb" * 32) == large
-    assert store.raw_message("cc" * 32) == large
-    assert store.attachment_bytes("dd" * 32) is None
+    assert store.raw_message(small_raw) == small
+    assert store.raw_message(large_raw) == large
+    assert store.attachment_bytes("ee" * 32) is None
+    assert store.raw_message(large_raw + 1) is None
 
 
 def test_an_attachment_kept_as_a_file_before_the_table_existed_is_found(

@@ -13,7 +13,7 @@ from maildaemon.sqlite import connect
 from maildaemon.store import Store, iso, key_hash, migrations
 
 
-def test_a_database_from_before_the_growth_work_keeps_its_keys_limits_and_threads(
+def test_a_database_from_before_the_growth_work_keeps_keys_limits_threads_and_bytes(
         tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -25,10 +25,13 @@ def test_a_database_from_before_the_growth_work_keeps_its_keys_limits_and_thread
             created_at, updated_at) VALUES (7, 'HS-000007', 'open', 'medium', 'support',
             'ann@example.org', 'printer', '{recent}', '{recent}');
         INSERT INTO participants VALUES (7, 'ann@example.org', 'requester');
+        INSERT INTO raw_messages (sha256, raw) VALUES ('{"ab" * 32}', x'48656c6c6f');
         INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs, subject,
-            date, text) VALUES
-            (7, 'inbound', '<hers@example.org>', 'ann@example.org', '[]', 'printer', 'x', ''),
-            (7, 'outbound', '<ours@healthsync.com>', 'support@', '[]', 'printer', 'x', '');
+            date, text, raw_sha256) VALUES
+            (7, 'inbound', '<hers@example.org>', 'ann@example.org', '[]', 'printer', 'x', '',
+             '{"ab" * 32}'),
+            (7, 'outbound', '<ours@healthsync.com>', 'support@', '[]', 'printer', 'x', '',
+             NULL);
         INSERT INTO outbox (ticket_id, kind, message_id, mail_from, rcpt_to, status,
             next_attempt_at, created_at) VALUES
             (7, 'ack', '<old@h>', 's', 'ann@example.org', 'sent', 'x', '2020-01-01T00:00:00Z'),
@@ -39,6 +42,9 @@ def test_a_database_from_before_the_growth_work_keeps_its_keys_limits_and_thread
     conn.close()
 
     store = Store(data)
+    [raw_id] = store.conn.execute("SELECT raw_id FROM messages WHERE direction = 'inbound'"
+                                  ).fetchone()
+    assert store.raw_message(raw_id) == b"Hello"
     assert store.key_processed("<hers@example.org> body")
     assert not store.key_processed("<someone-else@example.org> body")
     assert store.processed_outcome("spool-1") == ("new_ticket", "HS-000007")
