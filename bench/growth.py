@@ -1,16 +1,19 @@
 """Cost as the database grows: the same workload on 0, 100k and 1M existing tickets.
 
-The tickets are generated straight into SQLite (with a participant, a message, two events,
-their processed keys and a sent reply each, like real history), then the real worker and
-sender take 2,000 spooled messages: half new tickets, half replies (In-Reply-To a stored
-message) to existing tickets picked at random from the whole history, the worst case for
-any cache. Only indexed lookups keep that flat. The worker's connections stay open across
-workloads, as in the worker process; each size takes one workload untimed first, then is
-measured five times, interleaved with the others, and its best run counts.
+The tickets are generated straight into SQLite, each like real history: a participant, the
+received message with its raw bytes (a short stand-in: only the rows and their indexes
+matter here), the acknowledgement as sent message and outbox row, two events and the
+processed key. Then the real worker and sender take 2,000 spooled messages: half new
+tickets, half replies (In-Reply-To a stored message) to existing tickets picked at random
+from the whole history, the worst case for any cache. Only indexed lookups keep that flat.
+The worker's connections stay open across workloads, as in the worker process; each size
+takes one workload untimed first, then is measured five times, interleaved with the
+others, and its best run counts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import time
@@ -55,9 +58,18 @@ def seed(data_dir: Path, count: int, rng: random.Random) -> list[tuple[str, str,
             conn.executemany("INSERT INTO participants VALUES (?, ?, 'requester')",
                              [(r[0], r[2]) for r in rows])
             conn.executemany(
+                "INSERT INTO raw_messages (id, sha256, raw) VALUES (?, ?, ?)",
+                [(r[0], hashlib.sha256(raw).hexdigest(), raw) for r in rows
+                 for raw in [f"From: {r[2]}\r\nMessage-ID: {r[3]}\r\n\r\nold\r\n".encode()]])
+            conn.executemany(
                 "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
-                " subject, date, text) VALUES (?, 'inbound', ?, ?, '[]', 'old', '" + STAMP
-                + "', 'old text')", [(r[0], r[3], r[2]) for r in rows])
+                " subject, date, text, raw_id) VALUES (?, 'inbound', ?, ?, '[]', 'old', '"
+                + STAMP + "', 'old text', ?)", [(r[0], r[3], r[2], r[0]) for r in rows])
+            conn.executemany(
+                "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
+                " subject, date, text) VALUES (?, 'outbound', ?, 'support@healthsync.com',"
+                " ?, 'old', '" + STAMP + "', 'We received your message.')",
+                [(r[0], f"<{r[1]}.seed@healthsync.com>", f'["{r[2]}"]') for r in rows])
             conn.executemany(
                 "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, '" + STAMP
                 + "', ?, '')", [(r[0], t) for r in rows for t in ("created", "reply_queued")])
