@@ -1,8 +1,10 @@
-"""Under sustained load the write-ahead logs stay small: the checkpointer keeps up.
+"""Under sustained load the write-ahead logs stop growing: the checkpointer keeps up.
 
 The SMTP edge never checkpoints the spool, and the worker's connections hand their
-checkpoints to a thread (`sqlite.Checkpointer`); if that thread fell behind or stopped,
-each WAL would grow by every page written, some 10-20 KB per message.
+checkpoints to a thread (`sqlite.Checkpointer`). A log that is never rewound grows by every
+page written, 10-20 KB per message: 6,000 messages would leave 60-120 MB logs. Rewound,
+they stay at what a fraction of a second of writing needs (12-30 MB here). A log file
+never shrinks by itself, so its size at the end is the largest it ever was.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from pathlib import Path
 
 from tests.conftest import DOMAIN, Installation, mail
 
-MESSAGES = 3000
+MESSAGES = 6000
 CLIENTS = 4
-BOUND = 12 * 1024 * 1024
+BOUND = 48 * 1024 * 1024
 
 
 def _send(port: int, start: int, failures: list[str]) -> None:
@@ -34,7 +36,7 @@ def wal_size(data: Path, name: str) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
-def test_the_logs_stay_small_under_sustained_load(daemon: Installation) -> None:
+def test_the_logs_stop_growing_under_sustained_load(daemon: Installation) -> None:
     failures: list[str] = []
     clients = [threading.Thread(target=_send, args=(daemon.port, c, failures))
                for c in range(CLIENTS)]
