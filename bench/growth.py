@@ -160,22 +160,22 @@ def run_workload(db: Database, tag: str, count: int = 2000) -> float:
     return count / elapsed
 
 
-def measure(workdir: Path, sizes: tuple[int, ...], rounds: int = 5) -> dict[int, float]:
-    """Best of `rounds` per database size, the sizes interleaved in each round, so that a
-    noisy minute on this shared machine does not land on one size only. Each size first
-    takes one workload untimed: a running worker's connections are warm, and so are the
-    measured ones (the first workload after opening also reads the schema and the upper
-    levels of every index)."""
+def measure(workdir: Path, sizes: tuple[int, ...], rounds: int = 5) -> dict[int, list[float]]:
+    """Messages per second of each round per database size, the sizes interleaved in each
+    round, so that a noisy minute on this shared machine does not land on one size only.
+    Each size first takes one workload untimed: a running worker's connections are warm,
+    and so are the measured ones (the first workload after opening also reads the schema
+    and the upper levels of every index)."""
     databases = {n: open_database(workdir / f"growth-{n}", n) for n in sizes}
     os.sync()  # not the kernel writing back a gigabyte of seed while we measure
     try:
         for n in sizes:
             run_workload(databases[n], f"g{n}warm")
-        best = dict.fromkeys(sizes, 0.0)
+        rates: dict[int, list[float]] = {n: [] for n in sizes}
         for round_ in range(rounds):
             for n in sizes:
-                best[n] = max(best[n], run_workload(databases[n], f"g{n}r{round_}"))
-        return best
+                rates[n].append(run_workload(databases[n], f"g{n}r{round_}"))
+        return rates
     finally:
         for db in databases.values():
             db.close()
