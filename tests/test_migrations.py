@@ -52,6 +52,8 @@ def test_a_database_from_before_the_growth_work_keeps_keys_limits_threads_and_by
     found = store.ticket_of_received_message("<hers@example.org>")
     assert found is not None and found.number == "HS-000007"
     assert found.participants == frozenset({"ann@example.org"})
+    assert store.conn.execute("SELECT participants FROM tickets WHERE id = 7").fetchone()[0] \
+        == '["ann@example.org"]'  # carried onto the row by m015
     assert store.ticket_of_received_message("<ours@healthsync.com>") is None  # HMAC's job
     with pytest.raises(sqlite3.IntegrityError), store.transaction() as write:
         write.execute("INSERT INTO processed (key_hash, spool_id, outcome, at)"
