@@ -52,9 +52,9 @@ def seed(data_dir: Path, count: int, rng: random.Random) -> list[tuple[str, str,
                 rows.append((i + 1, all_numbers[i], f"old{i}@example.org", f"<old{i}@x.org>"))
             conn.executemany(
                 "INSERT INTO tickets (id, number, status, priority, queue, requester, subject,"
-                " created_at, updated_at) VALUES (?, ?, 'open', 'medium', 'support', ?,"
-                " 'old ticket', '" + STAMP + "', '" + STAMP + "')",
-                [(r[0], r[1], r[2]) for r in rows])
+                " created_at, updated_at, participants) VALUES (?, ?, 'open', 'medium',"
+                " 'support', ?, 'old ticket', '" + STAMP + "', '" + STAMP + "', ?)",
+                [(r[0], r[1], r[2], f'["{r[2]}"]') for r in rows])
             conn.executemany("INSERT INTO participants VALUES (?, ?, 'requester')",
                              [(r[0], r[2]) for r in rows])
             conn.executemany(
