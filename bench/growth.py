@@ -3,7 +3,7 @@
 The tickets are generated straight into SQLite, each like real history: a participant, the
 received message with its raw bytes (a short stand-in: only the rows and their indexes
 matter here), the acknowledgement as sent message and outbox row, two events and the
-processed key. Then the real worker and sender take 2,000 spooled messages: half new
+processed key. Then the real worker and sender take 5,000 spooled messages: half new
 tickets, half replies (In-Reply-To a stored message) to existing tickets picked at random
 from the whole history, the worst case for any cache. Only indexed lookups keep that flat.
 The worker's connections stay open across workloads, as in the worker process; each size
@@ -141,8 +141,9 @@ def open_database(workdir: Path, existing_tickets: int) -> Database:
     return Database(config, sample, Spool(config.data_dir), worker_parts(config, lambda: NOW))
 
 
-def run_workload(db: Database, tag: str, count: int = 2000) -> float:
-    """Messages per second through the worker and sender for one 2,000-message workload."""
+def run_workload(db: Database, tag: str, count: int = 5000) -> float:
+    """Messages per second through the worker and sender for one workload (5,000 messages:
+    shorter ones let a few noisy seconds on this shared machine decide a round)."""
     rng = random.Random(tag)
     db.spool.put_many([Incoming(None, (), raw, "bench")
                        for raw in workload(count, db.sample, tag, rng)])
