@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from maildaemon.schema import key_hash, migrations
 from maildaemon.sqlite import connect
-from maildaemon.store import Store, iso, key_hash, migrations
+from maildaemon.store import Store, iso
 
 
 def test_a_database_from_before_the_growth_work_keeps_keys_limits_threads_and_bytes(

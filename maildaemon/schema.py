@@ -1,0 +1,353 @@
+"""The ticket database's schema, as the migrations that built it, oldest first.
+
+sqlite-utils records which have run, each in its own transaction; `Store` applies the
+pending ones when it opens the database, under the write lock. A migration is never edited
+once released: a change is a new one, which says why it was made. The indexes are chosen
+by what the worker looks up and how often each insert lands on a random page: see the
+notes on m009, m011-m015 and the README's architecture section.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("maildaemon")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE tickets (
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL,
+            priority TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            requester TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            closed_at TEXT,
+            first_response_due TEXT,
+            escalated INTEGER NOT NULL DEFAULT 0,
+            waiting_on_customer INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX tickets_status ON tickets(status, queue);
+        CREATE TABLE participants (
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            address TEXT NOT NULL,
+            role TEXT NOT NULL,
+            PRIMARY KEY (ticket_id, address)
+        );
+        CREATE TABLE related (
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            other_number TEXT NOT NULL,
+            PRIMARY KEY (ticket_id, other_number)
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            direction TEXT NOT NULL,
+            message_id TEXT,
+            from_addr TEXT NOT NULL,
+            to_addrs TEXT NOT NULL,
+            cc_addrs TEXT NOT NULL DEFAULT '[]',
+            subject TEXT NOT NULL,
+            date TEXT NOT NULL,
+            text TEXT NOT NULL,
+            raw_sha256 TEXT,
+            automated TEXT
+        );
+        CREATE INDEX messages_ticket ON messages(ticket_id, id);
+        CREATE INDEX messages_message_id ON messages(message_id);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            at TEXT NOT NULL,
+            type TEXT NOT NULL,
+            detail TEXT NOT NULL
+        );
+        CREATE INDEX events_ticket ON events(ticket_id, id);
+        CREATE TABLE processed (
+            key TEXT PRIMARY KEY,
+            spool_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            ticket_number TEXT,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX processed_spool ON processed(spool_id);
+        CREATE TABLE automatic_mail (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            message_id TEXT,
+            from_addr TEXT NOT NULL,
+            envelope_sender TEXT,
+            subject TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            raw_sha256 TEXT NOT NULL,
+            spool_id TEXT NOT NULL
+        );
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER REFERENCES tickets(id),
+            kind TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            mail_from TEXT NOT NULL,
+            rcpt_to TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            lease_until TEXT,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+        -- The message apart from the row whose status changes: SQLite rewrites a whole row,
+        -- blob and all, on every UPDATE (two per delivery: the lease and the outcome).
+        CREATE TABLE outbox_raw (
+            outbox_id INTEGER PRIMARY KEY REFERENCES outbox(id),
+            raw BLOB NOT NULL
+        );
+        CREATE INDEX outbox_rcpt ON outbox(rcpt_to, created_at);
+        """
+    )
+
+
+@migrations()
+def m002_outbox_lease_owner(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE outbox ADD COLUMN lease_owner TEXT")
+
+
+@migrations()
+def m003_raw_messages(db: sqlite_utils.Database) -> None:
+    # Every received message byte for byte, by content hash, written in the same transaction
+    # as its ticket rows: no separate file to fsync, nothing to get out of step.
+    db.execute("CREATE TABLE raw_messages (sha256 TEXT PRIMARY KEY, raw BLOB NOT NULL)")
+
+
+@migrations()
+def m004_attachments(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            message_row INTEGER NOT NULL REFERENCES messages(id),
+            filename TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            declared_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            inline INTEGER NOT NULL DEFAULT 0,
+            mismatch TEXT
+        );
+        CREATE INDEX attachments_ticket ON attachments(ticket_id, id);
+        CREATE TABLE rejected_attachments (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            message_row INTEGER NOT NULL REFERENCES messages(id),
+            filename TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            words TEXT NOT NULL
+        );
+        CREATE INDEX rejected_ticket ON rejected_attachments(ticket_id, id);
+        """
+    )
+
+
+@migrations()
+def m005_large_raw_in_files(db: sqlite_utils.Database) -> None:
+    # Large messages are kept as files (raw_messages.path); see blobs.py.
+    db.execute("ALTER TABLE raw_messages ADD COLUMN path TEXT")
+
+
+@migrations()
+def m006_lifecycle(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN status_since TEXT;
+        ALTER TABLE tickets ADD COLUMN reminded INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tickets ADD COLUMN due_at TEXT;
+        ALTER TABLE tickets ADD COLUMN assignee TEXT;
+        UPDATE tickets SET status_since = updated_at;
+        CREATE INDEX tickets_due ON tickets(due_at) WHERE due_at IS NOT NULL;
+        """
+    )
+
+
+@migrations()
+def m007_own_text_and_ratings(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE messages ADD COLUMN own_text TEXT;
+        ALTER TABLE tickets ADD COLUMN rating INTEGER;
+        ALTER TABLE tickets ADD COLUMN rating_comment TEXT;
+        """
+    )
+
+
+@migrations()
+def m008_surveys(db: sqlite_utils.Database) -> None:
+    # The Message-IDs of the surveys we sent, so a reply is recognised by an indexed lookup
+    # (the outbox keeps no index on Message-IDs: it would cost every insert).
+    db.execute("CREATE TABLE surveys (message_id TEXT PRIMARY KEY, ticket_id INTEGER)")
+    db.execute("INSERT OR IGNORE INTO surveys SELECT message_id, ticket_id FROM outbox"
+               " WHERE kind = 'survey'")
+
+
+def key_hash(key: str) -> int:
+    """A dedup key as a 64-bit integer: its index (see m013) is a quarter the size of one
+    on the text, small enough to stay in the worker's page cache at a million messages."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8],
+                          "big", signed=True)
+
+
+@migrations()
+def m009_processed_by_key_hash(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE processed RENAME TO processed_by_text;
+        CREATE TABLE processed (
+            key_hash INTEGER PRIMARY KEY,
+            spool_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            ticket_number TEXT,
+            at TEXT NOT NULL
+        );
+        """
+    )
+    rows = db.execute("SELECT key, spool_id, outcome, ticket_number, at"
+                      " FROM processed_by_text").fetchall()
+    db.conn.executemany("INSERT OR IGNORE INTO processed VALUES (?, ?, ?, ?, ?)",
+                        [(key_hash(r[0]), *r[1:]) for r in rows if not
+                         str(r[0]).startswith("spool:")])
+    db.executescript(
+        """
+        DROP TABLE processed_by_text;
+        CREATE INDEX processed_spool ON processed(spool_id);
+        """
+    )
+
+
+@migrations()
+def m010_attachment_data(db: sqlite_utils.Database) -> None:
+    # Accepted files' bytes like raw messages': small ones here, large ones by path (see
+    # blobs.py). Files kept before this table have no row and stay where they are.
+    db.execute("CREATE TABLE attachment_data (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL,"
+               " path TEXT)")
+
+
+@migrations()
+def m011_fewer_random_index_inserts(db: sqlite_utils.Database) -> None:
+    # Found by the 1M-ticket benchmark: every index keyed by something random (an address,
+    # a Message-ID) costs one page written per insert once it outgrows the page cache.
+    # - The auto-reply rate limit counted outbox rows by recipient (an index as large as
+    #   the outbox): it now counts a table holding only the last hour, pruned by the sweep.
+    # - Our own outgoing Message-IDs are recognised by their HMAC, never looked up: only
+    #   received messages need the Message-ID index.
+    db.executescript(
+        """
+        CREATE TABLE recent_replies (rcpt_to TEXT NOT NULL, at TEXT NOT NULL);
+        CREATE INDEX recent_replies_rcpt ON recent_replies(rcpt_to, at);
+        CREATE INDEX recent_replies_at ON recent_replies(at);
+        INSERT INTO recent_replies SELECT rcpt_to, created_at FROM outbox
+            WHERE created_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 hour');
+        DROP INDEX outbox_rcpt;
+        DROP INDEX messages_message_id;
+        CREATE INDEX messages_message_id ON messages(message_id)
+            WHERE direction = 'inbound';
+        """
+    )
+
+
+@migrations()
+def m012_message_id_index_covers_the_ticket(db: sqlite_utils.Database) -> None:
+    # A reply's In-Reply-To finds its ticket from the index alone, without reading the
+    # message row (a random page of the largest table). `direction` is in it only so that
+    # SQLite sees the index covers the query.
+    db.executescript(
+        """
+        DROP INDEX messages_message_id;
+        CREATE INDEX messages_message_id ON messages(message_id, ticket_id, direction)
+            WHERE direction = 'inbound';
+        """
+    )
+
+
+@migrations()
+def m013_processed_in_arrival_order(db: sqlite_utils.Database) -> None:
+    # Keyed by the hash itself, the table's rows sat in random order: every message read
+    # and wrote a random page of a table far larger than the page cache (the processed
+    # lookup was the slowest statement at a million tickets). Rows now follow arrival, and
+    # only a compact index of the hashes is random.
+    db.executescript(
+        """
+        ALTER TABLE processed RENAME TO processed_by_hash;
+        CREATE TABLE processed (
+            id INTEGER PRIMARY KEY,
+            key_hash INTEGER NOT NULL,
+            spool_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            ticket_number TEXT,
+            at TEXT NOT NULL
+        );
+        INSERT INTO processed (key_hash, spool_id, outcome, ticket_number, at)
+            SELECT key_hash, spool_id, outcome, ticket_number, at FROM processed_by_hash
+            ORDER BY at;
+        DROP TABLE processed_by_hash;
+        CREATE UNIQUE INDEX processed_key ON processed(key_hash);
+        CREATE INDEX processed_spool ON processed(spool_id);
+        """
+    )
+
+
+@migrations()
+def m014_raw_messages_by_id(db: sqlite_utils.Database) -> None:
+    # Received messages found by row id, kept in arrival order: no index of their hashes,
+    # which every message inserted into at a random place (see blobs.py).
+    db.executescript(
+        """
+        CREATE TABLE raw_by_id (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            raw BLOB NOT NULL,
+            path TEXT
+        );
+        INSERT INTO raw_by_id (sha256, raw, path)
+            SELECT sha256, raw, path FROM raw_messages ORDER BY rowid;
+        CREATE INDEX raw_by_id_sha256 ON raw_by_id(sha256);  -- for this migration only
+        ALTER TABLE messages ADD COLUMN raw_id INTEGER;
+        ALTER TABLE automatic_mail ADD COLUMN raw_id INTEGER;
+        UPDATE messages SET raw_id = (SELECT id FROM raw_by_id r
+                                      WHERE r.sha256 = messages.raw_sha256)
+            WHERE raw_sha256 IS NOT NULL;
+        UPDATE automatic_mail SET raw_id = (SELECT id FROM raw_by_id r
+                                            WHERE r.sha256 = automatic_mail.raw_sha256);
+        DROP INDEX raw_by_id_sha256;
+        DROP TABLE raw_messages;
+        ALTER TABLE raw_by_id RENAME TO raw_messages;
+        """
+    )
+
+
+@migrations()
+def m015_participants_on_the_ticket(db: sqlite_utils.Database) -> None:
+    # Who may join a ticket is fixed when it opens; the ticket row carries the list too,
+    # so a reply's participant check reads no page of the participants index (a random
+    # one, at a million tickets). The table stays, for the commands and their roles.
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN participants TEXT;
+        UPDATE tickets SET participants = (
+            SELECT json_group_array(address) FROM (
+                SELECT address FROM participants p WHERE p.ticket_id = tickets.id
+                ORDER BY p.rowid));
+        """
+    )
