@@ -61,15 +61,16 @@ class DurableFiles:
 
     def _fsync_all(self, paths: list[Path]) -> None:
         if len(paths) == 1:
-            _fsync_path(paths[0])
+            fsync_path(paths[0])
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="fsync")
-        for _ in self._pool.map(_fsync_path, paths):
+        for _ in self._pool.map(fsync_path, paths):
             pass
 
 
-def _fsync_path(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """A file or a directory (for the names in it) made durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

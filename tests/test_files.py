@@ -1,4 +1,5 @@
-"""Files the ticket database refers to are whole and on disk before it commits."""
+"""Files are whole and on disk before anything refers to them: the ticket database's, and
+the maildir's, where a file appears in new/ only once it is fsynced."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from maildaemon.blobs import FILE_BYTES
+from maildaemon.sender import Leased, MaildirTransport
 from maildaemon.store import Store
 
 
@@ -76,3 +78,23 @@ def test_an_attachment_kept_as_a_file_before_the_table_existed_is_found(
     legacy.parent.mkdir(parents=True)
     legacy.write_bytes(b"from an older version")
     assert store.attachment_bytes("ee" * 32) == b"from an older version"
+
+
+def leased(id_: int, raw: bytes) -> Leased:
+    return Leased(id=id_, message_id=f"<m{id_}@healthsync.com>",
+                  mail_from="support@healthsync.com", rcpt_to="ann@example.org", raw=raw,
+                  attempts=1)
+
+
+def test_the_maildir_gets_whole_files_once(tmp_path: Path) -> None:
+    maildir = MaildirTransport(tmp_path / "out")
+    rows = [leased(1, b"Subject: one\r\n\r\nfirst\r\n"), leased(2, b"Subject: two\r\n\r\n2\r\n")]
+    assert maildir.deliver_batch(rows) == [None, None]
+    new = sorted((tmp_path / "out" / "new").iterdir())
+    assert [p.read_bytes() for p in new] == [b"Subject: one\n\nfirst\n", b"Subject: two\n\n2\n"]
+    assert list((tmp_path / "out" / "tmp").iterdir()) == []  # nothing left half-way
+    assert maildir.deliver_batch(rows[:1]) == [None]  # redelivered after a crash: same name
+    assert len(list((tmp_path / "out" / "new").iterdir())) == 2
+    new[0].rename(tmp_path / "out" / "cur" / new[0].name)  # a reader took it
+    assert maildir.deliver_batch(rows[:1]) == [None]
+    assert len(list((tmp_path / "out" / "new").iterdir())) == 1  # not delivered twice
