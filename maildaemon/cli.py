@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     attachment.add_argument("number")
     attachment.add_argument("n", type=int, help="the attachment's number, as `show` lists it")
     attachment.add_argument("--output", required=True, help="file to write (- for stdout)")
+    raw = sub.add_parser("raw", help="the exact bytes of a message a ticket received")
+    raw.add_argument("number")
+    raw.add_argument("n", type=int, nargs="?", default=1,
+                     help="the ticket's n-th received message (1, the default: the first)")
+    raw.add_argument("--output", default="-", help="file to write (default: standard output)")
     sweep = sub.add_parser("sweep", help="act on every ticket timer that is due, once")
     sweep.add_argument("--now", help="as of this UTC time (ISO-8601), instead of the clock")
     status = sub.add_parser("status", help="change a ticket's status (an agent's action)")
@@ -313,13 +318,37 @@ def cmd_attachment(config: Config, args: argparse.Namespace) -> int:
         print(f"maildaemon: the bytes of {args.number} attachment {args.n} are missing",
               file=sys.stderr)
         return EX_NOTFOUND
-    if args.output == "-":
+    _write_out(data, args.output, files[args.n - 1]["filename"])
+    return EX_OK
+
+
+def cmd_raw(config: Config, args: argparse.Namespace) -> int:
+    """What the customer's mailer sent, byte for byte: for telling our decoding apart from
+    theirs."""
+    store = Store(config.data_dir)
+    row = store.ticket_row(args.number)
+    received = [m for m in store.messages_of(row["id"]) if m["direction"] == "inbound"] \
+        if row is not None else []
+    if not 1 <= args.n <= len(received):
+        print(f"maildaemon: {args.number} has no received message {args.n} "
+              f"({len(received)} received)", file=sys.stderr)
+        return EX_NOTFOUND
+    raw_id = received[args.n - 1]["raw_id"]
+    data = store.raw_message(raw_id) if raw_id is not None else None
+    if data is None:
+        print(f"maildaemon: the bytes of {args.number} message {args.n} were not kept",
+              file=sys.stderr)
+        return EX_NOTFOUND
+    _write_out(data, args.output, f"{args.number} message {args.n}")
+    return EX_OK
+
+
+def _write_out(data: bytes, output: str, what: str) -> None:
+    if output == "-":
         sys.stdout.buffer.write(data)
     else:
-        Path(args.output).write_bytes(data)
-        print(f"{files[args.n - 1]['filename']} -> {args.output} ({len(data)} bytes)",
-              file=sys.stderr)
-    return EX_OK
+        Path(output).write_bytes(data)
+        print(f"{what} -> {output} ({len(data)} bytes)", file=sys.stderr)
 
 
 COMMANDS = {
@@ -333,6 +362,7 @@ COMMANDS = {
     "spool": cmd_spool,
     "automatic": cmd_automatic,
     "attachment": cmd_attachment,
+    "raw": cmd_raw,
     "sweep": cmd_sweep,
     "status": cmd_status,
     "reply": cmd_reply,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import FIXTURES, Installation, header_of
@@ -68,6 +70,25 @@ def test_ingest_from_stdin_with_envelope_recipient(installation: Installation) -
     assert "new_ticket" in result.stdout
     [ticket] = installation.tickets()
     assert ticket["queue"] == "bugs"  # bugs comes before tech in the routing order
+
+
+def test_raw_gives_back_the_bytes_received(installation: Installation,
+                                            tmp_path: Path) -> None:
+    # Undeclared 8-bit bytes and bare LFs: decoding must not have touched what is kept.
+    raw = (b"From: Dana <dana@example.com>\nTo: support@healthsync.com\n"
+           b"Subject: Caf\xe9 m\xfcsli\nMessage-ID: <raw-1@example.com>\n\n"
+           b"Stra\xdfe 1\r\n")
+    installation.cli("ingest", "-", stdin=raw)
+    [ticket] = installation.tickets()
+    to_stdout = subprocess.run(
+        [sys.executable, "-m", "maildaemon", "--config", str(installation.config), "raw",
+         ticket["number"]], capture_output=True, check=True, timeout=60)
+    assert to_stdout.stdout == raw
+    target = tmp_path / "kept.eml"
+    installation.cli("raw", ticket["number"], "1", "--output", str(target))
+    assert target.read_bytes() == raw
+    missing = installation.cli("raw", ticket["number"], "2", check=False)
+    assert missing.returncode == 1 and "has no received message 2" in missing.stderr
 
 
 def test_ingest_twice_is_a_duplicate(installation: Installation) -> None:
