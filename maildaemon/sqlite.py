@@ -87,15 +87,18 @@ class Checkpointer:
         self._poked = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
 
     def take_over(self, conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA wal_autocheckpoint=0")
 
     def poke(self) -> None:
         """Started by the first poke, not before: `ingest` forks its parse pool first."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="checkpoint", daemon=True)
-            self._thread.start()
+        with self._starting:  # the worker's and the sender's threads both poke
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="checkpoint",
+                                                daemon=True)
+                self._thread.start()
         self._poked.set()
 
     def stop(self) -> None:
