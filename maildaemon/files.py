@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -67,6 +68,24 @@ class DurableFiles:
             self._pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="fsync")
         for _ in self._pool.map(fsync_path, paths):
             pass
+
+
+def remove_stale_temporaries(roots: list[Path], older_than: float = 3600.0) -> int:
+    """Temporary files a killed process left behind (never under a final name, so nothing
+    refers to them); only old ones, since a running `ingest` may be writing new ones."""
+    cutoff = time.time() - older_than
+    removed = 0
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for tmp in root.glob("*/.*.tmp"):
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+    return removed
 
 
 def fsync_path(path: Path) -> None:

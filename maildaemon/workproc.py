@@ -26,6 +26,7 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from maildaemon.config import Config
+from maildaemon.files import remove_stale_temporaries
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_for
 from maildaemon.spool import Spool
@@ -107,6 +108,10 @@ class WorkerProcess:
         if back or held:
             log.warning("spool recovery: %d claimed entries back to pending, %d held", back,
                         held)
+        data_dir = self.config.data_dir
+        left = remove_stale_temporaries([data_dir / "attachments", data_dir / "raw"])
+        if left:
+            log.warning("removed %d temporary files left by a killed process", left)
         released = self.sender.release_stale_leases()
         if released:
             log.warning("outbox: %d deliveries of a dead process put back", released)

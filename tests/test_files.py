@@ -3,11 +3,14 @@ the maildir's, where a file appears in new/ only once it is fsynced."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from maildaemon.blobs import FILE_BYTES
+from maildaemon.files import remove_stale_temporaries
 from maildaemon.sender import Leased, MaildirTransport
 from maildaemon.store import Store
 
@@ -98,3 +101,16 @@ def test_the_maildir_gets_whole_files_once(tmp_path: Path) -> None:
     new[0].rename(tmp_path / "out" / "cur" / new[0].name)  # a reader took it
     assert maildir.deliver_batch(rows[:1]) == [None]
     assert len(list((tmp_path / "out" / "new").iterdir())) == 1  # not delivered twice
+
+
+def test_old_temporary_files_of_a_killed_process_are_removed(tmp_path: Path) -> None:
+    old = tmp_path / "attachments" / "ab" / ".abcd.1234.tmp"
+    fresh = tmp_path / "raw" / "cd" / ".cdef.eml.5678.tmp"
+    kept = tmp_path / "attachments" / "ab" / "abcd"
+    for path in (old, fresh, kept):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    os.utime(kept, (time.time() - 7200, time.time() - 7200))
+    assert remove_stale_temporaries([tmp_path / "attachments", tmp_path / "raw"]) == 1
+    assert not old.exists() and fresh.exists() and kept.exists()
