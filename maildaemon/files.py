@@ -3,7 +3,8 @@
 A file's name is its content's hash, so a file that exists already holds these bytes: a
 name must therefore never exist with anything less than the whole content, even after a
 power cut. Every file is written under a temporary name, fsynced, and only then renamed,
-and the directory is fsynced so that the rename itself survives.
+and the directory is fsynced so that the rename itself survives (and its parent, when the
+directory was new).
 
 `DurableFiles` does that for a whole batch at once (the worker commits many messages in
 one transaction): the files are written as they come, then fsynced together from a few
@@ -26,13 +27,20 @@ SYNC_THREADS = 8
 class DurableFiles:
     def __init__(self) -> None:
         self._staged: dict[Path, Path] = {}  # final name -> temporary name
+        self._new_dirs: set[Path] = set()  # whose own names must be made durable too
         self._pool: ThreadPoolExecutor | None = None
 
     def stage(self, path: Path, data: bytes) -> None:
         """Written now under a temporary name; durable under `path` after `sync()`."""
         if path in self._staged or path.exists():
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        missing, directory = [], path.parent
+        while not directory.is_dir() and directory != directory.parent:
+            missing.append(directory)
+            directory = directory.parent
+        if missing:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._new_dirs.update(missing)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         with open(tmp, "wb") as handle:
             handle.write(data)
@@ -42,13 +50,16 @@ class DurableFiles:
         """Every staged file durable under its own name; raises (OSError) if any is not,
         and the caller must then not commit anything that refers to them."""
         staged, self._staged = self._staged, {}
+        new_dirs, self._new_dirs = self._new_dirs, set()
         if not staged:
             return
         try:
             self._fsync_all(list(staged.values()))
             for path, tmp in staged.items():
                 os.replace(tmp, path)
-            self._fsync_all(sorted({path.parent for path in staged}))
+            # The renames, and the entries of directories made for them in their parents.
+            self._fsync_all(sorted({path.parent for path in staged} |
+                                   {d.parent for d in new_dirs}))
         except BaseException:
             for tmp in staged.values():
                 tmp.unlink(missing_ok=True)
@@ -57,6 +68,7 @@ class DurableFiles:
     def discard(self) -> None:
         """The batch is abandoned: its temporary files go."""
         staged, self._staged = self._staged, {}
+        self._new_dirs = set()
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
 
