@@ -64,6 +64,30 @@ def test_ingest_files_make_tickets_and_deliver_acks(installation: Installation) 
     assert {header_of(a, "To") for a in acks} == {"carol@example.net", "dana@example.com"}
 
 
+def test_ingest_of_many_files_runs_as_a_pipeline(installation: Installation,
+                                                  tmp_path: Path) -> None:
+    # More than a chunk (64): parsed on every core, committed and delivered chunk by chunk.
+    files = []
+    for i in range(150):
+        path = tmp_path / f"m{i:03d}.eml"
+        path.write_bytes(
+            f"From: c{i}@example.org\r\nTo: support@healthsync.com\r\n"
+            f"Subject: pipeline {i}\r\nMessage-ID: <pipe-{i}@example.org>\r\n\r\n"
+            f"Problem number {i}.\r\n".encode())
+        files.append(str(path))
+    files.append(files[0])  # the same file again, in a later chunk: a duplicate
+    result = installation.cli("ingest", *files)
+    lines = result.stdout.splitlines()
+    assert [line.split(": ")[0] for line in lines] == files  # in the order given
+    assert sum("new_ticket HS-" in line for line in lines) == 150
+    assert "duplicate" in lines[-1]
+    assert "ingested 151 messages (1 duplicate, 150 new_ticket), sent 150 replies" in \
+        result.stderr
+    assert {t["subject"] for t in installation.tickets()} == {
+        f"pipeline {i}" for i in range(150)}
+    assert len(installation.outbound()) == 150
+
+
 def test_ingest_from_stdin_with_envelope_recipient(installation: Installation) -> None:
     raw = (FIXTURES / "plain_new.eml").read_bytes()
     result = installation.cli("ingest", "--rcpt", "bugs@healthsync.com", "-", stdin=raw)
