@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -108,6 +109,13 @@ def test_fifty_megabytes_reached_across_three_messages(files_daemon: Installatio
                                                                   "d.pdf"]
     assert "  - e.pdf: the files on this ticket would exceed 50 MB" in last_reply_text(
         files_daemon, frm)
+    # A large file is kept as a file, fsynced before its commit; it comes back whole.
+    saved = files_daemon.tmp / "a.pdf"
+    files_daemon.cli("attachment", number, "1", "--output", str(saved))
+    assert saved.read_bytes() == ten
+    for data in (ten, ten + b"b", ten + b"c.pdf", ten + b"d.pdf"):  # by content hash
+        digest = hashlib.sha256(data).hexdigest()
+        assert (files_daemon.tmp / "data" / "attachments" / digest[:2] / digest).is_file()
 
 
 def test_content_decides_the_type_and_the_mismatch_is_recorded(
