@@ -42,8 +42,8 @@ WORKER_STOP_SECONDS = 10.0
 WORKER_NICENESS = 10
 # 64 MiB of page cache for the ticket database (SQLite's default is 2): lookups and inserts
 # under random keys (ticket numbers, Message-IDs) into a large database re-read fewer index
-# pages (a million tickets: 0.85-0.94x of an empty database with 32 MiB, 0.93-1.0x with
-# 64). It fills only as a large database is used; message bytes of 1 MB and more never pass
+# pages (a few percent on the million-ticket benchmark over 32 MiB; 256-512 MiB measured no
+# better). It fills only as a large database is used; message bytes of 1 MB and more never pass
 # through it. The spool's connections keep the small default: their pages are mostly
 # message bytes.
 WORKER_CACHE_KIB = 65536
