@@ -32,15 +32,8 @@ class Blobs:
 
     def keep_raw(self, conn: sqlite3.Connection, sha256: str, raw: bytes) -> int:
         """The exact bytes of a received message; returns their row id."""
-        if len(raw) < FILE_BYTES:
-            cursor = conn.execute("INSERT INTO raw_messages (sha256, raw) VALUES (?, ?)",
-                                  (sha256, raw))
-        else:
-            path = self.raw_path(sha256)
-            self.files.stage(path, raw)
-            cursor = conn.execute(
-                "INSERT INTO raw_messages (sha256, raw, path) VALUES (?, x'', ?)",
-                (sha256, str(path.relative_to(self.data_dir))))
+        cursor = conn.execute("INSERT INTO raw_messages (sha256, raw, path) VALUES (?, ?, ?)",
+                              (sha256, *self._place(raw, self.raw_path(sha256))))
         return int(cursor.lastrowid or 0)
 
     def raw(self, conn: sqlite3.Connection, raw_id: int) -> bytes | None:
@@ -49,14 +42,8 @@ class Blobs:
         return self._bytes(row)
 
     def keep_attachment(self, conn: sqlite3.Connection, sha256: str, data: bytes) -> None:
-        if len(data) < FILE_BYTES:
-            conn.execute("INSERT OR IGNORE INTO attachment_data VALUES (?, ?, NULL)",
-                         (sha256, data))
-            return
-        path = self.attachment_path(sha256)
-        self.files.stage(path, data)
-        conn.execute("INSERT OR IGNORE INTO attachment_data VALUES (?, x'', ?)",
-                     (sha256, str(path.relative_to(self.data_dir))))
+        conn.execute("INSERT OR IGNORE INTO attachment_data VALUES (?, ?, ?)",
+                     (sha256, *self._place(data, self.attachment_path(sha256))))
 
     def attachment(self, conn: sqlite3.Connection, sha256: str) -> bytes | None:
         row = conn.execute("SELECT data, path FROM attachment_data WHERE sha256 = ?",
@@ -71,6 +58,14 @@ class Blobs:
 
     def attachment_path(self, sha256: str) -> Path:
         return self.data_dir / "attachments" / sha256[:2] / sha256
+
+    def _place(self, data: bytes, path: Path) -> tuple[bytes, str | None]:
+        """(blob, path) for the row: the bytes themselves when small, else none and the
+        path of the file staged for them."""
+        if len(data) < FILE_BYTES:
+            return data, None
+        self.files.stage(path, data)
+        return b"", str(path.relative_to(self.data_dir))
 
     def _bytes(self, row: sqlite3.Row | tuple[bytes, str | None] | None) -> bytes | None:
         if row is None:
