@@ -23,6 +23,7 @@ from pathlib import Path
 from maildaemon.files import DurableFiles
 
 FILE_BYTES = 1 << 20
+RAW_DIR, ATTACHMENT_DIR = "raw", "attachments"
 
 
 class Blobs:
@@ -54,10 +55,14 @@ class Blobs:
         return self._bytes(row)
 
     def raw_path(self, sha256: str) -> Path:
-        return self.data_dir / "raw" / sha256[:2] / f"{sha256}.eml"
+        return self.data_dir / RAW_DIR / sha256[:2] / f"{sha256}.eml"
 
     def attachment_path(self, sha256: str) -> Path:
-        return self.data_dir / "attachments" / sha256[:2] / sha256
+        return self.data_dir / ATTACHMENT_DIR / sha256[:2] / sha256
+
+    def file_roots(self) -> list[Path]:
+        """Where the large ones are kept as files (and a killed process's temporaries)."""
+        return [self.data_dir / ATTACHMENT_DIR, self.data_dir / RAW_DIR]
 
     def _place(self, data: bytes, path: Path) -> tuple[bytes, str | None]:
         """(blob, path) for the row: the bytes themselves when small, else none and the

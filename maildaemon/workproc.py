@@ -108,8 +108,7 @@ class WorkerProcess:
         if back or held:
             log.warning("spool recovery: %d claimed entries back to pending, %d held", back,
                         held)
-        data_dir = self.config.data_dir
-        left = remove_stale_temporaries([data_dir / "attachments", data_dir / "raw"])
+        left = remove_stale_temporaries(self.parts.worker.store.blobs.file_roots())
         if left:
             log.warning("removed %d temporary files left by a killed process", left)
         released = self.sender.release_stale_leases()
