@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 SYNC_THREADS = 8
+_pool: ThreadPoolExecutor | None = None  # shared by every caller of fsync_all
+_pool_lock = threading.Lock()
 
 
 class DurableFiles:
     def __init__(self) -> None:
         self._staged: dict[Path, Path] = {}  # final name -> temporary name
         self._new_dirs: set[Path] = set()  # whose own names must be made durable too
-        self._pool: ThreadPoolExecutor | None = None
 
     def stage(self, path: Path, data: bytes) -> None:
         """Written now under a temporary name; durable under `path` after `sync()`."""
@@ -72,14 +74,11 @@ class DurableFiles:
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
 
-    def _fsync_all(self, paths: list[Path]) -> None:
-        if len(paths) == 1:
-            fsync_path(paths[0])
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="fsync")
-        for _ in self._pool.map(fsync_path, paths):
-            pass
+    @staticmethod
+    def _fsync_all(paths: list[Path]) -> None:
+        for error in fsync_all(paths):
+            if error is not None:
+                raise error
 
 
 def remove_stale_temporaries(roots: list[Path], older_than: float = 3600.0) -> int:
@@ -98,6 +97,25 @@ def remove_stale_temporaries(roots: list[Path], older_than: float = 3600.0) -> i
             except FileNotFoundError:
                 continue
     return removed
+
+
+def fsync_all(paths: list[Path]) -> list[OSError | None]:
+    """Each path fsynced, from a few threads at once; the error of each that failed."""
+    if len(paths) <= 1:
+        return [_fsync_or_error(path) for path in paths]
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="fsync")
+    return list(_pool.map(_fsync_or_error, paths))
+
+
+def _fsync_or_error(path: Path) -> OSError | None:
+    try:
+        fsync_path(path)
+    except OSError as exc:
+        return exc
+    return None
 
 
 def fsync_path(path: Path) -> None:

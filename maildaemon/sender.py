@@ -14,14 +14,13 @@ import logging
 import os
 import smtplib
 import ssl
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from maildaemon.config import OutboundSection
-from maildaemon.files import fsync_path
+from maildaemon.files import fsync_all, fsync_path
 from maildaemon.owner import owner_is_gone, owner_tag
 from maildaemon.store import Store, iso
 
@@ -63,11 +62,11 @@ class MaildirTransport:
         self.root = root
         for sub in ("tmp", "new", "cur"):
             (root / sub).mkdir(parents=True, exist_ok=True)
-        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="maildir")
 
     def deliver_batch(self, rows: list[Leased]) -> list[Exception | None]:
         written: list[Path | Exception | None] = [self._write(row) for row in rows]
-        synced = list(self.pool.map(_fsync_or_error, written))
+        errors = iter(fsync_all([item for item in written if isinstance(item, Path)]))
+        synced = [next(errors) if isinstance(item, Path) else item for item in written]
         outcomes: list[Exception | None] = []
         for item, error in zip(written, synced, strict=True):
             if isinstance(item, Path) and error is None:
@@ -96,16 +95,6 @@ class MaildirTransport:
         except OSError as exc:
             return exc
         return tmp
-
-
-def _fsync_or_error(item: Path | Exception | None) -> Exception | None:
-    if not isinstance(item, Path):
-        return item
-    try:
-        fsync_path(item)
-    except OSError as exc:
-        return exc
-    return None
 
 
 class SmtpTransport:
