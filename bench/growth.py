@@ -64,8 +64,9 @@ def seed(data_dir: Path, count: int, rng: random.Random) -> list[tuple[str, str,
                  for raw in [f"From: {r[2]}\r\nMessage-ID: {r[3]}\r\n\r\nold\r\n".encode()]])
             conn.executemany(
                 "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
-                " subject, date, text, raw_id) VALUES (?, 'inbound', ?, ?, '[]', 'old', '"
-                + STAMP + "', 'old text', ?)", [(r[0], r[3], r[2], r[0]) for r in rows])
+                " subject, date, text, raw_id, dedup_hash) VALUES (?, 'inbound', ?, ?, '[]',"
+                " 'old', '" + STAMP + "', 'old text', ?, ?)",
+                [(r[0], r[3], r[2], r[0], key_hash(f"{r[3]} body{r[0]}")) for r in rows])
             conn.executemany(
                 "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
                 " subject, date, text) VALUES (?, 'outbound', ?, 'support@healthsync.com',"
@@ -75,9 +76,9 @@ def seed(data_dir: Path, count: int, rng: random.Random) -> list[tuple[str, str,
                 "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, '" + STAMP
                 + "', ?, '')", [(r[0], t) for r in rows for t in ("created", "reply_queued")])
             conn.executemany(
-                "INSERT INTO processed (key_hash, spool_id, outcome, ticket_number, at)"
-                " VALUES (?, ?, 'new_ticket', ?, '" + STAMP + "')",
-                [(key_hash(f"{r[3]} body{r[0]}"), f"seed{r[0]}", r[1]) for r in rows])
+                "INSERT INTO processed (spool_id, outcome, ticket_number, at)"
+                " VALUES (?, 'new_ticket', ?, '" + STAMP + "')",
+                [(f"seed{r[0]}", r[1]) for r in rows])
             conn.executemany(
                 "INSERT INTO outbox (id, ticket_id, kind, message_id, mail_from, rcpt_to,"
                 " status, next_attempt_at, created_at) VALUES (?, ?, 'ack', ?,"

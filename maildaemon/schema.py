@@ -351,3 +351,36 @@ def m015_participants_on_the_ticket(db: sqlite_utils.Database) -> None:
                 ORDER BY p.rowid));
         """
     )
+
+
+@migrations()
+def m016_dedup_hash_on_the_message(db: sqlite_utils.Database) -> None:
+    # A message with a Message-ID is a duplicate if a message stored under that Message-ID
+    # has the same dedup hash. The Message-ID index is the one the message is about to be
+    # inserted into, so the check reads the page the insert writes; the processed table's
+    # hash index was a second random page of a large index, read and written by every
+    # message. It now holds only the keys of mail without a Message-ID (and those written
+    # before this migration, whose messages have no dedup_hash: see Store.received_before).
+    db.executescript(
+        """
+        ALTER TABLE messages ADD COLUMN dedup_hash INTEGER;
+        ALTER TABLE automatic_mail ADD COLUMN dedup_hash INTEGER;
+        CREATE INDEX automatic_mail_message_id ON automatic_mail(message_id)
+            WHERE message_id IS NOT NULL;
+        ALTER TABLE processed RENAME TO processed_all_keyed;
+        CREATE TABLE processed (
+            id INTEGER PRIMARY KEY,
+            key_hash INTEGER,
+            spool_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            ticket_number TEXT,
+            at TEXT NOT NULL
+        );
+        INSERT INTO processed (id, key_hash, spool_id, outcome, ticket_number, at)
+            SELECT id, key_hash, spool_id, outcome, ticket_number, at
+            FROM processed_all_keyed ORDER BY id;
+        DROP TABLE processed_all_keyed;
+        CREATE UNIQUE INDEX processed_key ON processed(key_hash) WHERE key_hash IS NOT NULL;
+        CREATE INDEX processed_spool ON processed(spool_id);
+        """
+    )

@@ -1,10 +1,11 @@
 """The ticket database: the context loads the worker needs, and `apply(decision)`.
 
 One SQLite file (`maildaemon.sqlite3`, WAL, `synchronous=FULL`, foreign keys on). Every
-inbound message is applied in ONE transaction that writes its raw bytes, the ticket rows,
-the events, the outbox row of any reply and the `processed` rows for its spool id and dedup
-key, so a replay after a crash finds the work done and changes nothing. (The worker commits a
-batch of messages at once, each in its own savepoint: one fsync for the batch.)
+inbound message is applied in ONE transaction that writes its raw bytes, the ticket rows
+(the message row carries its dedup hash), the events, the outbox row of any reply and the
+`processed` row for its spool id, so a replay after a crash finds the work done and changes
+nothing. (The worker commits a batch of messages at once, each in its own savepoint: one
+fsync for the batch.)
 """
 
 from __future__ import annotations
@@ -106,10 +107,27 @@ class Store:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def key_processed(self, key: str) -> bool:
+    def received_before(self, message_id: str | None, dedup_key: str) -> bool:
+        """The same message (its dedup key: Message-ID and body) was processed before.
+
+        With a Message-ID, the answer is on the rows stored under it (m016): the lookup
+        reads the Message-ID index page this message's own insert writes next, and a row
+        is read only when the Message-ID matches, which a new message's does not. Rows
+        written before m016 carry no hash; their keys are in the processed table. Without
+        a Message-ID, the key (the raw bytes' hash) is in the processed table.
+        """
+        wanted = key_hash(dedup_key)
+        if message_id:
+            found = [row[0] for row in self.conn.execute(
+                "SELECT dedup_hash FROM messages WHERE message_id = ? AND direction = 'inbound'"
+                " UNION ALL SELECT dedup_hash FROM automatic_mail WHERE message_id = ?",
+                (message_id, message_id))]
+            if wanted in found:
+                return True
+            if None not in found:
+                return False
         return self.conn.execute("SELECT 1 FROM processed WHERE key_hash = ?",
-                                 (key_hash(key),)).fetchone() \
-            is not None
+                                 (wanted,)).fetchone() is not None
 
     def ticket_ref(self, number: str) -> TicketRef | None:
         row = self.conn.execute("SELECT * FROM tickets WHERE number = ?", (number,)).fetchone()
@@ -200,21 +218,23 @@ class Store:
         stamp = iso(now)
         number: str | None = None
         if decision.outcome == Outcome.DUPLICATE:
-            self._mark(conn, f"spool:{spool_id}", spool_id, decision.outcome, None, stamp)
+            self._mark(conn, None, spool_id, decision.outcome, None, stamp)
             return None
+        dedup_hash = key_hash(mail.dedup_key)
         raw_id = self.blobs.keep_raw(conn, mail.raw_sha256, raw)
         if decision.outcome == Outcome.AUTOMATIC:
             conn.execute(
                 "INSERT INTO automatic_mail (at, message_id, from_addr, envelope_sender,"
-                " subject, reason, raw_sha256, spool_id, raw_id) VALUES (?,?,?,?,?,?,?,?,?)",
+                " subject, reason, raw_sha256, spool_id, raw_id, dedup_hash)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (stamp, mail.message_id, mail.from_addr, mail.envelope_sender,
                  mail.subject, decision.automated_reason or "", mail.raw_sha256, spool_id,
-                 raw_id),
+                 raw_id, dedup_hash),
             )
         else:
             ticket_id, number = self._ticket_for(conn, decision, stamp)
             message_row = self._insert_inbound(conn, ticket_id, mail, stamp,
-                                               decision.automated_reason, raw_id)
+                                               decision.automated_reason, raw_id, dedup_hash)
             self._insert_attachments(conn, ticket_id, message_row, decision)
             if decision.new_status is not None:
                 self.set_status(conn, ticket_id, decision.new_status, stamp, None)
@@ -238,7 +258,9 @@ class Store:
             conn.executemany(
                 "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)", events
             )
-        self._mark(conn, mail.dedup_key, spool_id, decision.outcome, number, stamp)
+        # With a Message-ID, the row just written under it is the dedup record.
+        self._mark(conn, None if mail.message_id else dedup_hash, spool_id,
+                   decision.outcome, number, stamp)
         return number
 
     def raw_message(self, raw_id: int) -> bytes | None:
@@ -248,13 +270,14 @@ class Store:
     def attachment_bytes(self, sha256: str) -> bytes | None:
         return self.blobs.attachment(self.conn, sha256)
 
-    def _mark(self, conn: sqlite3.Connection, key: str, spool_id: str, outcome: str,
-              number: str | None, stamp: str) -> None:
-        """One row per message, found by its dedup key or its spool id (indexed)."""
+    def _mark(self, conn: sqlite3.Connection, dedup_hash: int | None, spool_id: str,
+              outcome: str, number: str | None, stamp: str) -> None:
+        """One row per message, found by its spool id (a replay after a crash) and, for
+        mail without a Message-ID, by its dedup hash (both indexed)."""
         conn.execute(
             "INSERT OR IGNORE INTO processed (key_hash, spool_id, outcome, ticket_number, at)"
             " VALUES (?, ?, ?, ?, ?)",
-            (key_hash(key), spool_id, outcome, number, stamp),
+            (dedup_hash, spool_id, outcome, number, stamp),
         )
 
     def _ticket_for(self, conn: sqlite3.Connection, decision: Decision,
@@ -354,14 +377,15 @@ class Store:
         ).fetchall()
 
     def _insert_inbound(self, conn: sqlite3.Connection, ticket_id: int, mail: InboundMail,
-                        stamp: str, automated: str | None, raw_id: int) -> int:
+                        stamp: str, automated: str | None, raw_id: int,
+                        dedup_hash: int) -> int:
         cursor = conn.execute(
             "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
-            " cc_addrs, subject, date, text, raw_sha256, automated, own_text, raw_id)"
-            " VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " cc_addrs, subject, date, text, raw_sha256, automated, own_text, raw_id,"
+            " dedup_hash) VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (ticket_id, mail.message_id, mail.from_addr, json.dumps(list(mail.to)),
              json.dumps(list(mail.cc)), mail.subject, iso(mail.date) if mail.date else stamp,
-             mail.text, mail.raw_sha256, automated, mail.own_text, raw_id),
+             mail.text, mail.raw_sha256, automated, mail.own_text, raw_id, dedup_hash),
         )
         return int(cursor.lastrowid or 0)
 

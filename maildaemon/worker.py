@@ -172,7 +172,7 @@ class Worker:
         named = [t.number for t in subject_tickets] + ([header_hit.ticket.number]
                                                         if header_hit else [])
         return Context(
-            already_processed=self.store.key_processed(mail.dedup_key),
+            already_processed=self.store.received_before(mail.message_id, mail.dedup_key),
             header_hit=header_hit,
             subject_tickets=subject_tickets,
             recent_autoreplies_to_sender=self.store.recent_autoreplies(mail.from_addr, now)

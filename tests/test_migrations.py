@@ -46,8 +46,11 @@ def test_a_database_from_before_the_growth_work_keeps_keys_limits_threads_and_by
     [raw_id] = store.conn.execute("SELECT raw_id FROM messages WHERE direction = 'inbound'"
                                   ).fetchone()
     assert store.raw_message(raw_id) == b"Hello"
-    assert store.key_processed("<hers@example.org> body")
-    assert not store.key_processed("<someone-else@example.org> body")
+    # Her message's row has no dedup hash (m016): its key is found in the processed table.
+    assert store.received_before("<hers@example.org>", "<hers@example.org> body")
+    assert not store.received_before("<hers@example.org>", "<hers@example.org> other body")
+    assert not store.received_before("<someone-else@example.org>",
+                                     "<someone-else@example.org> body")
     assert store.processed_outcome("spool-1") == ("new_ticket", "HS-000007")
     assert store.recent_autoreplies("ann@example.org", datetime.now(UTC)) == 1
     found = store.ticket_of_received_message("<hers@example.org>")
