@@ -2,11 +2,11 @@
 
 The tickets are generated straight into SQLite, each like real history: a participant, the
 received message with its raw bytes (a short stand-in: only the rows and their indexes
-matter here), the acknowledgement as sent message and outbox row, two events and the
-processed key. Then the real worker and sender take 5,000 spooled messages: half new
-tickets, half replies (In-Reply-To a stored message) to existing tickets picked at random
-from the whole history, the worst case for any cache. Only indexed lookups keep that flat.
-The worker's connections stay open across workloads, as in the worker process; each size
+matter here) and its dedup hash, the acknowledgement as sent message and outbox row, two
+events and the processed row. Then the real worker and sender take 5,000 spooled messages:
+half new tickets, half replies (In-Reply-To a stored message) to existing tickets picked
+at random from the whole history, the worst case for any cache, every Message-ID random as
+real ones are. Only indexed lookups keep that flat. The worker's connections stay open across workloads, as in the worker process; each size
 takes one workload untimed first, then is measured five times, interleaved with the
 others, and its best run counts.
 """
@@ -40,6 +40,12 @@ def numbers(count: int, rng: random.Random) -> list[str]:
     return picked
 
 
+def random_id(rng: random.Random, unique: str) -> str:
+    """A Message-ID as mail clients make them: random, so each one lands on a random page
+    of the Message-ID index (sequential ones would all share its last page)."""
+    return f"<{rng.getrandbits(64):016x}.{unique}@example.org>"
+
+
 def seed(data_dir: Path, count: int, rng: random.Random) -> list[tuple[str, str, str]]:
     """Writes `count` tickets; returns (number, requester, message_id) of a sample of them."""
     store = Store(data_dir)
@@ -50,7 +56,8 @@ def seed(data_dir: Path, count: int, rng: random.Random) -> list[tuple[str, str,
         for start in range(0, count, CHUNK):
             rows = []
             for i in range(start, min(count, start + CHUNK)):
-                rows.append((i + 1, all_numbers[i], f"old{i}@example.org", f"<old{i}@x.org>"))
+                rows.append((i + 1, all_numbers[i], f"old{i}@example.org",
+                             random_id(rng, str(i))))
             conn.executemany(
                 "INSERT INTO tickets (id, number, status, priority, queue, requester, subject,"
                 " created_at, updated_at, participants) VALUES (?, ?, 'open', 'medium',"
@@ -97,7 +104,7 @@ def workload(count: int, existing: list[tuple[str, str, str]], run: str,
     tickets: of the history where there is one, else of the first half. The same work for
     every database size, so only the size differs."""
     half = count // 2
-    fresh = [(f"new{i}.{run}@example.org", f"<{run}.{i}@example.org>") for i in range(half)]
+    fresh = [(f"new{i}.{run}@example.org", random_id(rng, f"{run}.{i}")) for i in range(half)]
     messages = [
         f"From: {sender}\r\nTo: support@healthsync.com\r\nSubject: new problem {i}\r\n"
         f"Message-ID: {message_id}\r\n\r\nHello, something broke.\r\n".encode()
@@ -106,9 +113,10 @@ def workload(count: int, existing: list[tuple[str, str, str]], run: str,
     targets = [(requester, mid) for _, requester, mid in existing] or fresh
     for i in range(half, count):
         requester, message_id = rng.choice(targets)
+        own_id = random_id(rng, f"{run}.{i}")
         messages.append(
             f"From: {requester}\r\nTo: support@healthsync.com\r\nSubject: Re: still broken\r\n"
-            f"In-Reply-To: {message_id}\r\nMessage-ID: <{run}.{i}@example.org>\r\n\r\n"
+            f"In-Reply-To: {message_id}\r\nMessage-ID: {own_id}\r\n\r\n"
             "Still broken.\r\n".encode())
     return messages
 
