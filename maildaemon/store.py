@@ -48,6 +48,13 @@ def parse_iso(text: str | None) -> datetime | None:
 
 RATE_WINDOW = timedelta(hours=1)  # autoreply.max_per_hour counts over this
 
+# The duplicate check's two lookups (Store.received_before); tests/test_dedup.py checks that
+# SQLite answers both from indexes.
+HASHES_UNDER_MESSAGE_ID = (
+    "SELECT dedup_hash FROM messages WHERE message_id = ? AND direction = 'inbound'"
+    " UNION ALL SELECT dedup_hash FROM automatic_mail WHERE message_id = ?")
+KEY_HASH_PROCESSED = "SELECT 1 FROM processed WHERE key_hash = ?"
+
 # Renders the reply once the ticket number is known: (number, ticket_subject) -> mail.
 ReplyRenderer = Callable[[str, str, Reply], OutgoingMail]
 
@@ -118,16 +125,13 @@ class Store:
         """
         wanted = key_hash(dedup_key)
         if message_id:
-            found = [row[0] for row in self.conn.execute(
-                "SELECT dedup_hash FROM messages WHERE message_id = ? AND direction = 'inbound'"
-                " UNION ALL SELECT dedup_hash FROM automatic_mail WHERE message_id = ?",
-                (message_id, message_id))]
+            found = [row[0] for row in self.conn.execute(HASHES_UNDER_MESSAGE_ID,
+                                                         (message_id, message_id))]
             if wanted in found:
                 return True
             if None not in found:
                 return False
-        return self.conn.execute("SELECT 1 FROM processed WHERE key_hash = ?",
-                                 (wanted,)).fetchone() is not None
+        return self.conn.execute(KEY_HASH_PROCESSED, (wanted,)).fetchone() is not None
 
     def ticket_ref(self, number: str) -> TicketRef | None:
         row = self.conn.execute("SELECT * FROM tickets WHERE number = ?", (number,)).fetchone()

@@ -15,7 +15,7 @@ import pytest
 
 from maildaemon.config import config_from_dict
 from maildaemon.spool import Incoming
-from maildaemon.store import Store
+from maildaemon.store import HASHES_UNDER_MESSAGE_ID, KEY_HASH_PROCESSED, Store
 from maildaemon.workproc import Parts, worker_parts
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -79,11 +79,7 @@ def test_automatic_mail_delivered_twice_is_recorded_once(parts: Parts) -> None:
 def test_the_duplicate_check_reads_indexes_only(tmp_path: Path) -> None:
     store = Store(tmp_path / "data")
     plans = []
-    for sql, args in [
-        ("SELECT dedup_hash FROM messages WHERE message_id = ? AND direction = 'inbound'"
-         " UNION ALL SELECT dedup_hash FROM automatic_mail WHERE message_id = ?", ("a", "a")),
-        ("SELECT 1 FROM processed WHERE key_hash = ?", (1,)),
-    ]:
+    for sql, args in [(HASHES_UNDER_MESSAGE_ID, ("a", "a")), (KEY_HASH_PROCESSED, (1,))]:
         plans += [row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
     searches = [p for p in plans if p.startswith(("SEARCH", "SCAN"))]
     assert len(searches) == 3 and all(" USING " in p and "INDEX" in p for p in searches), plans
