@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +26,9 @@ log = logging.getLogger("maildaemon.smtp")
 MAX_RECIPIENTS = 100
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
 TERMINATOR = b"\n.\r\n"
+_ATOM = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+"
+# "<local@domain>" of plain dot-atoms, as nearly every MAIL FROM and RCPT TO reads.
+PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*)@({_ATOM}(?:\.{_ATOM})*)>")
 TERMINATOR_STARTS = (b"\n.\r", b"\n.", b"\n")
 
 
@@ -155,6 +159,23 @@ class EdgeSMTP(SMTP):
     def connection_lost(self, error: Exception | None) -> None:
         self.registry.discard(self)
         super().connection_lost(error)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's address parsing, with a fast path for a plain `<local@domain>`.
+
+        aiosmtpd runs the email package's RFC 5322 parser on every MAIL FROM and RCPT TO
+        (and defines a class on each call): a fifth of the edge's CPU under load. For a path
+        of plain dot-atoms that parser returns the text between the brackets and whatever
+        follows them, less leading whitespace; anything else (comments, quoted or non-ASCII
+        local parts, domain literals, source routes, `<>`) still goes through it.
+        """
+        found = PLAIN_PATH.match(arg)
+        rest = arg[found.end():] if found else ""
+        if found is None or "(" in rest:
+            return super()._getaddr(arg)
+        if self.local_part_limit and len(found.group(1)) > self.local_part_limit:
+            return None, None
+        return found.group(0)[1:-1], rest.lstrip() if rest[:1] in (" ", "\t") else rest
 
     @property
     def in_transaction(self) -> bool:
