@@ -15,6 +15,40 @@ from email.utils import getaddresses
 FALLBACK_CHARSETS = ("utf-8", "cp1252")
 RAW_8BIT = re.compile("[\udc80-\udcff]")  # undeclared 8-bit bytes, as the parser keeps them
 HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
+# A plain mailbox: `local@domain` of dot-atoms, alone or after a display name of words that
+# need no quoting. Whitespace and word characters as the stdlib's address parser sees them.
+_ATOM = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+"
+_ADDR = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
+_WS = r"[ \t\r\n]*"
+_WORD = r'[^ \t\r\n()<>@,:;"\[\]\\]+'
+PLAIN_MAILBOX = re.compile(
+    rf"{_WS}(?:((?:{_WORD}[ \t\r\n]+)*{_WORD}){_WS}<({_ADDR})>|({_ADDR})){_WS}")
+WS_RUN = re.compile(r"[ \t\r\n]+")
+
+
+def plain_addresses(value: str) -> list[tuple[str, str]] | None:
+    """What `getaddresses([value])` returns, read directly when every mailbox in the list is
+    plain (most are); None for anything else: comments, quoted names, groups, routes.
+
+    getaddresses walks the field a character at a time in Python: with two or three
+    address fields per message it was a tenth of the worker's parsing time.
+    """
+    pairs: list[tuple[str, str]] = []
+    pos = 0
+    while True:
+        found = PLAIN_MAILBOX.match(value, pos)
+        if found is None:
+            return None
+        if found.group(3):
+            pairs.append(("", found.group(3)))
+        else:
+            pairs.append((WS_RUN.sub(" ", found.group(1)), found.group(2)))
+        pos = found.end()
+        if pos == len(value):
+            return pairs
+        if value[pos] != ",":
+            return None
+        pos += 1
 
 
 def decode_bytes(data: bytes, *charsets: str | None) -> str:
@@ -131,8 +165,11 @@ class Headers:
         return decode_words(self.first(name))
 
     def address_pairs(self, name: str) -> list[tuple[str, str]]:
+        values = self.values(name)
         try:
-            pairs = getaddresses(self.values(name))
+            pairs = plain_addresses(", ".join(values)) if values else []
+            if pairs is None:
+                pairs = getaddresses(values)
         except Exception:
             return []
         return [(decode_words(display), addr.strip().lower())

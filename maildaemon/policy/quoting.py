@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import re
 
-WROTE = re.compile(
-    r"^(on\b.*\bwrote:|am\b.*\bschrieb\b.*:|le\b.*\ba écrit\s*:|el\b.*\bescribió:|"
-    r"op\b.*\bschreef\b.*:)\s*$",
-    re.IGNORECASE,
+# One pass over the text for the first line that starts quoted history (a loop over the
+# lines with a pattern each cost the worker a tenth of its time on a 50-line message). Each
+# alternative starts at a line start; [^\S\n] is whitespace within a line, as `strip()` sees it.
+_SP = r"[^\S\n]*"
+HISTORY_START = re.compile(
+    rf"^{_SP}(?:"
+    r">"  # a quoted line
+    r"|(?:on\b.*\bwrote:|am\b.*\bschrieb\b.*:|le\b.*\ba écrit[^\S\n]*:|el\b.*\bescribió:"
+    rf"|op\b.*\bschreef\b.*:){_SP}$"  # "On ..., Alice wrote:" and its translations
+    rf"|-{{2,}}{_SP}(?:original message|ursprüngliche nachricht|message d'origine)"
+    rf"{_SP}-{{2,}}{_SP}$"  # Outlook's and Lotus's separator
+    rf"|(?:from|von|de){_SP}:{_SP}\S.*\n{_SP}(?:sent|gesendet|envoyé|date){_SP}:{_SP}\S"
+    r")",  # Outlook's header block: a From line, then a Sent line
+    re.IGNORECASE | re.MULTILINE,
 )
-ORIGINAL = re.compile(r"^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine)"
-                      r"\s*-{2,}\s*$", re.IGNORECASE)
-OUTLOOK_FROM = re.compile(r"^(from|von|de)\s*:\s*\S", re.IGNORECASE)
-OUTLOOK_SENT = re.compile(r"^(sent|gesendet|envoyé|date)\s*:\s*\S", re.IGNORECASE)
 CONFIRMATION = re.compile(
     r"^\s*(yes\b|yep\b|solved\b|resolved\b|fixed\b|works\b|it works\b|that worked\b|"
     r"close it\b|please close\b|you can close\b|thanks?,? that fixed it\b|"
@@ -32,14 +38,9 @@ RATING = re.compile(r"(?<![\d.])([1-5])(?!\d|\.\d)")
 
 
 def own_text(text: str) -> str:
-    lines = text.replace("\r\n", "\n").split("\n")
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        next_line = lines[index + 1].strip() if index + 1 < len(lines) else ""
-        if (stripped.startswith(">") or WROTE.match(stripped) or ORIGINAL.match(stripped)
-                or (OUTLOOK_FROM.match(stripped) and OUTLOOK_SENT.match(next_line))):
-            return "\n".join(lines[:index]).strip()
-    return text.strip()
+    lines = text.replace("\r\n", "\n")
+    found = HISTORY_START.search(lines)
+    return lines[:found.start()].strip() if found else text.strip()
 
 
 def confirms_solution(text: str) -> bool:
