@@ -384,3 +384,32 @@ def m016_dedup_hash_on_the_message(db: sqlite_utils.Database) -> None:
         CREATE INDEX processed_spool ON processed(spool_id);
         """
     )
+
+
+@migrations()
+def m017_ticket_timeline(db: sqlite_utils.Database) -> None:
+    # A ticket's messages and events, listed together and clustered by ticket: a reply to an
+    # old ticket wrote one entry into messages(ticket_id) and three into events(ticket_id),
+    # two indexes, so two pages at random places of a large database; the timeline's
+    # entries of one ticket sit side by side, one page. Kept by triggers, so no insert can
+    # forget it; read by Store.messages_of/events_of, the sweep and agents' replies.
+    db.executescript(
+        """
+        CREATE TABLE timeline (
+            ticket_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,  -- 'message' or 'event'
+            row_id INTEGER NOT NULL,
+            PRIMARY KEY (ticket_id, kind, row_id)
+        ) WITHOUT ROWID;
+        INSERT INTO timeline SELECT ticket_id, 'message', id FROM messages;
+        INSERT INTO timeline SELECT ticket_id, 'event', id FROM events;
+        CREATE TRIGGER messages_on_timeline AFTER INSERT ON messages BEGIN
+            INSERT INTO timeline VALUES (NEW.ticket_id, 'message', NEW.id);
+        END;
+        CREATE TRIGGER events_on_timeline AFTER INSERT ON events BEGIN
+            INSERT INTO timeline VALUES (NEW.ticket_id, 'event', NEW.id);
+        END;
+        DROP INDEX messages_ticket;
+        DROP INDEX events_ticket;
+        """
+    )

@@ -48,6 +48,20 @@ def parse_iso(text: str | None) -> datetime | None:
 
 RATE_WINDOW = timedelta(hours=1)  # autoreply.max_per_hour counts over this
 
+# A ticket's messages and events, through the timeline (m017): one clustered range.
+MESSAGES_OF_TICKET = (
+    "SELECT m.* FROM timeline t JOIN messages m ON m.id = t.row_id"
+    " WHERE t.ticket_id = ? AND t.kind = 'message' ORDER BY t.row_id"
+)
+EVENTS_OF_TICKET = (
+    "SELECT e.* FROM timeline t JOIN events e ON e.id = t.row_id"
+    " WHERE t.ticket_id = ? AND t.kind = 'event' ORDER BY t.row_id"
+)
+LAST_RECEIVED_MESSAGE_ID = (
+    "SELECT m.message_id FROM timeline t JOIN messages m ON m.id = t.row_id"
+    " WHERE t.ticket_id = ? AND t.kind = 'message' AND m.direction = 'inbound'"
+    " AND m.message_id IS NOT NULL ORDER BY t.row_id DESC LIMIT 1"
+)
 # The duplicate check's two lookups (Store.received_before); tests/test_dedup.py checks that
 # SQLite answers both from indexes.
 HASHES_UNDER_MESSAGE_ID = (
@@ -458,14 +472,10 @@ class Store:
         return [r[0] for r in rows]
 
     def messages_of(self, ticket_id: int) -> list[Any]:
-        return self.conn.execute(
-            "SELECT * FROM messages WHERE ticket_id = ? ORDER BY id", (ticket_id,)
-        ).fetchall()
+        return self.conn.execute(MESSAGES_OF_TICKET, (ticket_id,)).fetchall()
 
     def events_of(self, ticket_id: int) -> list[Any]:
-        return self.conn.execute(
-            "SELECT * FROM events WHERE ticket_id = ? ORDER BY id", (ticket_id,)
-        ).fetchall()
+        return self.conn.execute(EVENTS_OF_TICKET, (ticket_id,)).fetchall()
 
     def automatic_rows(self) -> list[Any]:
         return self.conn.execute("SELECT * FROM automatic_mail ORDER BY id").fetchall()

@@ -11,7 +11,13 @@ import sqlite_utils
 
 from maildaemon.schema import key_hash, migrations
 from maildaemon.sqlite import connect
-from maildaemon.store import Store, iso
+from maildaemon.store import (
+    EVENTS_OF_TICKET,
+    LAST_RECEIVED_MESSAGE_ID,
+    MESSAGES_OF_TICKET,
+    Store,
+    iso,
+)
 
 
 def test_a_database_from_before_the_growth_work_keeps_keys_limits_threads_and_bytes(
@@ -37,6 +43,7 @@ def test_a_database_from_before_the_growth_work_keeps_keys_limits_threads_and_by
             next_attempt_at, created_at) VALUES
             (7, 'ack', '<old@h>', 's', 'ann@example.org', 'sent', 'x', '2020-01-01T00:00:00Z'),
             (7, 'ack', '<new@h>', 's', 'ann@example.org', 'sent', 'x', '{recent}');
+        INSERT INTO events (ticket_id, at, type, detail) VALUES (7, 'x', 'created', '');
     """)
     conn.execute("INSERT INTO processed VALUES (?, 'spool-1', 'new_ticket', 'HS-000007', ?)",
                  (key_hash("<hers@example.org> body"), recent))
@@ -59,7 +66,37 @@ def test_a_database_from_before_the_growth_work_keeps_keys_limits_threads_and_by
     assert store.conn.execute("SELECT participants FROM tickets WHERE id = 7").fetchone()[0] \
         == '["ann@example.org"]'  # carried onto the row by m015
     assert store.ticket_of_received_message("<ours@healthsync.com>") is None  # HMAC's job
+    # The ticket's history, through the timeline m017 built from the old rows.
+    assert [m["message_id"] for m in store.messages_of(7)] == [
+        "<hers@example.org>", "<ours@healthsync.com>"]
+    assert [e["type"] for e in store.events_of(7)] == ["created"]
     with pytest.raises(sqlite3.IntegrityError), store.transaction() as write:
         write.execute("INSERT INTO processed (key_hash, spool_id, outcome, at)"
                       " VALUES (?, 'spool-2', 'new_ticket', 'now')",
                       (key_hash("<hers@example.org> body"),))
+
+
+def test_a_tickets_history_is_read_through_the_timeline_and_kept_by_triggers(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO tickets (id, number, status, priority, queue, requester,"
+                     " subject, created_at, updated_at) VALUES (3, 'HS-000003', 'open',"
+                     " 'medium', 'support', 'bo@example.org', 's', 'x', 'x')")
+        for message_id in ("<one@example.org>", "<two@example.org>"):
+            conn.execute("INSERT INTO messages (ticket_id, direction, message_id, from_addr,"
+                         " to_addrs, subject, date, text) VALUES (3, 'inbound', ?,"
+                         " 'bo@example.org', '[]', 's', 'x', '')", (message_id,))
+        conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (3, 'x', 'a', '')")
+    assert [m["message_id"] for m in store.messages_of(3)] == [
+        "<one@example.org>", "<two@example.org>"]
+    assert [e["type"] for e in store.events_of(3)] == ["a"]
+    assert store.conn.execute(LAST_RECEIVED_MESSAGE_ID, (3,)).fetchone()[0] \
+        == "<two@example.org>"
+    for sql in (MESSAGES_OF_TICKET, EVENTS_OF_TICKET, LAST_RECEIVED_MESSAGE_ID):
+        plan = [row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, (3,))]
+        assert plan[0] == "SEARCH t USING PRIMARY KEY (ticket_id=? AND kind=?)", plan
+        assert "INTEGER PRIMARY KEY" in plan[1], plan
+    indexes = {row[0] for row in store.conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert not indexes & {"messages_ticket", "events_ticket"}  # replaced by the timeline
