@@ -108,6 +108,9 @@ def find_attachments(msg: Message, decode_limit: int | None = None) -> list[Foun
     for part in _leaves(msg):
         kind = _content_type(part)
         disposition = str(part.get("content-disposition") or "").lower()
+        if kind in ("text/plain", "text/html") and not disposition \
+                and "name" not in str(part.get("content-type") or "").lower():
+            continue  # the message's own text, without asking for a name it cannot have
         filename = _filename(part)
         if kind in SIGNATURE_TYPES:
             continue

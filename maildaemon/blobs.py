@@ -18,6 +18,7 @@ found at its path.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from maildaemon.files import DurableFiles
@@ -34,7 +35,7 @@ class Blobs:
     def keep_raw(self, conn: sqlite3.Connection, sha256: str, raw: bytes) -> int:
         """The exact bytes of a received message; returns their row id."""
         cursor = conn.execute("INSERT INTO raw_messages (sha256, raw, path) VALUES (?, ?, ?)",
-                              (sha256, *self._place(raw, self.raw_path(sha256))))
+                              (sha256, *self._place(raw, lambda: self.raw_path(sha256))))
         return int(cursor.lastrowid or 0)
 
     def raw(self, conn: sqlite3.Connection, raw_id: int) -> bytes | None:
@@ -44,7 +45,7 @@ class Blobs:
 
     def keep_attachment(self, conn: sqlite3.Connection, sha256: str, data: bytes) -> None:
         conn.execute("INSERT OR IGNORE INTO attachment_data VALUES (?, ?, ?)",
-                     (sha256, *self._place(data, self.attachment_path(sha256))))
+                     (sha256, *self._place(data, lambda: self.attachment_path(sha256))))
 
     def attachment(self, conn: sqlite3.Connection, sha256: str) -> bytes | None:
         row = conn.execute("SELECT data, path FROM attachment_data WHERE sha256 = ?",
@@ -64,11 +65,12 @@ class Blobs:
         """Where the large ones are kept as files (and a killed process's temporaries)."""
         return [self.data_dir / ATTACHMENT_DIR, self.data_dir / RAW_DIR]
 
-    def _place(self, data: bytes, path: Path) -> tuple[bytes, str | None]:
+    def _place(self, data: bytes, where: Callable[[], Path]) -> tuple[bytes, str | None]:
         """(blob, path) for the row: the bytes themselves when small, else none and the
-        path of the file staged for them."""
+        path of the file staged for them (worked out only then: most messages are small)."""
         if len(data) < FILE_BYTES:
             return data, None
+        path = where()
         self.files.stage(path, data)
         return b"", str(path.relative_to(self.data_dir))
 

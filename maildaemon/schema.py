@@ -393,6 +393,8 @@ def m017_ticket_timeline(db: sqlite_utils.Database) -> None:
     # two indexes, so two pages at random places of a large database; the timeline's
     # entries of one ticket sit side by side, one page. Kept by triggers, so no insert can
     # forget it; read by Store.messages_of/events_of, the sweep and agents' replies.
+    # Messages and events are never deleted or moved to another ticket; a change that does
+    # either must change the timeline with them.
     db.executescript(
         """
         CREATE TABLE timeline (

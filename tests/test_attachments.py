@@ -102,6 +102,19 @@ def test_attachments_inline_logo_and_body_parts() -> None:
     assert found[1].declared_type == "application/pdf"
 
 
+def test_a_text_part_is_a_file_only_when_it_is_named_or_attached() -> None:
+    """Old mailers name a text file on its Content-Type alone (`name=`, also as RFC 2231
+    `name*0=`); the message's own text parts have neither a name nor a disposition."""
+    raw = (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+           b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nthe body\r\n"
+           b'--b\r\nContent-Type: text/plain; NAME="log.txt"\r\n\r\nline 1\r\n'
+           b"--b\r\nContent-Type: text/plain; name*0=part; name*1=.txt\r\n\r\nline 2\r\n"
+           b"--b\r\nContent-Type: text/html\r\nContent-Disposition: attachment\r\n\r\n"
+           b"<p>page</p>\r\n--b--\r\n")
+    found = find_attachments(BytesParser().parsebytes(raw))
+    assert [f.filename for f in found] == ["log.txt", "part.txt", "attachment-3"]
+
+
 def test_signatures_are_not_files_and_an_attached_email_is_one() -> None:
     inner = EmailMessage()
     inner["Subject"] = "original"
