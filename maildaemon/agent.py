@@ -22,7 +22,7 @@ from maildaemon.domain import Status
 from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition, next_due
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_for
-from maildaemon.store import LAST_RECEIVED_MESSAGE_ID, Store, iso
+from maildaemon.store import Store, iso
 from maildaemon.sweeps import Sweeper, in_days, timers_of
 from maildaemon.worker import load_secret
 
@@ -144,12 +144,12 @@ def cmd_reply(config: Config, args: argparse.Namespace) -> int:
             (Status.OPEN if current == Status.NEW else current)
         if new != current and not _allowed(row, new):
             return EX_USAGE
-        last = conn.execute(LAST_RECEIVED_MESSAGE_ID, (row["id"],)).fetchone()
         people = store.participants_of(row["id"])
         out = Renderer(config.mail.domain, load_secret(config.data_dir)).render(
             "agent_reply", number=row["number"], queue=row["queue"],
             queue_address=config.queue_address(row["queue"]), to=row["requester"],
-            ticket_subject=row["subject"], now=now, in_reply_to=last[0] if last else None,
+            ticket_subject=row["subject"], now=now,
+            in_reply_to=store.last_received_message_id(row["id"]),
             variables={"body": body.strip(), "agent_name": args.agent.split("@")[0],
                        "status_line": STATUS_LINES.get(new, "")},
             cc=[p for p in people if p != row["requester"]], files=files,

@@ -477,5 +477,10 @@ class Store:
     def events_of(self, ticket_id: int) -> list[Any]:
         return self.conn.execute(EVENTS_OF_TICKET, (ticket_id,)).fetchall()
 
+    def last_received_message_id(self, ticket_id: int) -> str | None:
+        """What our next mail on the ticket answers (In-Reply-To)."""
+        row = self.conn.execute(LAST_RECEIVED_MESSAGE_ID, (ticket_id,)).fetchone()
+        return str(row[0]) if row else None
+
     def automatic_rows(self) -> list[Any]:
         return self.conn.execute("SELECT * FROM automatic_mail ORDER BY id").fetchall()

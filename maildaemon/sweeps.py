@@ -19,7 +19,7 @@ from maildaemon.domain import Status
 from maildaemon.policy.lifecycle import TicketClock, Timers, due_action, next_due
 from maildaemon.policy.priority import describe_hours
 from maildaemon.render import Renderer
-from maildaemon.store import LAST_RECEIVED_MESSAGE_ID, Store, iso, parse_iso
+from maildaemon.store import Store, iso, parse_iso
 
 log = logging.getLogger("maildaemon.sweeps")
 
@@ -102,12 +102,12 @@ class Sweeper:
     def notify(self, row: object, template: str, now: datetime,
                 variables: dict[str, object]) -> None:
         ticket = dict(row)  # type: ignore[call-overload]
-        last = self.store.conn.execute(LAST_RECEIVED_MESSAGE_ID, (ticket["id"],)).fetchone()
         out = self.renderer.render(
             template, number=ticket["number"], queue=ticket["queue"],
             queue_address=self.config.queue_address(ticket["queue"]),
             to=ticket["requester"], ticket_subject=ticket["subject"], now=now,
-            in_reply_to=last[0] if last else None, auto_submitted="auto-generated",
+            in_reply_to=self.store.last_received_message_id(ticket["id"]),
+            auto_submitted="auto-generated",
             variables={"customer_name": "", **variables},
         )
         self.store.enqueue(ticket["id"], out, iso(now))

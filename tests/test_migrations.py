@@ -91,8 +91,7 @@ def test_a_tickets_history_is_read_through_the_timeline_and_kept_by_triggers(
     assert [m["message_id"] for m in store.messages_of(3)] == [
         "<one@example.org>", "<two@example.org>"]
     assert [e["type"] for e in store.events_of(3)] == ["a"]
-    assert store.conn.execute(LAST_RECEIVED_MESSAGE_ID, (3,)).fetchone()[0] \
-        == "<two@example.org>"
+    assert store.last_received_message_id(3) == "<two@example.org>"
     for sql in (MESSAGES_OF_TICKET, EVENTS_OF_TICKET, LAST_RECEIVED_MESSAGE_ID):
         plan = [row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, (3,))]
         assert plan[0] == "SEARCH t USING PRIMARY KEY (ticket_id=? AND kind=?)", plan
