@@ -108,9 +108,6 @@ def find_attachments(msg: Message, decode_limit: int | None = None) -> list[Foun
     for part in _leaves(msg):
         kind = _content_type(part)
         disposition = str(part.get("content-disposition") or "").lower()
-        if kind in ("text/plain", "text/html") and not disposition \
-                and "name" not in str(part.get("content-type") or "").lower():
-            continue  # the message's own text, without asking for a name it cannot have
         filename = _filename(part)
         if kind in SIGNATURE_TYPES:
             continue
@@ -166,6 +163,12 @@ def _content_type(part: Message) -> str:
 
 
 def _filename(part: Message) -> str:
+    """The part's file name; "" at once where no header could carry one (a filename only
+    comes with Content-Disposition, a name with Content-Type): the stdlib's parameter
+    parsing is slow, and most parts are a message's own text."""
+    if part.get("content-disposition") is None \
+            and "name" not in str(part.get("content-type") or "").lower():
+        return ""
     try:
         return str(part.get_filename() or part.get_param("name") or "")
     except Exception:
