@@ -18,7 +18,8 @@ HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
 # A plain mailbox: `local@domain` of dot-atoms, alone or after a display name of words that
 # need no quoting. Whitespace and word characters as the stdlib's address parser sees them.
 _ATOM = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+"
-_ADDR = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
+DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"  # ASCII only; also the SMTP edge's plain paths
+_ADDR = rf"{DOT_ATOM}@{DOT_ATOM}"
 _WS = r"[ \t\r\n]*"
 _WORD = r'[^ \t\r\n()<>@,:;"\[\]\\]+'
 PLAIN_MAILBOX = re.compile(

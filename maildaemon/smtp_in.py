@@ -18,6 +18,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from maildaemon.domain import PolicySettings
+from maildaemon.headers import DOT_ATOM
 from maildaemon.policy.routing import rcpt_verdict
 from maildaemon.spool import Incoming, Spool
 
@@ -26,9 +27,8 @@ log = logging.getLogger("maildaemon.smtp")
 MAX_RECIPIENTS = 100
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
 TERMINATOR = b"\n.\r\n"
-_ATOM = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+"
 # "<local@domain>" of plain dot-atoms, as nearly every MAIL FROM and RCPT TO reads.
-PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*)@({_ATOM}(?:\.{_ATOM})*)>")
+PLAIN_PATH = re.compile(rf"<({DOT_ATOM})@({DOT_ATOM})>")
 TERMINATOR_STARTS = (b"\n.\r", b"\n.", b"\n")
 
 
