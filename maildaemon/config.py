@@ -27,6 +27,10 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class MailSection:
     domain: str = "healthsync.com"
+    # Authentication-Results headers from this authserv-id (our own MTA) are believed.
+    trusted_authserv_id: str = ""
+    # Addresses of an opening mail that become participants; the rest are recorded only.
+    max_participants: int = 20
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class SmtpSection:
     max_message_size: int = 78_643_200
     hostname: str = ""
     timeout: float = 300.0
+    # Seconds a client may take for a whole DATA upload that keeps sending.
+    data_timeout: float = 3600.0
     drain_seconds: float = 30.0
 
 
@@ -251,6 +257,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{src}: smtp.port must be between 1 and 65535")
     if config.smtp.max_message_size < 1024:
         raise ConfigError(f"{src}: smtp.max_message_size must be at least 1024 bytes")
+    if config.smtp.timeout <= 0 or config.smtp.data_timeout <= 0:
+        raise ConfigError(f"{src}: smtp.timeout and smtp.data_timeout must be > 0")
+    if config.mail.max_participants < 1:
+        raise ConfigError(f"{src}: mail.max_participants must be at least 1")
     if config.outbound.transport not in ("maildir", "smtp"):
         raise ConfigError(f"{src}: outbound.transport must be \"maildir\" or \"smtp\"")
     if config.outbound.max_attempts < 1 or config.spool.max_attempts < 1:
