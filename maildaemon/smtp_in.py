@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -26,10 +27,48 @@ log = logging.getLogger("maildaemon.smtp")
 
 MAX_RECIPIENTS = 100
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
-TERMINATOR = b"\n.\r\n"
+IDLE_REPLY = b"421 4.4.2 Idle for too long, closing connection\r\n"
+DATA_TOO_LONG_REPLY = b"421 4.4.2 DATA took too long, closing connection\r\n"
+# Only <CRLF>.<CRLF> ends DATA: a reader that also stops at a bare LF or CR form lets a
+# session smuggle commands past a relay that reads the same bytes as one message.
+TERMINATOR = b"\r\n.\r\n"
+# Its proper prefixes: what was read so far ending in one may be a terminator's beginning.
+TERMINATOR_STARTS = (b"\r\n.\r", b"\r\n.", b"\r\n", b"\r")
 # "<local@domain>" of plain dot-atoms, as nearly every MAIL FROM and RCPT TO reads.
 PLAIN_PATH = re.compile(rf"<({DOT_ATOM})@({DOT_ATOM})>")
-TERMINATOR_STARTS = (b"\n.\r", b"\n.", b"\n")
+# Control characters (C0, DEL, C1), line and paragraph separators, lone surrogates (bytes
+# that were not UTF-8), and the backslash that introduces our escapes.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\\\\]")
+SQLITE_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def printable(text: str) -> str:
+    """`text` with every control character escaped as repr() would write it, so a client
+    cannot forge or hide log lines (CR, ESC sequences) with what it sends."""
+    return UNPRINTABLE.sub(lambda found: repr(found.group())[1:-1], text)
+
+
+class EscapeControls(logging.Filter):
+    """Escapes control characters in the whole formatted line: every argument of every
+    line logged about a session may be client text (an address, a command name)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        escaped = printable(message)
+        if escaped != message:
+            record.msg, record.args = escaped, None
+        return True
+
+
+# Set on the loggers themselves, not on a handler, so any handler the operator sets up gets
+# escaped lines. "mail.log" is aiosmtpd's; it logs unknown command names as sent.
+for _name in ("maildaemon.smtp", "mail.log"):
+    logging.getLogger(_name).addFilter(EscapeControls())
+
+
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    """Another process holds the database's lock ("database is locked")."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF in SQLITE_BUSY_CODES
 
 
 class GroupCommitter:
@@ -40,53 +79,79 @@ class GroupCommitter:
     than handing the batch to a thread and back (measured: 0.57x -> 0.6x+ of the null server
     at 8 connections). A batch of large messages goes to a thread, so that one 70 MB message
     does not stall every other connection while it is written.
+
+    The loop must never wait for a lock, though: another process holding the spool (the
+    worker, `spool retry`, a backup) froze every session for up to SQLite's 30 s busy
+    timeout. So the edge's connection has no busy timeout at all: in the loop, a locked
+    spool fails at once, and the batch goes to the thread, which waits for the lock until
+    the oldest message in it has waited `max_wait` seconds; then those clients get 451.
     """
 
     INLINE_BYTES = 512 * 1024
+    MAX_WAIT = 4.0
 
     def __init__(self, spool: Spool, on_commit: Callable[[], None] = lambda: None,
-                 max_batch: int = 256) -> None:
+                 max_batch: int = 256, max_wait: float = MAX_WAIT) -> None:
         self.spool = spool
         self.on_commit = on_commit
         self.max_batch = max_batch
+        self.max_wait = max_wait
+        spool.conn.execute("PRAGMA busy_timeout=0")
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
-        self.waiting: list[tuple[Incoming, asyncio.Future[str]]] = []
+        # Each message with its client's future and the loop time it may wait until.
+        self.waiting: list[tuple[Incoming, asyncio.Future[str], float]] = []
         self.flushing = False
 
     async def put(self, item: Incoming) -> str:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str] = loop.create_future()
-        self.waiting.append((item, future))
+        self.waiting.append((item, future, loop.time() + self.max_wait))
         if not self.flushing:
             self.flushing = True
             loop.create_task(self._flush())
         return await future
 
     async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while self.waiting:
                 batch = self.waiting[: self.max_batch]
                 del self.waiting[: self.max_batch]
-                items = [item for item, _ in batch]
                 try:
-                    if sum(len(item.raw) for item in items) <= self.INLINE_BYTES:
-                        ids = self.spool.put_many(items)
-                    else:
-                        ids = await loop.run_in_executor(self.executor, self.spool.put_many,
-                                                         items)
+                    ids = await self._commit([item for item, _, _ in batch],
+                                             min(until for _, _, until in batch))
                 except Exception as exc:
-                    for _, future in batch:
+                    for _, future, _ in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                for (_, future), spool_id in zip(batch, ids, strict=True):
+                for (_, future, _), spool_id in zip(batch, ids, strict=True):
                     if not future.done():
                         future.set_result(spool_id)
                 self.on_commit()
                 await asyncio.sleep(0)  # let the next DATAs of this turn join the batch
         finally:
             self.flushing = False
+
+    async def _commit(self, items: list[Incoming], until: float) -> list[str]:
+        """In the loop when small and the spool is free; else on the thread, by `until`."""
+        if sum(len(item.raw) for item in items) <= self.INLINE_BYTES:
+            try:
+                return self.spool.put_many(items)
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self._put_waiting, items,
+                                          until - loop.time())
+
+    def _put_waiting(self, items: list[Incoming], seconds: float) -> list[str]:
+        """On the spool thread: wait up to `seconds` for another process's lock."""
+        conn = self.spool.conn
+        conn.execute(f"PRAGMA busy_timeout={max(0, int(seconds * 1000))}")
+        try:
+            return self.spool.put_many(items)
+        finally:
+            conn.execute("PRAGMA busy_timeout=0")
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
@@ -144,13 +209,20 @@ class EdgeSMTP(SMTP):
     possible terminator, joined once, and dot-unstuffing is a single `replace` where needed.
     Lines longer than RFC 5321's 1000 octets are accepted: real mailers send them, and a
     permanent error would bounce a customer's mail we could have taken.
+
+    `timeout` is the idle time allowed between commands and, during DATA, between reads;
+    `data_timeout` bounds a whole DATA upload, so a slow but steady sender is not cut off
+    after `timeout` seconds, and a trickling one is not kept forever.
     """
 
     line_length_limit = 65536
 
-    def __init__(self, handler: Handler, registry: set[EdgeSMTP], **kwargs: Any) -> None:
+    def __init__(self, handler: Handler, registry: set[EdgeSMTP],
+                 data_timeout: float = 3600.0, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.registry = registry
+        self.data_timeout = data_timeout
+        self.timeout_reply = IDLE_REPLY
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.registry.add(self)
@@ -181,6 +253,13 @@ class EdgeSMTP(SMTP):
     def in_transaction(self) -> bool:
         envelope = self.envelope
         return envelope is not None and envelope.mail_from is not None
+
+    def _timeout_cb(self) -> None:
+        """aiosmtpd just closes the connection; a 421 tells the client why."""
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(self.timeout_reply)
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
 
     def hang_up(self) -> None:
         transport = self.transport
@@ -220,14 +299,16 @@ class EdgeSMTP(SMTP):
         """The message up to its terminating line ".", dot-unstuffed; None if it exceeded
         the size limit (read to its end all the same, so the 552 comes at the right moment).
 
-        One `readuntil` per 64 KB reads up to "\\n.\\r\\n". Only where what was read so far
-        ends like the start of a terminator (after a line end, as at the very beginning)
-        do we read byte by byte, since a terminator could begin in bytes already taken.
+        Exactly what aiosmtpd 1.4.5+ reads line by line, where lines end in CRLF only: one
+        `readuntil` per 64 KB reads up to "\\r\\n.\\r\\n". Only where what was read so
+        far ends like the start of a terminator (after a CRLF, as at the very beginning) do
+        we read byte by byte, since a terminator could begin in bytes already taken.
         """
+        deadline = self.loop.time() + self.data_timeout
         limit = self.data_size_limit
         chunks: list[bytes] = []
         total = 0
-        tail = b"\n"  # DATA starts at the beginning of a line
+        tail = b"\r\n"  # DATA starts at the beginning of a line
         while not tail.endswith(TERMINATOR):
             if tail.endswith(TERMINATOR_STARTS):
                 piece = await self._reader.readexactly(1)
@@ -236,12 +317,15 @@ class EdgeSMTP(SMTP):
                     piece = await self._reader.readuntil(TERMINATOR)
                 except asyncio.LimitOverrunError as overrun:
                     piece = await self._reader.read(max(1, overrun.consumed))
+            self._keep_reading_until(deadline)
             total += len(piece)
             if limit and total > limit + 3:
                 chunks.clear()
             else:
                 chunks.append(piece)
-            tail = (tail + piece)[-4:]
+            tail = (tail + piece)[-5:]
+        self.timeout_reply = IDLE_REPLY
+        self._reset_timeout()  # the commit may take a moment: idle time starts again
         if limit and total > limit + 3:
             return None
         strip = 3  # the ".\r\n" of the terminator, which may span the last pieces
@@ -253,6 +337,21 @@ class EdgeSMTP(SMTP):
             strip -= len(last)
         data = b"".join(chunks)  # one copy; the pieces go right after
         del chunks
-        if data.startswith(b".") or b"\n." in data:
-            data = (data[1:] if data.startswith(b"..") else data).replace(b"\n..", b"\n.")
+        return unstuffed(data)
+
+    def _keep_reading_until(self, deadline: float) -> None:
+        """Data arrived: the idle timer starts again, but never runs past `deadline`."""
+        remaining = deadline - self.loop.time()
+        if remaining < self._timeout_duration:
+            self.timeout_reply = DATA_TOO_LONG_REPLY
+        self._reset_timeout(max(0.001, min(remaining, self._timeout_duration)))
+
+
+def unstuffed(data: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line of DATA that starts with "." loses that dot. Lines end in
+    CRLF only, so a dot after a bare CR or LF is data (as aiosmtpd and Postfix read it)."""
+    if data.startswith(b"."):
+        data = data[1:]
+    elif b"\r\n." not in data:
         return data
+    return data.replace(b"\r\n.", b"\r\n")
