@@ -3,6 +3,10 @@
 Exit codes (sysexits): 0 success, 1 not found, 2 usage error, 75 temporary failure (the MTA
 should retry), 78 configuration error. Every command works on the data directory whether or
 not a daemon is running on it.
+
+`ingest` is what an MTA's pipe transport runs, and an MTA bounces the mail on any exit code
+but 0 and 75: so for `ingest` every failure that is not the message's own (a bad command
+line, a broken configuration, a full disk, a bug) exits 75 and the MTA keeps the message.
 """
 
 from __future__ import annotations
@@ -10,13 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sqlite3
 import sys
 import time
+import traceback
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from maildaemon.agent import (
     clock_from,
@@ -29,15 +36,29 @@ from maildaemon.agent import (
 )
 from maildaemon.config import Config, ConfigError, describe, load_config, resolve_config_path
 from maildaemon.domain import Status
-from maildaemon.ingest import Ingest
+from maildaemon.files import make_private
+from maildaemon.ingest import Ingest, split_recipients
 from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
-from maildaemon.sender import Sender, transport_for
+from maildaemon.sender import Sender, transport_of
 from maildaemon.spool import Spool
 from maildaemon.store import Store
 from maildaemon.views import ticket_json, ticket_text
 from maildaemon.worker import Worker, load_secret
 
 EX_OK, EX_NOTFOUND, EX_USAGE, EX_TEMPFAIL, EX_CONFIG = 0, 1, 2, 75, 78
+log = logging.getLogger("maildaemon.cli")
+
+
+class UsageError(Exception):
+    """A bad command line; `main` picks the exit code (75 for `ingest`, else 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a bad command line, which an MTA takes as "bounce the mail":
+    raise instead, and let `main` decide (its subcommand parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def utc_now() -> datetime:
@@ -46,7 +67,7 @@ def utc_now() -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maildaemon", description=__doc__.splitlines()[0])
+    parser = Parser(prog="maildaemon", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="TOML file (else $MAILDAEMON_CONFIG, else the "
                         "packaged default)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate the configuration and templates")
     ingest = sub.add_parser("ingest", help="put raw messages through the pipeline now")
     ingest.add_argument("--sender", help="envelope sender (\"\" for a bounce)")
-    ingest.add_argument("--rcpt", action="append", default=[], help="envelope recipient")
+    ingest.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
+                        help="envelope recipient (repeatable, or several separated by commas)")
     ingest.add_argument("files", nargs="+", help="message files, - for standard input")
     ingest.add_argument("--now", help=argparse.SUPPRESS)  # tests: a controlled clock
     sub.add_parser("flush", help="deliver every pending outbound message now")
@@ -81,12 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     attachment = sub.add_parser("attachment", help="save one stored attachment of a ticket")
     attachment.add_argument("number")
     attachment.add_argument("n", type=int, help="the attachment's number, as `show` lists it")
-    attachment.add_argument("--output", required=True, help="file to write (- for stdout)")
+    attachment.add_argument("--output", required=True,
+                            help="file to write, or a directory to write it into under its "
+                                 "own name (- for stdout)")
     raw = sub.add_parser("raw", help="the exact bytes of a message a ticket received")
     raw.add_argument("number")
     raw.add_argument("n", type=int, nargs="?", default=1,
                      help="the ticket's n-th received message (1, the default: the first)")
-    raw.add_argument("--output", default="-", help="file to write (default: standard output)")
+    raw.add_argument("--output", default="-", help="file or directory to write into "
+                     "(default: standard output)")
     sweep = sub.add_parser("sweep", help="act on every ticket timer that is due, once")
     sweep.add_argument("--now", help="as of this UTC time (ISO-8601), instead of the clock")
     status = sub.add_parser("status", help="change a ticket's status (an agent's action)")
@@ -118,33 +143,101 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.command in ("serve", "worker") else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # aiosmtpd logs every SMTP command at INFO, APScheduler every job run: keep ops logs ours.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    path = resolve_config_path(args.config).resolve()
+    # Before anything is created: tickets hold health data (files 0600, directories 0700).
+    os.umask(0o077)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_of(argv)
+    setup_logging(command)
     try:
-        config = load_config(path)
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _usage_error(command, str(exc))
+    try:
+        config, path = _load(args.config)
     except ConfigError as exc:
-        print(f"maildaemon: configuration error: {exc}", file=sys.stderr)
-        return EX_CONFIG
+        log.error("configuration error: %s", exc)
+        return EX_TEMPFAIL if command == "ingest" else EX_CONFIG
     try:
+        if command != "check-config":
+            _make_private(config)
         if args.command == "serve":
             from maildaemon.daemon import serve
 
             return serve(config, path)
         return COMMANDS[args.command](config, args)
-    except sqlite3.OperationalError as exc:
-        print(f"maildaemon: temporary failure: {exc}", file=sys.stderr)
+    except (sqlite3.OperationalError, OSError) as exc:
+        log.error("temporary failure: %s", exc)
         return EX_TEMPFAIL
-    except OSError as exc:
-        print(f"maildaemon: temporary failure: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if command != "ingest":
+            raise
+        # Never the message's text: only where it failed.
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        log.error("internal error %s at %s:%s; exit 75, the MTA keeps the message",
+                  type(exc).__name__, Path(where.filename).name, where.lineno)
         return EX_TEMPFAIL
+
+
+def setup_logging(command: str | None) -> None:
+    """One line per event on stderr, each with its UTC time (ISO-8601, to the millisecond),
+    so that a line read in Postfix's log, a cron mail or a file says when; except where
+    stderr is the journal (systemd sets $JOURNAL_STREAM), which stamps every line itself."""
+    handler = logging.StreamHandler(sys.stderr)
+    stamp = "" if _stderr_is_journal() else "%(asctime)s.%(msecs)03dZ "
+    formatter = logging.Formatter(stamp + "%(levelname)s %(name)s: %(message)s",
+                                  datefmt="%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    logging.basicConfig(
+        level=logging.INFO if command in ("serve", "worker") else logging.WARNING,
+        handlers=[handler], force=True,
+    )
+    # aiosmtpd logs every SMTP command at INFO, APScheduler every job run: keep ops logs ours.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _stderr_is_journal() -> bool:
+    try:
+        device, inode = os.environ.get("JOURNAL_STREAM", "").split(":")
+        info = os.fstat(sys.stderr.fileno())
+        return (info.st_dev, info.st_ino) == (int(device), int(inode))
+    except (ValueError, OSError):
+        return False
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named on a command line, even one argparse refuses."""
+    rest = iter(argv)
+    for word in rest:
+        if word == "--config":
+            next(rest, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _usage_error(command: str | None, message: str) -> int:
+    if command == "ingest":
+        log.error("%s; exit 75 so that the MTA keeps the message (for several recipients "
+                  "the pipe's argv needs --rcpt=${recipient}, with the =)", message)
+        return EX_TEMPFAIL
+    build_parser().print_usage(sys.stderr)
+    print(message, file=sys.stderr)
+    return EX_USAGE
+
+
+def _load(option: str | None) -> tuple[Config, Path]:
+    path = resolve_config_path(option).resolve()
+    return load_config(path), path
+
+
+def _make_private(config: Config) -> None:
+    """The data directory (and the outbound maildir, which holds sent mail) 0700, made so
+    or tightened before any command opens a file in it."""
+    make_private(config.data_dir)
+    if config.outbound.transport == "maildir":
+        make_private(config.maildir)
 
 
 def cmd_worker(config: Config, args: argparse.Namespace) -> int:
@@ -176,8 +269,12 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
 def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     unreadable = [n for n in args.files if n != "-" and not Path(n).is_file()]
     if unreadable:
-        print(f"maildaemon: not a readable file: {', '.join(unreadable)}", file=sys.stderr)
-        return EX_USAGE
+        # From an MTA (a message on stdin, or a recipient read as a file name) exit 75,
+        # which keeps the mail queued; by hand, a file that is not there is a usage error.
+        from_mta = "-" in args.files or any("@" in name for name in unreadable)
+        log.error("not a readable file: %s%s", ", ".join(unreadable),
+                  "; exit 75 so that the MTA keeps the message" if from_mta else "")
+        return EX_TEMPFAIL if from_mta else EX_USAGE
     spool = Spool(config.data_dir, config.spool.max_attempts)
     store = Store(config.data_dir)
     fixed = clock_from(args.now) if args.now else None
@@ -187,12 +284,12 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
 
     started = time.perf_counter()  # the pool's start-up counts too
     ingest = Ingest(config, spool, Worker(config, spool, store, clock),
-                    Sender(Store(config.data_dir), transport_for(config.outbound,
-                                                                 config.maildir),
+                    Sender(Store(config.data_dir), transport_of(config),
                            config.outbound), clock, len(args.files))
     status = EX_OK
     outcomes: Counter[str] = Counter()
-    for name, spool_id, result in ingest.run(args.files, args.sender, tuple(args.rcpt)):
+    for name, spool_id, result in ingest.run(args.files, args.sender,
+                                             split_recipients(args.rcpt)):
         if result is not None:
             outcome, number, detail = result.outcome, result.ticket, result.detail
         else:
@@ -221,7 +318,7 @@ def _wait_for_daemon(store: Store, spool_id: str) -> tuple[str, str | None, str]
 
 def cmd_flush(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
-    sender = Sender(store, transport_for(config.outbound, config.maildir), config.outbound)
+    sender = Sender(store, transport_of(config), config.outbound)
     sender.release_stale_leases()
     report = sender.deliver_due(utc_now(), everything=True)
     print(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
@@ -318,8 +415,8 @@ def cmd_attachment(config: Config, args: argparse.Namespace) -> int:
         print(f"maildaemon: the bytes of {args.number} attachment {args.n} are missing",
               file=sys.stderr)
         return EX_NOTFOUND
-    _write_out(data, args.output, files[args.n - 1]["filename"])
-    return EX_OK
+    name = files[args.n - 1]["filename"]
+    return _write_out(data, args.output, name, fallback=f"{args.number}-attachment-{args.n}")
 
 
 def cmd_raw(config: Config, args: argparse.Namespace) -> int:
@@ -339,16 +436,34 @@ def cmd_raw(config: Config, args: argparse.Namespace) -> int:
         print(f"maildaemon: the bytes of {args.number} message {args.n} were not kept",
               file=sys.stderr)
         return EX_NOTFOUND
-    _write_out(data, args.output, f"{args.number} message {args.n}")
-    return EX_OK
+    name = f"{args.number}-message-{args.n}.eml"
+    return _write_out(data, args.output, name, fallback=name)
 
 
-def _write_out(data: bytes, output: str, what: str) -> None:
+def _write_out(data: bytes, output: str, name: str, fallback: str) -> int:
+    """To stdout (-), to the file `output`, or into the directory `output` under `name`,
+    as `cp` does. A name from the sender's mail is cleaned when stored, but a directory
+    may be someone's home: the name must still be a plain one, and an existing file there
+    is never overwritten (exit 2)."""
     if output == "-":
         sys.stdout.buffer.write(data)
+        return EX_OK
+    target = Path(output)
+    if target.is_dir():
+        plain = name if name == Path(name).name and not name.startswith(".") and \
+            "\0" not in name else ""
+        target = target / (plain or fallback)
+        try:
+            with open(target, "xb") as handle:
+                handle.write(data)
+        except FileExistsError:
+            print(f"maildaemon: {target} exists; give --output the file to write",
+                  file=sys.stderr)
+            return EX_USAGE
     else:
-        Path(output).write_bytes(data)
-        print(f"{what} -> {output} ({len(data)} bytes)", file=sys.stderr)
+        target.write_bytes(data)
+    print(f"{name} -> {target} ({len(data)} bytes)", file=sys.stderr)
+    return EX_OK
 
 
 COMMANDS = {

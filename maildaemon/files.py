@@ -11,18 +11,25 @@ one transaction): the files are written as they come, then fsynced together from
 threads just before the commit (the filesystem joins concurrent fsyncs into one journal
 commit; one after another cost a millisecond each), renamed, and their directories
 fsynced once each.
+
+Tickets hold health data, so everything here is the service user's alone: files 0600 and
+directories 0700 whatever the umask (the CLI also sets umask 077, which covers what SQLite
+and the maildir create), and `make_private` tightens a data directory an older version or
+a loose umask left readable.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import stat
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 SYNC_THREADS = 8
+FILE_MODE, DIR_MODE = 0o600, 0o700
 _pool: ThreadPoolExecutor | None = None  # shared by every caller of fsync_all
 _pool_lock = threading.Lock()
 
@@ -41,10 +48,11 @@ class DurableFiles:
             missing.append(directory)
             directory = directory.parent
         if missing:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
             self._new_dirs.update(missing)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        with open(tmp, "wb") as handle:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         self._staged[path] = tmp
 
@@ -125,3 +133,30 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_private(directory: Path) -> None:
+    """`directory` exists, 0700, and none of its direct entries is open to group or others.
+
+    Only the top level is tightened (a stat each, at every start): a 0700 directory already
+    keeps everyone else out of whatever lies below it, and walking a million attachment
+    files at each command would cost more than it protects. Entries of other owners and
+    symbolic links are left alone (chmod would follow the link, or fail).
+    """
+    directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    _tighten(directory)
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            _tighten(Path(entry.path))
+
+
+def _tighten(path: Path) -> None:
+    """Group and other bits off (owner bits untouched: never adds a permission)."""
+    try:
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid():
+            return
+        if info.st_mode & 0o077:
+            os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
+    except FileNotFoundError:  # a -wal or temporary file another process just removed
+        return

@@ -27,6 +27,41 @@ from maildaemon.worker import Processed, Worker, parse_entry
 CHUNK = 64
 
 
+def split_recipients(values: list[str]) -> tuple[str, ...]:
+    """Every `--rcpt` value, split at commas outside a quoted local part ("a,b"@x is one
+    address), trimmed, empty ones dropped, each address once, in order.
+
+    Postfix's pipe repeats a whole argument per recipient (`--rcpt=${recipient}` gives one
+    `--rcpt=` each); other MTAs or scripts may pass one comma-separated list.
+    """
+    found: list[str] = []
+    for value in values:
+        for address in _outside_quotes_split(value):
+            if address and address not in found:
+                found.append(address)
+    return tuple(found)
+
+
+def _outside_quotes_split(value: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    for char in value:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            parts.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current).strip())
+    return parts
+
+
 @dataclass
 class Chunk:
     names: list[str]
@@ -84,7 +119,8 @@ class Ingest:
         parsing = None
         if self.pool is not None:
             limit = self.config.attachments.max_file_bytes
-            parsing = [self.pool.submit(parse_entry, entry, limit) for entry in entries]
+            trust = self.worker.settings.dmarc_trust
+            parsing = [self.pool.submit(parse_entry, entry, limit, trust) for entry in entries]
         return Chunk(names, spool_ids, entries, parsing)
 
     def _process(self, chunk: Chunk) -> Iterator[tuple[str, str, Processed | None]]:
