@@ -21,9 +21,10 @@ import socket
 from pathlib import Path
 
 from maildaemon.config import Config
+from maildaemon.descriptors import AcceptGuard
 from maildaemon.smtp_in import EdgeSMTP, GroupCommitter, Handler
 from maildaemon.spool import Spool
-from maildaemon.supervisor import WorkerSupervisor, sd_notify
+from maildaemon.supervisor import Watchdog, WorkerSupervisor, heartbeat_path, sd_notify
 from maildaemon.worker import policy_settings
 
 log = logging.getLogger("maildaemon.daemon")
@@ -31,7 +32,8 @@ log = logging.getLogger("maildaemon.daemon")
 class Daemon:
     def __init__(self, config: Config, config_path: Path) -> None:
         self.config = config
-        self.supervisor = WorkerSupervisor(config_path)
+        self.supervisor = WorkerSupervisor(config_path, Watchdog(
+            heartbeat_path(config.data_dir), config.spool.worker_stall_seconds))
         spool = Spool(config.data_dir, config.spool.max_attempts)
         spool.leave_checkpoints_to_others()
         self.committer = GroupCommitter(spool, on_commit=self.supervisor.wake)
@@ -42,6 +44,8 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         smtp = self.config.smtp
+        guard = AcceptGuard(loop)
+        guard.install()
         server = await loop.create_server(
             lambda: EdgeSMTP(
                 self.handler,
@@ -52,6 +56,7 @@ class Daemon:
                 hostname=smtp.hostname or socket.gethostname(),
                 ident="ESMTP",
                 timeout=smtp.timeout,
+                data_timeout=smtp.data_timeout,
                 loop=loop,
             ),
             host=smtp.host,
@@ -74,6 +79,7 @@ class Daemon:
         await watcher
         await self.supervisor.stop()
         self.committer.close()
+        guard.close()
         log.info("stopped")
         return 0
 
