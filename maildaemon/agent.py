@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,10 @@ from typing import Any
 from maildaemon.attachments import clean_filename, detect_type
 from maildaemon.config import Config
 from maildaemon.domain import Status
+from maildaemon.mailbox import is_mailbox
 from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition, next_due
 from maildaemon.render import Renderer
-from maildaemon.sender import Sender, transport_for
+from maildaemon.sender import Sender, transport_of
 from maildaemon.store import Store, iso
 from maildaemon.sweeps import Sweeper, in_days, timers_of
 from maildaemon.worker import load_secret
@@ -85,7 +86,7 @@ def _sweeper(config: Config, store: Store) -> Sweeper:
 
 
 def _deliver(config: Config, store: Store, now: datetime) -> int:
-    sender = Sender(store, transport_for(config.outbound, config.maildir), config.outbound)
+    sender = Sender(store, transport_of(config), config.outbound)
     return sender.deliver_due(now).sent
 
 
@@ -144,25 +145,58 @@ def cmd_reply(config: Config, args: argparse.Namespace) -> int:
             (Status.OPEN if current == Status.NEW else current)
         if new != current and not _allowed(row, new):
             return EX_USAGE
-        people = store.participants_of(row["id"])
+        people = reply_recipients(row["requester"], store.participants_of(row["id"]),
+                                  config.mail.max_participants)
         out = Renderer(config.mail.domain, load_secret(config.data_dir)).render(
             "agent_reply", number=row["number"], queue=row["queue"],
-            queue_address=config.queue_address(row["queue"]), to=row["requester"],
+            queue_address=config.queue_address(row["queue"]), to=people.to,
             ticket_subject=row["subject"], now=now,
             in_reply_to=store.last_received_message_id(row["id"]),
             variables={"body": body.strip(), "agent_name": args.agent.split("@")[0],
                        "status_line": STATUS_LINES.get(new, "")},
-            cc=[p for p in people if p != row["requester"]], files=files,
+            cc=list(people.cc), files=files,
         )
-        for person in people:
-            store.enqueue(row["id"], replace(out, rcpt_to=person), iso(now))
-        _event(store, row["id"], now, "agent_reply", f"by {args.agent}")
+        store.enqueue(row["id"], out, iso(now))
+        _event(store, row["id"], now, "agent_reply", f"by {args.agent}{people.left_out}")
         if new != current:
             _transition(config, store, row, new, now, f"{args.agent}'s reply")
     _deliver(config, store, now)
-    print(f"{row['number']}: reply sent to {', '.join(people)}"
+    print(f"{row['number']}: reply sent to {', '.join((people.to, *people.cc))}{people.left_out}"
           + (f"; {current} -> {new}" if new != current else ""))
     return EX_OK
+
+
+@dataclass(frozen=True)
+class ReplyRecipients:
+    to: str
+    cc: tuple[str, ...]
+    not_mailed: tuple[str, ...]  # beyond the cap, or not an address at all
+
+    @property
+    def left_out(self) -> str:
+        """For the event and the agent: who did not get it (the first few)."""
+        if not self.not_mailed:
+            return ""
+        shown = ", ".join(self.not_mailed[:5])
+        more = f" and {len(self.not_mailed) - 5} more" if len(self.not_mailed) > 5 else ""
+        return f"; not mailed: {shown}{more}"
+
+
+def reply_recipients(requester: str, participants: list[str], cap: int) -> ReplyRecipients:
+    """One message: To the requester, Cc the other participants, at most `cap` addresses.
+
+    A ticket from before participants were capped (or one the cap was lowered for) may
+    hold thousands: the cap bounds what one agent reply sends. Strings that are not
+    addresses are left out; if the requester is one, the first valid participant is the
+    To, so the others still hear the answer.
+    """
+    people = list(dict.fromkeys([requester, *participants]))
+    valid = [p for p in people if is_mailbox(p)]
+    mailed = valid[:cap]
+    not_mailed = tuple(p for p in people if p not in mailed)
+    if not mailed:  # nobody to send to: the outbox keeps it as failed, with the reason
+        return ReplyRecipients(requester, (), not_mailed)
+    return ReplyRecipients(mailed[0], tuple(mailed[1:]), not_mailed)
 
 
 def cmd_assign(config: Config, args: argparse.Namespace) -> int:

@@ -98,6 +98,8 @@ class SlaSection:
 @dataclass(frozen=True)
 class SpoolSection:
     max_attempts: int = 3
+    # A worker whose heartbeat stops this long is killed and restarted by serve.
+    worker_stall_seconds: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{src}: mail.max_participants must be at least 1")
     if config.outbound.transport not in ("maildir", "smtp"):
         raise ConfigError(f"{src}: outbound.transport must be \"maildir\" or \"smtp\"")
+    if config.spool.worker_stall_seconds < 10:
+        raise ConfigError(f"{src}: spool.worker_stall_seconds must be at least 10")
     if config.outbound.max_attempts < 1 or config.spool.max_attempts < 1:
         raise ConfigError(f"{src}: max_attempts must be at least 1")
     if config.outbound.password_file and not config.outbound.username:

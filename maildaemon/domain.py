@@ -107,6 +107,9 @@ class InboundMail:
     defects: tuple[str, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     own_text: str = ""  # the text without the history it quotes (policy/quoting.py)
+    # The From domain, when our own MTA's Authentication-Results says DMARC passed for it
+    # (parse.py reads it only for staff domains); "" when unproven. See DmarcTrust.
+    dmarc_pass_domain: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,19 @@ class Context:
 
 
 @dataclass(frozen=True)
+class DmarcTrust:
+    """Whose Authentication-Results to believe, and for which From domains to read them.
+
+    A staff From address proves nothing by itself (anyone can write it); a DMARC pass that
+    our own MTA recorded does. Only the staff domains are checked, because the check costs
+    about a millisecond and no other sender's authentication changes a decision.
+    """
+
+    authserv_id: str = ""  # empty: nothing is trusted
+    domains: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class PolicySettings:
     domain: str
     queues: dict[str, str]  # local part -> queue
@@ -155,6 +171,9 @@ class PolicySettings:
     sla_hours: dict[Priority, float]
     reopen_days: float
     attachment_limits: AttachmentLimits = field(default_factory=AttachmentLimits)
+    # Addresses of an opening mail that become participants (the requester first).
+    max_participants: int = 20
+    dmarc_trust: DmarcTrust = field(default_factory=DmarcTrust)
 
 
 @dataclass(frozen=True)
@@ -217,7 +236,11 @@ class Decision:
 
 @dataclass(frozen=True)
 class OutgoingMail:
-    """A rendered message ready for the outbox; `raw` is exactly what will be sent."""
+    """A rendered message ready for the outbox; `raw` is exactly what will be sent.
+
+    `rcpt_to` is the primary recipient (the To header); `cc` are the other envelope
+    recipients of the same message (the Cc header), delivered in the same relay
+    transaction: one message to a ticket's people, never one copy per person."""
 
     kind: str
     message_id: str
@@ -226,3 +249,4 @@ class OutgoingMail:
     subject: str
     text: str
     raw: bytes
+    cc: tuple[str, ...] = ()

@@ -12,6 +12,8 @@ from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses
 
+from maildaemon.mailbox import decode_encoded_local_part
+
 FALLBACK_CHARSETS = ("utf-8", "cp1252")
 RAW_8BIT = re.compile("[\udc80-\udcff]")  # undeclared 8-bit bytes, as the parser keeps them
 HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
@@ -173,7 +175,9 @@ class Headers:
                 pairs = getaddresses(values)
         except Exception:
             return []
-        return [(decode_words(display), addr.strip().lower())
+        # An encoded word in an address is what a mailer without SMTPUTF8 made of a UTF-8
+        # local part (decoded before lower-casing: base64 is case-sensitive).
+        return [(decode_words(display), decode_encoded_local_part(addr.strip()).lower())
                 for display, addr in pairs if "@" in addr]
 
     def addresses(self, name: str) -> tuple[str, ...]:

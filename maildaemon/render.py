@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from maildaemon.domain import OutgoingMail
-from maildaemon.mime import alternative, fold, text_header
+from maildaemon.mime import alternative, encoded_words, fold, text_header
 from maildaemon.policy.followup import make_message_id, outbound_subject
 from maildaemon.resources import shipped_dir
 
@@ -74,7 +74,7 @@ class Renderer:
         html = self.env.get_template(f"{template}.html").render(values)
         message_id = make_message_id(self.secret, number, secrets.token_hex(8), self.domain)
         headers = [
-            fold("From", formataddr((f"{queue.capitalize()} team", queue_address))),
+            mailbox_header("From", f"{queue.capitalize()} team", queue_address),
             fold("To", to),
             *([fold("Cc", ", ".join(cc))] if cc else []),
             text_header("Subject", subject),
@@ -96,7 +96,26 @@ class Renderer:
             subject=subject,
             text=text,
             raw=alternative(headers, text, html, files or ()),
+            cc=tuple(cc or ()),
         )
+
+
+def mailbox_header(name: str, display: str, address: str) -> str:
+    """`Name: display <address>` with the address as it is, UTF-8 included.
+
+    Only the display name may be an RFC 2047 encoded word: an encoded word in the address
+    is not an address (`formataddr` refuses a UTF-8 address, and Python's generator writes
+    `=?utf-8?q?...?=@domain`, which no relay can deliver). A UTF-8 address needs SMTPUTF8,
+    which the sender asks the relay for.
+    """
+    if not display:
+        return fold(name, address)
+    if display.isascii():  # quoted where it has to be
+        shown = formataddr((display, "placeholder@invalid")).removesuffix(
+            " <placeholder@invalid>")
+    else:
+        shown = " ".join(encoded_words(display))
+    return fold(name, f"{shown} <{address}>")
 
 
 def sample_variables() -> dict[str, Any]:

@@ -415,3 +415,12 @@ def m017_ticket_timeline(db: sqlite_utils.Database) -> None:
         DROP INDEX events_ticket;
         """
     )
+
+
+@migrations()
+def m018_outbox_cc_tos(db: sqlite_utils.Database) -> None:
+    # An agent's reply to a ticket's people is one message: To the requester (rcpt_to, so
+    # `outbox ls` and the rows written before still read the same), Cc the others, all
+    # envelope recipients of one relay transaction. One row per participant made a reply to
+    # a 10,000-address ticket into 10,000 deliveries of the same bytes. A JSON list.
+    db.execute("ALTER TABLE outbox ADD COLUMN cc_tos TEXT NOT NULL DEFAULT '[]'")

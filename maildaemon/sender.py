@@ -10,6 +10,7 @@ attempts marks the row failed, and it stays listed by `maildaemon outbox ls`.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import smtplib
@@ -19,8 +20,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from maildaemon.config import OutboundSection
+from maildaemon.config import Config, OutboundSection
 from maildaemon.files import fsync_all, fsync_path
+from maildaemon.mailbox import mailbox_problem, needs_smtputf8
 from maildaemon.owner import owner_is_gone, owner_tag
 from maildaemon.store import Store, iso
 
@@ -31,6 +33,9 @@ class PermanentFailure(Exception):
     """The relay refused the message for good: retrying cannot help."""
 
 
+BATCH = 64
+
+
 @dataclass(frozen=True)
 class Leased:
     id: int
@@ -39,12 +44,39 @@ class Leased:
     rcpt_to: str
     raw: bytes
     attempts: int
+    cc_tos: tuple[str, ...] = ()
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Every envelope recipient of the one message: the primary first."""
+        return (self.rcpt_to, *self.cc_tos)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Delivered, but the relay refused some recipients while it took the others: the row
+    is sent (sending it again would double it for everyone else) and says who missed it."""
+
+    recipients: tuple[str, ...]  # "address: reason", one each
+
+    def __str__(self) -> str:
+        return "not delivered to " + "; ".join(self.recipients)
+
+
+# What a transport reports for one row: None (delivered), Refused (delivered to some) or the
+# error that stopped it.
+Outcome = Exception | Refused | None
 
 
 class Transport(Protocol):
-    def deliver_batch(self, rows: list[Leased]) -> list[Exception | None]:
-        """Deliver each row; the error of each one that failed. Everything reported
-        delivered must be durable (or accepted by the relay) when this returns."""
+    # Rows leased, delivered and recorded together. The outcome of each row is recorded
+    # as soon as the transport returns it: a row confirmed delivered is marked sent
+    # before the next one is tried, so nothing goes out twice because a neighbour failed.
+    batch_size: int
+
+    def deliver_batch(self, rows: list[Leased]) -> list[Outcome]:
+        """Deliver each row; the outcome of each. Everything reported delivered must be
+        durable (or accepted by the relay) when this returns."""
 
 
 class MaildirTransport:
@@ -55,19 +87,21 @@ class MaildirTransport:
     fsync after another), and only then renamed into `new/`: a mail reader never finds a
     file there that a power cut could leave short. One directory fsync then covers every
     rename. A redelivery after a crash writes the same file name, so the maildir holds it
-    once.
+    once; a message to several people is one file (its To and Cc name them all).
     """
+
+    batch_size = BATCH
 
     def __init__(self, root: Path) -> None:
         self.root = root
         for sub in ("tmp", "new", "cur"):
             (root / sub).mkdir(parents=True, exist_ok=True)
 
-    def deliver_batch(self, rows: list[Leased]) -> list[Exception | None]:
+    def deliver_batch(self, rows: list[Leased]) -> list[Outcome]:
         written: list[Path | Exception | None] = [self._write(row) for row in rows]
         errors = iter(fsync_all([item for item in written if isinstance(item, Path)]))
         synced = [next(errors) if isinstance(item, Path) else item for item in written]
-        outcomes: list[Exception | None] = []
+        outcomes: list[Outcome] = []
         for item, error in zip(written, synced, strict=True):
             if isinstance(item, Path) and error is None:
                 try:
@@ -92,58 +126,110 @@ class MaildirTransport:
             tmp = self.root / "tmp" / name
             with open(tmp, "wb") as handle:
                 handle.write(row.raw.replace(b"\r\n", b"\n"))  # maildir: Unix line ends
-        except OSError as exc:
+        except Exception as exc:  # this row's failure, not the batch's
             return exc
         return tmp
 
 
 class SmtpTransport:
-    def __init__(self, section: OutboundSection) -> None:
+    """One relay conversation per message: a refusal, a broken connection or a surprise
+    then concerns that message alone, and its outcome is recorded before the next."""
+
+    batch_size = 1
+
+    def __init__(self, section: OutboundSection, ehlo_name: str = "") -> None:
         self.section = section
+        self.ehlo_name = ehlo_name  # empty: smtplib's own (the host's name)
         self.password = ""
         if section.password_file:
             self.password = Path(section.password_file).read_text().splitlines()[0]
 
-    def deliver_batch(self, rows: list[Leased]) -> list[Exception | None]:
-        """One relay conversation per message: a refusal or a broken connection then
-        concerns that message alone."""
-        errors: list[Exception | None] = []
+    def deliver_batch(self, rows: list[Leased]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         for row in rows:
             try:
-                self.deliver(row.mail_from, row.rcpt_to, row.raw)
-                errors.append(None)
-            except (OSError, smtplib.SMTPException, PermanentFailure) as exc:
-                errors.append(exc)
-        return errors
+                outcomes.append(self.deliver(row))
+            except Exception as exc:  # noqa: BLE001 - any error is this row's, never the batch's
+                outcomes.append(exc)
+        return outcomes
 
-    def deliver(self, mail_from: str, rcpt_to: str, raw: bytes) -> None:
+    def deliver(self, row: Leased) -> Refused | None:
+        """Send the row's message to its valid recipients in one transaction.
+
+        A recipient that is not a mailbox is never handed to the relay (rows from before
+        enqueue checked them); SMTPUTF8 is asked for when an address or a header needs it.
+        """
+        if problem := mailbox_problem(row.mail_from):
+            raise PermanentFailure(f"sender {problem}")
+        invalid = {a: p for a in row.recipients if (p := mailbox_problem(a))}
+        rcpts = [a for a in row.recipients if a not in invalid]
+        if not rcpts:
+            raise PermanentFailure("; ".join(invalid.values()))
+        utf8 = [a for a in (row.mail_from, *rcpts) if needs_smtputf8(a)]
+        needs_utf8 = bool(utf8) or not row.raw.isascii()
         s = self.section
+        client = smtplib.SMTP(s.relay_host, s.relay_port, timeout=s.timeout,
+                              local_hostname=self.ehlo_name or None)
         try:
-            with smtplib.SMTP(s.relay_host, s.relay_port, timeout=s.timeout) as client:
-                if s.starttls:
-                    client.starttls(context=ssl.create_default_context(
-                        cafile=s.ca_file or None))
-                if s.username:
-                    client.login(s.username, self.password)
-                client.sendmail(mail_from, [rcpt_to], raw)
+            if s.starttls:
+                client.starttls(context=ssl.create_default_context(cafile=s.ca_file or None))
+            client.ehlo_or_helo_if_needed()
+            if s.username:
+                client.login(s.username, self.password)
+            if needs_utf8 and not client.has_extn("smtputf8"):
+                raise PermanentFailure("relay does not offer SMTPUTF8, needed for "
+                                       + (", ".join(utf8) or "the message's UTF-8 headers"))
+            refused = client.sendmail(row.mail_from, rcpts, row.raw,
+                                      mail_options=["SMTPUTF8"] if needs_utf8 else [])
         except smtplib.SMTPRecipientsRefused as exc:
-            code, reply = next(iter(exc.recipients.values()))
-            _raise_for(code, reply)
+            raise _all_refused(exc.recipients) from exc
         except smtplib.SMTPResponseException as exc:
-            _raise_for(exc.smtp_code, exc.smtp_error)
+            raise _error_for(exc.smtp_code, exc.smtp_error) from exc
+        finally:
+            _quit_quietly(client)  # the relay has the message: a failed QUIT changes nothing
+        missed = [f"{a}: {code} {_text(reply)}" for a, (code, reply) in refused.items()]
+        missed += [f"{a}: {p}" for a, p in invalid.items()]
+        return Refused(tuple(missed)) if missed else None
 
 
+def _quit_quietly(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()
 
-def _raise_for(code: int, reply: bytes | str) -> None:
-    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _error_for(code: int, reply: bytes | str) -> Exception:
     if 500 <= code < 600:
-        raise PermanentFailure(f"{code} {text}")
-    raise OSError(f"{code} {text}")
+        return PermanentFailure(f"{code} {_text(reply)}")
+    return OSError(f"{code} {_text(reply)}")
 
 
-def transport_for(section: OutboundSection, maildir: Path) -> Transport:
+def _all_refused(recipients: dict[str, tuple[int, bytes]]) -> Exception:
+    """Every recipient refused: permanent only if every refusal is; one recipient's
+    error reads as the relay said it."""
+    if len(recipients) == 1:
+        [(code, reply)] = recipients.values()
+        return _error_for(code, reply)
+    text = "; ".join(f"{a}: {code} {_text(reply)}" for a, (code, reply) in recipients.items())
+    if all(500 <= code < 600 for code, _ in recipients.values()):
+        return PermanentFailure(text)
+    return OSError(text)
+
+
+def transport_of(config: Config) -> Transport:
+    """The configured transport, introducing itself to a relay as `smtp.hostname`."""
+    return transport_for(config.outbound, config.maildir, config.smtp.hostname)
+
+
+def transport_for(section: OutboundSection, maildir: Path, ehlo_name: str = "") -> Transport:
+    """`ehlo_name`: how we introduce ourselves to the relay (`smtp.hostname`)."""
     if section.transport == "smtp":
-        return SmtpTransport(section)
+        return SmtpTransport(section, ehlo_name)
     return MaildirTransport(maildir)
 
 
@@ -163,9 +249,6 @@ class Attempt:
     next_attempt_at: str | None
 
 
-BATCH = 64
-
-
 class Sender:
     def __init__(self, store: Store, transport: Transport, section: OutboundSection) -> None:
         self.store = store
@@ -175,19 +258,20 @@ class Sender:
     def deliver_due(self, now: datetime, everything: bool = False) -> DeliveryReport:
         """Deliver every pending row that is due (all pending rows with `everything`).
 
-        In batches: lease up to BATCH rows in one commit, deliver them durably, then record
-        the outcomes in one commit.
+        In batches of the transport's size: lease them in one commit, deliver them durably,
+        then record the outcomes in one commit (for the relay, one row at a time: a row the
+        relay took is marked sent before the next is tried).
         """
         report = DeliveryReport()
         after = 0  # each row at most once per round, however soon its retry falls due
-        for _ in range(100_000):
+        for _ in range(10_000_000):  # each round takes rows past `after`: ends with the rows
             batch = self._lease(now, everything, after)
             if not batch:
                 break
             after = batch[-1].id
-            errors = self.transport.deliver_batch(batch)
-            attempts = [self._attempt(row, error, now)
-                        for row, error in zip(batch, errors, strict=True)]
+            outcomes = self._deliver(batch)
+            attempts = [self._attempt(row, outcome, now)
+                        for row, outcome in zip(batch, outcomes, strict=True)]
             self._record(attempts, now)
             for attempt in attempts:
                 if attempt.status == "sent":
@@ -197,6 +281,16 @@ class Sender:
                 else:
                     report.retrying += 1
         return report
+
+    def _deliver(self, batch: list[Leased]) -> list[Outcome]:
+        """The transport's outcomes; whatever escapes it is the error of the rows it had."""
+        try:
+            outcomes = self.transport.deliver_batch(batch)
+        except Exception as exc:  # noqa: BLE001 - reported per row, never lost
+            return [exc] * len(batch)
+        if len(outcomes) != len(batch):
+            return [RuntimeError("the transport lost count of its outcomes")] * len(batch)
+        return outcomes
 
     def release_stale_leases(self) -> int:
         """Leases held by processes of this host that no longer exist go back to the pool.
@@ -235,28 +329,44 @@ class Sender:
         due = "" if everything else " AND o.next_attempt_at <= :now"
         with self.store.transaction() as conn:
             rows = conn.execute(
-                "SELECT o.id, o.message_id, o.mail_from, o.rcpt_to, r.raw, o.attempts"
+                "SELECT o.id, o.message_id, o.mail_from, o.rcpt_to, r.raw, o.attempts,"
+                " o.cc_tos"
                 " FROM outbox o JOIN outbox_raw r ON r.outbox_id = o.id"
                 " WHERE o.status = 'pending' AND o.id > :after"
                 " AND (o.lease_until IS NULL OR o.lease_until <= :now)" + due
                 + " ORDER BY o.id LIMIT :limit",
-                {"now": stamp, "after": after, "limit": BATCH},
+                {"now": stamp, "after": after, "limit": self.transport.batch_size},
             ).fetchall()
             conn.executemany(
                 "UPDATE outbox SET lease_until = ?, lease_owner = ? WHERE id = ?",
                 [(lease, owner_tag(), row[0]) for row in rows],
             )
-        return [Leased(int(r[0]), r[1], r[2], r[3], bytes(r[4]), int(r[5])) for r in rows]
+        return [Leased(int(r[0]), r[1], r[2], r[3], bytes(r[4]), int(r[5]),
+                       tuple(json.loads(r[6]))) for r in rows]
 
-    def _attempt(self, row: Leased, error: Exception | None, now: datetime) -> Attempt:
+    def _attempt(self, row: Leased, outcome: Outcome, now: datetime) -> Attempt:
+        """What the outcome makes of the row: sent, failed for good, or a retry later.
+
+        The relay's 5xx and anything that is neither a network nor an SMTP error (an
+        address smtplib cannot encode, a bug) fail the row at once: retrying cannot help,
+        and the row must not hold up, or be sent again with, the others.
+        """
         attempts = row.attempts + 1
-        if error is None:
-            log.info("delivered %s to %s", row.message_id, row.rcpt_to)
+        whom = ", ".join(row.recipients)
+        if outcome is None:
+            log.info("delivered %s to %s", row.message_id, whom)
             return Attempt(row.id, "sent", attempts, "", None)
+        if isinstance(outcome, Refused):
+            log.warning("delivered %s, but %s", row.message_id, outcome)
+            return Attempt(row.id, "sent", attempts, str(outcome), None)
+        error = outcome
         if isinstance(error, PermanentFailure):
-            log.warning("delivery of %s to %s refused: %s", row.message_id, row.rcpt_to, error)
+            log.warning("delivery of %s to %s refused: %s", row.message_id, whom, error)
             return Attempt(row.id, "failed", attempts, str(error), None)
         text = f"{type(error).__name__}: {error}"
+        if not isinstance(error, OSError | smtplib.SMTPException):
+            log.error("delivery of %s to %s failed: %s", row.message_id, whom, text)
+            return Attempt(row.id, "failed", attempts, text, None)
         if attempts >= self.section.max_attempts:
             log.warning("delivery of %s failed %d times: %s", row.message_id, attempts, text)
             return Attempt(row.id, "failed", attempts, f"gave up: {text}", None)

@@ -224,6 +224,27 @@ class Spool:
             )
         return state
 
+    def give_back(self, entry_ids: Sequence[int], error: str) -> None:
+        """The environment failed, not these messages (disk full, database locked): back to
+        pending with the claim's attempt returned, so an outage never holds mail."""
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE entries SET state = 'pending', attempts = max(attempts - 1, 0),"
+                " owner = NULL, error = ? WHERE id = ? AND state = 'claimed'",
+                [(f"temporary failure, not counted: {error}", i) for i in entry_ids],
+            )
+
+    def give_back_claims(self, error: str) -> int:
+        """Like give_back, for every entry this process claimed: after an error between
+        batches, whatever is still claimed by us was abandoned by a batch that did not
+        finish its bookkeeping (the spool itself was locked or full)."""
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE entries SET state = 'pending', attempts = max(attempts - 1, 0),"
+                " owner = NULL, error = ? WHERE state = 'claimed' AND owner = ?",
+                (f"temporary failure, not counted: {error}", owner_tag()),
+            ).rowcount
+
     def recover(self) -> tuple[int, int]:
         """At start-up: work claimed by a process that died goes back, or is held."""
         back = held = 0

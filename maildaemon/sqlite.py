@@ -40,26 +40,55 @@ def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
     return conn
 
 
+class TransactionLost(sqlite3.OperationalError):
+    """A savepoint could not be rolled back on its own: SQLite already rolled back the whole
+    transaction (it does so on a full disk, I/O errors, out of memory), or the rollback
+    failed. Nothing of the enclosing transaction may be committed; it must be retried."""
+
+
 @contextmanager
 def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction that never leaves the connection inside a transaction: after a
+    failed COMMIT (disk full, I/O error) the next BEGIN would otherwise fail for good with
+    "cannot start a transaction within a transaction"."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _roll_back(conn)
         raise
-    conn.execute("COMMIT")
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Undo what is left of the transaction; SQLite may have rolled it back already."""
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        # The error being raised matters more; the connection is unusable if this failed.
+        log.warning("rollback failed; the connection stays in a transaction", exc_info=True)
 
 
 @contextmanager
 def savepoint(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A nested unit inside a transaction: its failure undoes only its own writes."""
+    """A nested unit inside a transaction: its failure undoes only its own writes.
+
+    If its writes cannot be undone alone, TransactionLost is raised (from the original
+    error): the caller must then abandon the whole transaction, never commit the rest.
+    """
     conn.execute("SAVEPOINT unit")
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK TO SAVEPOINT unit")
-        conn.execute("RELEASE SAVEPOINT unit")
+    except BaseException as exc:
+        if not conn.in_transaction:
+            raise TransactionLost(f"transaction rolled back by SQLite after: {exc}") from exc
+        try:
+            conn.execute("ROLLBACK TO SAVEPOINT unit")
+            conn.execute("RELEASE SAVEPOINT unit")
+        except sqlite3.Error as lost:
+            raise TransactionLost(f"savepoint rollback failed: {lost}") from exc
         raise
     conn.execute("RELEASE SAVEPOINT unit")
 

@@ -32,6 +32,7 @@ from maildaemon.domain import (
     Status,
     TicketRef,
 )
+from maildaemon.mailbox import is_mailbox, mailbox_problem
 from maildaemon.schema import key_hash, migrations
 from maildaemon.sqlite import Checkpointer, connect, immediate, savepoint
 
@@ -417,28 +418,41 @@ class Store:
     def enqueue(self, ticket_id: int, out: OutgoingMail, stamp: str) -> None:
         """Queue a mail for a ticket inside the caller's transaction, with its event."""
         self._enqueue(self.conn, ticket_id, out, stamp)
+        copied = f" cc {', '.join(out.cc)}" if out.cc else ""
         self.conn.execute(
             "INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, 'reply_queued', ?)",
-            (ticket_id, stamp, f"{out.kind} to {out.rcpt_to} {out.message_id}"))
+            (ticket_id, stamp, f"{out.kind} to {out.rcpt_to}{copied} {out.message_id}"))
 
     def _enqueue(self, conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail,
                  stamp: str) -> None:
+        """The outbox row, its bytes and the outbound message on the ticket.
+
+        A primary recipient that is not a mailbox is stored as a failed row, with the
+        reason `outbox ls` shows, instead of being handed to a relay; a copied one that is
+        not a mailbox is left out of the envelope (the sender checks each again).
+        """
         if out.kind == "survey":
             conn.execute("INSERT OR IGNORE INTO surveys VALUES (?, ?)",
                          (out.message_id, ticket_id))
+        problem = mailbox_problem(out.rcpt_to)
+        copies = [a for a in out.cc if is_mailbox(a)]
         cursor = conn.execute(
-            "INSERT INTO outbox (ticket_id, kind, message_id, mail_from, rcpt_to,"
-            " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?)",
-            (ticket_id, out.kind, out.message_id, out.mail_from, out.rcpt_to, stamp, stamp),
+            "INSERT INTO outbox (ticket_id, kind, message_id, mail_from, rcpt_to, cc_tos,"
+            " status, last_error, next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (ticket_id, out.kind, out.message_id, out.mail_from, out.rcpt_to,
+             json.dumps(copies, ensure_ascii=False), "failed" if problem else "pending",
+             problem or "", stamp, stamp),
         )
         conn.execute("INSERT INTO outbox_raw (outbox_id, raw) VALUES (?, ?)",
                      (cursor.lastrowid, out.raw))
-        conn.execute("INSERT INTO recent_replies VALUES (?, ?)", (out.rcpt_to, stamp))
+        reached = [] if problem else [out.rcpt_to, *copies]
+        conn.executemany("INSERT INTO recent_replies VALUES (?, ?)",
+                         [(address, stamp) for address in reached])
         conn.execute(
             "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
-            " subject, date, text) VALUES (?, 'outbound', ?, ?, ?, ?, ?, ?)",
-            (ticket_id, out.message_id, out.mail_from, json.dumps([out.rcpt_to]), out.subject,
-             stamp, out.text),
+            " cc_addrs, subject, date, text) VALUES (?, 'outbound', ?, ?, ?, ?, ?, ?, ?)",
+            (ticket_id, out.message_id, out.mail_from, json.dumps([out.rcpt_to]),
+             json.dumps(list(out.cc)), out.subject, stamp, out.text),
         )
 
     # -- reads for the commands ----------------------------------------------------------

@@ -1,8 +1,10 @@
 """claim -> parse -> load context -> decide (pure) -> render -> apply (one transaction) -> finish.
 
 The raw bytes are stored by content hash in the same transaction as the ticket rows, so every
-stored message can be re-read exactly as it arrived. Any exception puts the spool entry back
-(held after `spool.max_attempts`) and the worker moves on to the next message.
+stored message can be re-read exactly as it arrived. An exception the message causes puts its
+spool entry back (held after `spool.max_attempts`) and the worker moves on to the next
+message; one the environment causes (disk full, database locked, I/O) gives the whole batch
+back without counting it, and the worker process backs off and tries again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from maildaemon.domain import (
     ReferenceHit,
     Reply,
 )
+from maildaemon.faults import describe, is_environment_fault
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
 from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
@@ -92,6 +95,9 @@ class Processed:
     outcome: str
     ticket: str | None
     detail: str = ""
+    # The environment failed, not the message: given back uncounted; the caller backs off.
+    temporary: bool = False
+    summary: str = ""  # the log line's text, written once the batch is committed
 
 
 class Worker:
@@ -119,49 +125,68 @@ class Worker:
         """Apply a batch in ONE ticket-database commit, each message in its own savepoint.
 
         One fsync for the batch instead of one per message; a message that raises is rolled
-        back alone and put back in the spool (held after `spool.max_attempts`).
+        back alone and put back in the spool (held after `spool.max_attempts`). When the
+        environment fails instead (disk full, database locked, I/O error: see faults.py),
+        the whole batch is rolled back and given back uncounted, marked `temporary`, so
+        the caller backs off and an outage never holds mail. Successes are logged only
+        after the commit: the log never names a ticket that was rolled back.
         """
         if not entries:
             return []
         now = self.clock()
-        results: dict[int, Processed] = {}
+        done: dict[int, Processed] = {}
         failed: dict[int, str] = {}
         try:
             with self.store.transaction():
                 for entry in entries:
                     try:
                         with self.store.savepoint():
-                            results[entry.id] = self._process(
+                            done[entry.id] = self._process(
                                 entry, now, (parsed or {}).get(entry.id))
                     except Exception as exc:
+                        if is_environment_fault(exc):
+                            raise  # not this message's fault: abandon the batch
                         log.exception("spool %s: processing failed", entry.spool_id)
-                        failed[entry.id] = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
+                        failed[entry.id] = describe(exc)
+        except Exception as exc:  # nothing of the batch is stored
+            if is_environment_fault(exc):
+                return self._give_back(entries, exc)
             log.exception("ticket database commit failed for %d messages", len(entries))
-            results.clear()
-            failed = {entry.id: f"{type(exc).__name__}: {exc}" for entry in entries}
-        self.spool.finish_many(list(results))
+            done.clear()
+            failed = {entry.id: describe(exc) for entry in entries}
+        for result in done.values():
+            log.info("spool %s %s", result.spool_id, result.summary)
+        self.spool.finish_many(list(done))
+        results = dict(done)
         for entry in entries:
             if entry.id in failed:
                 state = self.spool.release(entry.id, failed[entry.id])
                 results[entry.id] = Processed(entry.spool_id, state, None, failed[entry.id])
         return [results[entry.id] for entry in entries]
 
+    def _give_back(self, entries: list[SpoolEntry], exc: Exception) -> list[Processed]:
+        error = describe(exc)
+        log.warning("temporary failure on %d messages, not counted, retried later: %s",
+                    len(entries), error)
+        self.spool.give_back([entry.id for entry in entries], error)
+        return [Processed(entry.spool_id, "pending", None, f"temporary failure: {error}",
+                          temporary=True) for entry in entries]
+
     def _process(self, entry: SpoolEntry, now: datetime,
                  mail: InboundMail | None = None) -> Processed:
         if self.store.spool_processed(entry.spool_id):  # a replay after a crash
             done = self.store.processed_outcome(entry.spool_id)
             return Processed(entry.spool_id, done[0] if done else "duplicate",
-                             done[1] if done else None, "replay")
+                             done[1] if done else None, "replay", summary="replayed")
         if mail is None:
             mail = parse_entry(entry, self.config.attachments.max_file_bytes)
         decision = decide(mail, self.context(mail, now), self.settings, now)
         number = self.store.apply(decision, mail, entry.raw, entry.spool_id, now,
                                   self._reply_renderer(decision, mail, now))
-        log.info("spool %s message %s from %s: %s %s (%s)", entry.spool_id, mail.message_id,
-                 mail.from_addr or "<>", decision.outcome, number or "-",
-                 "; ".join(decision.trace))
-        return Processed(entry.spool_id, decision.outcome, number, "; ".join(decision.trace))
+        summary = (f"message {mail.message_id} from {mail.from_addr or '<>'}: "
+                   f"{decision.outcome} {number or '-'} ({'; '.join(decision.trace)})")
+        return Processed(entry.spool_id, decision.outcome, number, "; ".join(decision.trace),
+                         summary=summary)
 
     def context(self, mail: InboundMail, now: datetime) -> Context:
         header_hit = self._header_hit(mail)

@@ -9,6 +9,12 @@ works until the spool is empty, while a second thread delivers the outbox. APSch
 interval jobs wake it as well (new work that an
 `ingest` spooled, outbox retries falling due). End of file on the pipe means the edge is
 gone, and the worker stops too. SIGTERM or SIGINT: finish the current message, then exit 0.
+
+The worker never stops for good on its own: a disk, lock or I/O error (faults.py) is logged
+and retried with backoff, uncounted; any other error in the loop is logged and ends the
+process with status 1, and serve starts a new one. The loop touches a heartbeat file after
+every batch and every idle wait; serve's watchdog (supervisor.py) kills and restarts a
+worker whose heartbeat stops, e.g. one that hangs.
 """
 
 from __future__ import annotations
@@ -26,12 +32,14 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from maildaemon.config import Config
+from maildaemon.faults import EnvironmentFault, describe, is_environment_fault
 from maildaemon.files import remove_stale_temporaries
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_for
 from maildaemon.spool import Spool
 from maildaemon.sqlite import Checkpointer
 from maildaemon.store import Store
+from maildaemon.supervisor import Heartbeat, heartbeat_path
 from maildaemon.sweeps import Sweeper
 from maildaemon.worker import Worker, load_secret
 
@@ -47,6 +55,13 @@ WORKER_NICENESS = 10
 # through it. The spool's connections keep the small default: their pages are mostly
 # message bytes.
 WORKER_CACHE_KIB = 65536
+# After a disk, lock or I/O error: wait 0.5 s, doubling to 15 s while it lasts. A locked
+# database already costs its busy timeout (30 s) per try, so this mostly paces a full disk.
+BACKOFF_FIRST_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 15.0
+# Batches in one round before the loop beats and looks at its signals again (a bound only:
+# the loop checks `stop` after every batch).
+BATCHES_PER_ROUND = 1000
 
 
 @dataclass
@@ -57,11 +72,17 @@ class Parts:
     checkpointer: Checkpointer
 
     def work_batch(self) -> int:
-        """One batch from the spool into tickets; how many messages it took."""
-        done = len(self.worker.process_batch())
-        if done:
+        """One batch from the spool into tickets; how many messages it took.
+
+        Raises EnvironmentFault if the batch was given back for a disk, lock or I/O error,
+        so that the caller backs off instead of claiming the same batch again at once."""
+        results = self.worker.process_batch()
+        if results:
             self.checkpointer.poke()  # for the spool: its deletions are not in a Store
-        return done
+        temporary = [result.detail for result in results if result.temporary]
+        if temporary:
+            raise EnvironmentFault(temporary[0])
+        return len(results)
 
 
 def worker_parts(config: Config, clock: Callable[[], datetime]) -> Parts:
@@ -94,7 +115,9 @@ class DeliveryThread:
         self.stop = stop
         self.woken = threading.Event()
         self.sent = 0
-        self.thread = threading.Thread(target=self._run, name="sender")
+        # A daemon thread: a delivery stuck on the relay or a locked database must not keep a
+        # worker that has to exit alive (a lease left behind is released at the next start).
+        self.thread = threading.Thread(target=self._run, name="sender", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -131,10 +154,14 @@ class WorkerProcess:
         self.wake = threading.Event()
         self.stop = threading.Event()
         self.delivery = DeliveryThread(self.sender, clock, self.stop)
+        self.heartbeat: Heartbeat | None = None
+        self.claims_abandoned = False  # a batch failed before giving its claims back
 
     def run(self) -> int:
+        """0 after a stop that was asked for; 1 after an error the loop cannot retry."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
+        self.heartbeat = Heartbeat(heartbeat_path(self.config.data_dir))
         # Acceptance first: when both processes want the CPU, the SMTP edge (a sender is
         # waiting for its 250) wins and the spool absorbs the burst; the worker still has
         # every idle cycle, so it catches up as soon as the burst ends.
@@ -160,15 +187,22 @@ class WorkerProcess:
                           id="sweep", coalesce=True, max_instances=1,
                           next_run_time=datetime.now(UTC))
         scheduler.start()
+        code = 0
         try:
             self._loop()
+        except Exception:
+            log.exception("worker loop failed; exiting so that serve starts a new worker")
+            code = 1
         finally:
+            self.stop.set()  # else the sender thread would go on delivering
             scheduler.shutdown(wait=False)
             self.delivery.wake()
             self.delivery.join(WORKER_STOP_SECONDS)
             self.parts.checkpointer.stop()
+            if self.heartbeat is not None:
+                self.heartbeat.close()
         log.info("worker stopped")
-        return 0
+        return code
 
     def _sweep(self) -> None:
         """The lifecycle sweep, on its own connection (it runs in the scheduler's thread)."""
@@ -204,10 +238,48 @@ class WorkerProcess:
             self.wake.set()
 
     def _loop(self) -> None:
+        """Rounds of work until stopped. A disk, lock or I/O error is retried with backoff
+        (uncounted: the messages are given back); any other error leaves the loop."""
+        failures = 0
         while not self.stop.is_set():
             self.wake.clear()
-            while not self.stop.is_set():
-                if not self.parts.work_batch():
-                    break
-                self.delivery.wake()
+            self._beat()
+            try:
+                self._work_until_empty()
+            except Exception as exc:
+                if not is_environment_fault(exc):
+                    raise
+                failures += 1
+                delay = min(BACKOFF_FIRST_SECONDS * 2 ** min(failures - 1, 16),
+                            BACKOFF_MAX_SECONDS)
+                log.error("worker: temporary failure (%s); try %d, next in %.1f s",
+                          describe(exc), failures, delay)
+                self.stop.wait(delay)
+                continue
+            if failures:
+                log.warning("worker: working again after %d temporary failures", failures)
+                failures = 0
             self.wake.wait(POLL_SECONDS)
+
+    def _work_until_empty(self) -> None:
+        if self.claims_abandoned:
+            returned = self.spool.give_back_claims("a batch was interrupted")
+            self.claims_abandoned = False
+            if returned:
+                log.warning("worker: %d interrupted claims back to pending", returned)
+        for _ in range(BATCHES_PER_ROUND):
+            if self.stop.is_set():
+                return
+            try:
+                taken = self.parts.work_batch()
+            except Exception:
+                self.claims_abandoned = True  # whatever it claimed and did not give back
+                raise
+            self._beat()
+            if not taken:
+                return
+            self.delivery.wake()
+
+    def _beat(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat()

@@ -65,9 +65,9 @@ def test_agent_reply_reaches_the_people_threaded(installation: Installation) -> 
     out = installation.cli("reply", ticket["number"], "--from", "sam@healthsync.com",
                            "--body-file", str(body), "--now", at(0.2)).stdout
     assert "new -> open" in out
-    replies = mails_of(installation, "agent_reply")
-    assert sorted(header_of(r, "To") for r in replies) == ["req@example.org"] * 2
-    assert {header_of(r, "Cc") for r in replies} == {"boss@example.org"}
+    replies = mails_of(installation, "agent_reply")  # one message to both (issue 18)
+    assert [header_of(r, "To") for r in replies] == ["req@example.org"]
+    assert [header_of(r, "Cc") for r in replies] == ["boss@example.org"]
     assert header_of(replies[0], "In-Reply-To") == first["Message-ID"]
     assert "We found the cause." in text_of(replies[0])
     html = message_from_bytes(replies[0], policy=default).get_body(("html",))
@@ -217,12 +217,16 @@ def test_confirming_the_solution_closes_a_resolved_ticket(installation: Installa
 
 def test_a_staff_member_answering_by_email_reaches_the_customer(tmp_path: Path) -> None:
     inst = Installation(tmp_path, extra_config='[staff]\ndomains = ["healthsync.com"]\n')
+    inst.config.write_text(inst.config.read_text().replace(
+        "[mail]\n", '[mail]\ntrusted_authserv_id = "mx.healthsync.com"\n'))
     first = mail(sender="cust@example.org", subject="Cannot log in")
     ingest(inst, first, 0)
     [ticket] = inst.tickets()
     [ack] = inst.outbound()
     answer = mail(sender="sam@healthsync.com", subject=f"Re: [{ticket['number']}] login",
                   In_Reply_To=header_of(ack, "Message-ID"),
+                  Authentication_Results="mx.healthsync.com; dmarc=pass "
+                                         "header.from=healthsync.com",
                   body="Please reset your password here.\n\n> Thank you for writing")
     ingest(inst, answer, 1)
     [relayed] = mails_of(inst, "agent_reply")
