@@ -35,7 +35,7 @@ from maildaemon.config import Config
 from maildaemon.faults import EnvironmentFault, describe, is_environment_fault
 from maildaemon.files import remove_stale_temporaries
 from maildaemon.render import Renderer
-from maildaemon.sender import Sender, transport_for
+from maildaemon.sender import Sender, transport_of
 from maildaemon.spool import Spool
 from maildaemon.sqlite import Checkpointer
 from maildaemon.store import Store
@@ -99,7 +99,7 @@ def worker_parts(config: Config, clock: Callable[[], datetime]) -> Parts:
     worker = Worker(config, spool, Store(data_dir, cache_kib=WORKER_CACHE_KIB,
                                          checkpointer=checkpointer), clock)
     sender = Sender(Store(data_dir, synchronous="NORMAL", checkpointer=checkpointer),
-                    transport_for(config.outbound, config.maildir), config.outbound)
+                    transport_of(config), config.outbound)
     return Parts(spool, worker, sender, checkpointer)
 
 
