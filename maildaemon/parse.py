@@ -18,7 +18,8 @@ from email.message import Message
 from email.utils import parsedate_to_datetime
 
 from maildaemon.attachments import find_attachments
-from maildaemon.domain import InboundMail
+from maildaemon.authresults import dmarc_pass_domain
+from maildaemon.domain import DmarcTrust, InboundMail
 from maildaemon.headers import Headers, decode_bytes, decode_words, repair_header_block
 from maildaemon.policy.quoting import own_text
 
@@ -40,10 +41,11 @@ FEED_CHUNK = 1 << 16
 
 def parse_mail(
     raw: bytes, envelope_sender: str | None = None, envelope_rcpts: tuple[str, ...] = (),
-    decode_limit: int | None = None,
+    decode_limit: int | None = None, dmarc_trust: DmarcTrust | None = None,
 ) -> InboundMail:
     """`decode_limit`: attachments larger than this (they will be refused) are measured and
-    typed without being decoded whole."""
+    typed without being decoded whole. `dmarc_trust`: whose Authentication-Results prove a
+    staff From address (authresults.py); None proves nothing."""
     msg = message_from(raw)
     if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
         msg = message_from(repair_header_block(raw))
@@ -76,7 +78,15 @@ def parse_mail(
         size=len(raw),
         defects=tuple(sorted({type(d).__name__ for d in _all_defects(msg)})),
         attachments=tuple(find_attachments(msg, decode_limit)),
+        dmarc_pass_domain=_dmarc_pass(headers, from_addr, dmarc_trust),
     )
+
+
+def _dmarc_pass(headers: Headers, from_addr: str, trust: DmarcTrust | None) -> str:
+    if trust is None or not trust.authserv_id:
+        return ""
+    first = headers.values("authentication-results")[:1]
+    return dmarc_pass_domain(first[0] if first else None, from_addr, trust)
 
 
 def message_from(raw: bytes) -> Message:

@@ -22,6 +22,7 @@ from maildaemon.domain import (
     AttachmentLimits,
     Context,
     Decision,
+    DmarcTrust,
     InboundMail,
     OutgoingMail,
     PolicySettings,
@@ -60,6 +61,12 @@ def policy_settings(config: Config) -> PolicySettings:
             Priority.LOW: config.sla.low,
         },
         reopen_days=config.lifecycle.reopen_days,
+        max_participants=config.mail.max_participants,
+        dmarc_trust=DmarcTrust(
+            authserv_id=config.mail.trusted_authserv_id.strip(),
+            domains=frozenset(d.lower() for d in config.staff.domains)
+            | frozenset(a.lower().rpartition("@")[2] for a in config.staff.addresses),
+        ),
         attachment_limits=AttachmentLimits(
             max_files=config.attachments.max_files,
             max_file_bytes=config.attachments.max_file_bytes,
@@ -84,9 +91,10 @@ def load_secret(data_dir: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def parse_entry(entry: SpoolEntry, decode_limit: int | None = None) -> InboundMail:
+def parse_entry(entry: SpoolEntry, decode_limit: int | None = None,
+                dmarc_trust: DmarcTrust | None = None) -> InboundMail:
     """For a process pool too: parsing is pure CPU and needs nothing but the entry."""
-    return parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos, decode_limit)
+    return parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos, decode_limit, dmarc_trust)
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,8 @@ class Worker:
             return Processed(entry.spool_id, done[0] if done else "duplicate",
                              done[1] if done else None, "replay", summary="replayed")
         if mail is None:
-            mail = parse_entry(entry, self.config.attachments.max_file_bytes)
+            mail = parse_entry(entry, self.config.attachments.max_file_bytes,
+                               self.settings.dmarc_trust)
         decision = decide(mail, self.context(mail, now), self.settings, now)
         number = self.store.apply(decision, mail, entry.raw, entry.spool_id, now,
                                   self._reply_renderer(decision, mail, now))

@@ -170,7 +170,9 @@ def test_participant_follows_up_and_waiting_reopens() -> None:
 
 
 def test_staff_may_follow_up_any_ticket() -> None:
-    mail = inbound(from_addr="agent@healthsync.com", envelope_sender="agent@healthsync.com")
+    # Proven staff only (tests/test_staff_spoofing.py has the unproven kind).
+    mail = inbound(from_addr="agent@healthsync.com", envelope_sender="agent@healthsync.com",
+                   dmarc_pass_domain="healthsync.com")
     decision = decide(mail, ctx(subject_tickets=(ticket(),)), SETTINGS, NOW)
     assert decision.outcome == Outcome.FOLLOWUP
 

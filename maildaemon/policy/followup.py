@@ -13,6 +13,7 @@ import hmac
 import re
 
 from maildaemon.domain import PolicySettings, TicketRef
+from maildaemon.policy.addresses import shorten
 
 # Six digits; seven and eight once half a million tickets exist (see Store._fresh_number).
 TOKEN = re.compile(r"(?<![A-Za-z0-9])HS-(\d{6,8})(?!\d)", re.IGNORECASE)
@@ -28,6 +29,7 @@ PREFIX = re.compile(
 )
 
 MAC_LENGTH = 20
+SUBJECT_ECHO = 200  # characters of a customer's subject that our mail repeats
 
 
 def tokens_in_subject(subject: str) -> list[str]:
@@ -49,11 +51,14 @@ def strip_reply_prefixes(subject: str) -> str:
 
 
 def outbound_subject(number: str, subject: str) -> str:
-    """`[HS-123456] text`: our token first and exactly once, whatever the customer wrote."""
+    """`[HS-123456] text`: our token first and exactly once, whatever the customer wrote,
+    and at most `SUBJECT_ECHO` characters of that: a sender's 3 MB subject must not come
+    back as a 3 MB mail (to them, or to whoever they put in From)."""
     def drop_own(match: re.Match[str]) -> str:
         return " " if match.group(1) == number[3:] else match.group(0)
 
-    rest = " ".join(OWN_TOKEN.sub(drop_own, subject).split())
+    rest = " ".join(OWN_TOKEN.sub(drop_own, subject[:SUBJECT_ECHO * 10]).split())
+    rest = shorten(rest, SUBJECT_ECHO)
     return f"[{number}] {rest}" if rest else f"[{number}]"
 
 
@@ -81,11 +86,14 @@ def ticket_of_our_message_id(message_id: str, secret: bytes, domain: str) -> str
 
 
 def is_staff(address: str, settings: PolicySettings) -> bool:
+    """A staff address, written by anyone: see `decide.proven_staff` for who may act as one."""
     address = address.lower()
     return address in settings.staff_addresses or (
         address.rpartition("@")[2] in settings.staff_domains
     )
 
 
-def is_participant(address: str, ticket: TicketRef, settings: PolicySettings) -> bool:
-    return address.lower() in ticket.participants or is_staff(address, settings)
+def is_participant(address: str, ticket: TicketRef, proven_staff: bool) -> bool:
+    """`proven_staff`: the sender is staff AND proved it (decide.proven_staff), so may
+    follow up any ticket; a staff address alone proves nothing."""
+    return proven_staff or address.lower() in ticket.participants
