@@ -34,7 +34,9 @@ LOOP_HEADERS = (
     "x-autorespond",
     "x-auto-response-suppress",
 )
-MSGID = re.compile(r"<[^<>\s]+>")
+# Real ids are under 100 characters; a longer one is ignored rather than echoed back in
+# our In-Reply-To and References (ten of them are repeated in every answer).
+MSGID = re.compile(r"<[^<>\s]{1,500}>")
 MAX_TEXT = 1_000_000
 FEED_CHUNK = 1 << 16
 

@@ -18,7 +18,7 @@ import jinja2
 
 from maildaemon.domain import OutgoingMail
 from maildaemon.mime import alternative, encoded_words, fold, text_header
-from maildaemon.policy.followup import make_message_id, outbound_subject
+from maildaemon.policy.followup import echoed_subject, make_message_id, outbound_subject
 from maildaemon.resources import shipped_dir
 
 TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed",
@@ -66,7 +66,7 @@ class Renderer:
             "queue": queue,
             "queue_address": queue_address,
             "subject": subject,
-            "ticket_subject": ticket_subject,
+            "ticket_subject": echoed_subject(ticket_subject),  # bounded, as in Subject
             "domain": self.domain,
             **(variables or {}),
         }

@@ -32,6 +32,7 @@ from maildaemon.domain import (
 )
 from maildaemon.faults import describe, is_environment_fault
 from maildaemon.parse import parse_mail
+from maildaemon.policy.addresses import bounded_list, shorten
 from maildaemon.policy.decide import decide
 from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
 from maildaemon.policy.priority import describe_hours
@@ -42,6 +43,9 @@ from maildaemon.store import Store
 log = logging.getLogger("maildaemon.worker")
 
 Clock = Callable[[], datetime]
+ECHO_NAME = 100  # characters of a sender's display name in our answers
+ECHO_LINE = 200  # characters of one refused file's line (its name is the sender's)
+ECHO_REFUSED = 10  # refused files listed by name; then "and 4,990 more"
 BATCH = 64
 
 
@@ -236,9 +240,12 @@ class Worker:
     ) -> Callable[[str, str, Reply], OutgoingMail] | None:
         if decision.reply is None and not decision.more_mail:
             return None
-        variables: dict[str, object] = {"customer_name": mail.from_name, "priority": "",
-                                        "first_response": "",
-                                        "refused": list(decision.refused_words)}
+        # What we echo of the sender's mail is bounded, so no answer of ours is much larger
+        # than its template: a 3 MB name or 5,000 refused files make a short mail.
+        refused = [shorten(words, ECHO_LINE) for words in decision.refused_words]
+        variables: dict[str, object] = {"customer_name": shorten(mail.from_name, ECHO_NAME),
+                                        "priority": "", "first_response": "",
+                                        "refused": bounded_list(refused, ECHO_REFUSED)}
         if decision.new_ticket is not None:
             hours = self.settings.sla_hours[decision.new_ticket.priority]
             variables["priority"] = str(decision.new_ticket.priority)
@@ -249,7 +256,8 @@ class Worker:
             values = dict(variables)
             if reply.template == "agent_reply":  # a staff member's emailed answer
                 values.update(customer_name="", body=mail.own_text or mail.text,
-                              agent_name=mail.from_name or mail.from_addr.split("@")[0],
+                              agent_name=shorten(mail.from_name, ECHO_NAME)
+                              or mail.from_addr.split("@")[0],
                               status_line="")
             return self.renderer.render(
                 reply.template,

@@ -53,6 +53,7 @@ from maildaemon.policy.routing import choose_queue, is_own_address
 
 REOPENED_BY_REPLY = {Status.WAITING, Status.RESOLVED}
 LEFT_OUT_LISTED = 10  # addresses named in the event for those not made participants
+STORED_SUBJECT = 1000  # characters of the subject kept on the ticket row
 
 
 def decide(
@@ -285,7 +286,7 @@ def _new_ticket(
     new = NewTicket(
         queue=queue,
         priority=priority,
-        subject=mail.subject,
+        subject=mail.subject[:STORED_SUBJECT],  # the whole one stays in the stored mail
         requester=mail.from_addr,
         participants=participants,
         related=related,

@@ -57,9 +57,14 @@ def outbound_subject(number: str, subject: str) -> str:
     def drop_own(match: re.Match[str]) -> str:
         return " " if match.group(1) == number[3:] else match.group(0)
 
-    rest = " ".join(OWN_TOKEN.sub(drop_own, subject[:SUBJECT_ECHO * 10]).split())
-    rest = shorten(rest, SUBJECT_ECHO)
+    rest = echoed_subject(OWN_TOKEN.sub(drop_own, subject[:SUBJECT_ECHO * 10]))
     return f"[{number}] {rest}" if rest else f"[{number}]"
+
+
+def echoed_subject(subject: str) -> str:
+    """What our mail repeats of a sender's subject: one line, at most SUBJECT_ECHO
+    characters (only the start of a huge subject is even looked at)."""
+    return shorten(" ".join(subject[:SUBJECT_ECHO * 10].split()), SUBJECT_ECHO)
 
 
 def message_id_mac(secret: bytes, number: str, nonce: str) -> str:
