@@ -222,7 +222,12 @@ class EdgeSMTP(SMTP):
         super().__init__(handler, **kwargs)
         self.registry = registry
         self.data_timeout = data_timeout
-        self.timeout_reply = IDLE_REPLY
+        self.data_deadline: float | None = None  # set while DATA is being read
+        self.last_received = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        self.last_received = self.loop.time()
+        super().data_received(data)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.registry.add(self)
@@ -255,10 +260,25 @@ class EdgeSMTP(SMTP):
         return envelope is not None and envelope.mail_from is not None
 
     def _timeout_cb(self) -> None:
-        """aiosmtpd just closes the connection; a 421 tells the client why."""
+        """Closes the connection with a 421 that says why (aiosmtpd closes it silently).
+
+        During DATA, bytes that arrived since the timer was set keep the client: the timer
+        is set again for the rest of the idle time, never past the DATA deadline. (Setting
+        it again on every read would cost a timer per read on the fast path.)
+        """
+        reply = IDLE_REPLY
+        deadline = self.data_deadline
+        if deadline is not None:
+            now = self.loop.time()
+            idle_until = self.last_received + self._timeout_duration
+            if now < min(idle_until, deadline):
+                self._reset_timeout(min(idle_until, deadline) - now)
+                return
+            if now >= deadline:
+                reply = DATA_TOO_LONG_REPLY
         transport = self.transport
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
-            transport.write(self.timeout_reply)
+            transport.write(reply)
         super()._timeout_cb()  # type: ignore[no-untyped-call]
 
     def hang_up(self) -> None:
@@ -298,35 +318,15 @@ class EdgeSMTP(SMTP):
     async def _read_data(self) -> bytes | None:
         """The message up to its terminating line ".", dot-unstuffed; None if it exceeded
         the size limit (read to its end all the same, so the 552 comes at the right moment).
-
-        Exactly what aiosmtpd 1.4.5+ reads line by line, where lines end in CRLF only: one
-        `readuntil` per 64 KB reads up to "\\r\\n.\\r\\n". Only where what was read so
-        far ends like the start of a terminator (after a CRLF, as at the very beginning) do
-        we read byte by byte, since a terminator could begin in bytes already taken.
         """
-        deadline = self.loop.time() + self.data_timeout
-        limit = self.data_size_limit
-        chunks: list[bytes] = []
-        total = 0
-        tail = b"\r\n"  # DATA starts at the beginning of a line
-        while not tail.endswith(TERMINATOR):
-            if tail.endswith(TERMINATOR_STARTS):
-                piece = await self._reader.readexactly(1)
-            else:
-                try:
-                    piece = await self._reader.readuntil(TERMINATOR)
-                except asyncio.LimitOverrunError as overrun:
-                    piece = await self._reader.read(max(1, overrun.consumed))
-            self._keep_reading_until(deadline)
-            total += len(piece)
-            if limit and total > limit + 3:
-                chunks.clear()
-            else:
-                chunks.append(piece)
-            tail = (tail + piece)[-5:]
-        self.timeout_reply = IDLE_REPLY
+        self.data_deadline = self.loop.time() + self.data_timeout
+        self._reset_timeout(min(self._timeout_duration, self.data_timeout))
+        try:
+            chunks, total = await self._read_to_terminator()
+        finally:
+            self.data_deadline = None
         self._reset_timeout()  # the commit may take a moment: idle time starts again
-        if limit and total > limit + 3:
+        if self.data_size_limit and total > self.data_size_limit + 3:
             return None
         strip = 3  # the ".\r\n" of the terminator, which may span the last pieces
         while strip:
@@ -339,12 +339,34 @@ class EdgeSMTP(SMTP):
         del chunks
         return unstuffed(data)
 
-    def _keep_reading_until(self, deadline: float) -> None:
-        """Data arrived: the idle timer starts again, but never runs past `deadline`."""
-        remaining = deadline - self.loop.time()
-        if remaining < self._timeout_duration:
-            self.timeout_reply = DATA_TOO_LONG_REPLY
-        self._reset_timeout(max(0.001, min(remaining, self._timeout_duration)))
+    async def _read_to_terminator(self) -> tuple[list[bytes], int]:
+        """The pieces read up to and including the terminator, and their total size (the
+        pieces are dropped once over the size limit).
+
+        Exactly what aiosmtpd 1.4.5+ reads line by line, where lines end in CRLF only: one
+        `readuntil` per 64 KB reads up to "\\r\\n.\\r\\n". Only where what was read so
+        far ends like the start of a terminator (after a CRLF, as at the very beginning) do
+        we read byte by byte, since a terminator could begin in bytes already taken.
+        """
+        limit = self.data_size_limit
+        chunks: list[bytes] = []
+        total = 0
+        tail = b"\r\n"  # DATA starts at the beginning of a line
+        while not tail.endswith(TERMINATOR):
+            if tail.endswith(TERMINATOR_STARTS):
+                piece = await self._reader.readexactly(1)
+            else:
+                try:
+                    piece = await self._reader.readuntil(TERMINATOR)
+                except asyncio.LimitOverrunError as overrun:
+                    piece = await self._reader.read(max(1, overrun.consumed))
+            total += len(piece)
+            if limit and total > limit + 3:
+                chunks.clear()
+            else:
+                chunks.append(piece)
+            tail = (tail + piece)[-5:]
+        return chunks, total
 
 
 def unstuffed(data: bytes) -> bytes:
