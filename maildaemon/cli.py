@@ -233,10 +233,11 @@ def _load(option: str | None) -> tuple[Config, Path]:
 
 
 def _make_private(config: Config) -> None:
-    """The data directory (and the outbound maildir, which holds sent mail) 0700, made so
-    or tightened before any command opens a file in it."""
+    """The data directory 0700, made so or tightened before any command opens a file in it;
+    the outbound maildir (sent mail) tightened if it exists. Not made here: a command run by
+    the wrong user (root) would leave it unwritable for the service; the sender makes it."""
     make_private(config.data_dir)
-    if config.outbound.transport == "maildir":
+    if config.outbound.transport == "maildir" and config.maildir.is_dir():
         make_private(config.maildir)
 
 
