@@ -101,6 +101,10 @@ def parse_entry(entry: SpoolEntry, decode_limit: int | None = None,
     return parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos, decode_limit, dmarc_trust)
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Processed:
     spool_id: str
@@ -121,6 +125,9 @@ class Worker:
         self.settings = policy_settings(config)
         self.secret = load_secret(config.data_dir)
         self.renderer = Renderer(self.settings.domain, self.secret)
+        # Called after each message of a batch: the worker process beats its heartbeat, so
+        # a long batch of large messages is not taken for a hang by serve's watchdog.
+        self.on_progress: Callable[[], None] = _nothing
 
     def process_next(self) -> Processed | None:
         results = self.process_batch(1)
@@ -155,6 +162,7 @@ class Worker:
                         with self.store.savepoint():
                             done[entry.id] = self._process(
                                 entry, now, (parsed or {}).get(entry.id))
+                        self.on_progress()
                     except Exception as exc:
                         if is_environment_fault(exc):
                             raise  # not this message's fault: abandon the batch

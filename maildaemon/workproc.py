@@ -162,6 +162,7 @@ class WorkerProcess:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         self.heartbeat = Heartbeat(heartbeat_path(self.config.data_dir))
+        self.parts.worker.on_progress = self.heartbeat.beat
         # Acceptance first: when both processes want the CPU, the SMTP edge (a sender is
         # waiting for its 250) wins and the spool absorbs the burst; the worker still has
         # every idle cycle, so it catches up as soon as the burst ends.
