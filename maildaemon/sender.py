@@ -16,7 +16,7 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -325,7 +325,10 @@ class Sender:
 
     def _lease(self, now: datetime, everything: bool, after: int) -> list[Leased]:
         stamp = iso(now)
-        lease = iso(now + timedelta(seconds=self.section.timeout * 4 + 60))
+        # From the wall clock when a long round's `now` is behind it: a lease that had
+        # already run out would let another sender take the row while this one sends it.
+        start = max(now, datetime.now(UTC))
+        lease = iso(start + timedelta(seconds=self.section.timeout * 4 + 60))
         due = "" if everything else " AND o.next_attempt_at <= :now"
         with self.store.transaction() as conn:
             rows = conn.execute(
