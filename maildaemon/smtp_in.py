@@ -96,7 +96,7 @@ class GroupCommitter:
         self.on_commit = on_commit
         self.max_batch = max_batch
         self.max_wait = max_wait
-        spool.conn.execute("PRAGMA busy_timeout=0")
+        self.busy_timeout_off = False  # set at the first commit, on the loop's side
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         # Each message with its client's future and the loop time it may wait until.
         self.waiting: list[tuple[Incoming, asyncio.Future[str], float]] = []
@@ -134,6 +134,9 @@ class GroupCommitter:
 
     async def _commit(self, items: list[Incoming], until: float) -> list[str]:
         """In the loop when small and the spool is free; else on the thread, by `until`."""
+        if not self.busy_timeout_off:
+            self.spool.conn.execute("PRAGMA busy_timeout=0")
+            self.busy_timeout_off = True
         if sum(len(item.raw) for item in items) <= self.INLINE_BYTES:
             try:
                 return self.spool.put_many(items)
@@ -320,7 +323,8 @@ class EdgeSMTP(SMTP):
         the size limit (read to its end all the same, so the 552 comes at the right moment).
         """
         self.data_deadline = self.loop.time() + self.data_timeout
-        self._reset_timeout(min(self._timeout_duration, self.data_timeout))
+        if self.data_timeout < self._timeout_duration:  # else the DATA command's timer will do
+            self._reset_timeout(self.data_timeout)
         try:
             chunks, total = await self._read_to_terminator()
         finally:
