@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from email.header import decode_header
 from email.message import Message
-from email.utils import getaddresses
+from email.utils import getaddresses, unquote
 
 from maildaemon.mailbox import decode_encoded_local_part
+from maildaemon.policy.addresses import is_mailable
 
 FALLBACK_CHARSETS = ("utf-8", "cp1252")
 RAW_8BIT = re.compile("[\udc80-\udcff]")  # undeclared 8-bit bytes, as the parser keeps them
@@ -27,6 +28,11 @@ _WORD = r'[^ \t\r\n()<>@,:;"\[\]\\]+'
 PLAIN_MAILBOX = re.compile(
     rf"{_WS}(?:((?:{_WORD}[ \t\r\n]+)*{_WORD}){_WS}<({_ADDR})>|({_ADDR})){_WS}")
 WS_RUN = re.compile(r"[ \t\r\n]+")
+# `anything <addr>`: one angle address after a display name however broken (an encoded word
+# cut off, a lone quote, a comma or an address of its own in it). The address in angle
+# brackets is the mailbox: that is the part every mail client writes the same way.
+ONE_ANGLE_ADDR = re.compile(r"[ \t\r\n]*([^<>]*?)[ \t\r\n]*<[ \t]*([^<>\s]+@[^<>\s]+)[ \t]*>"
+                            r"[ \t\r\n]*")
 
 
 def plain_addresses(value: str) -> list[tuple[str, str]] | None:
@@ -177,15 +183,33 @@ class Headers:
             return []
         # An encoded word in an address is what a mailer without SMTPUTF8 made of a UTF-8
         # local part (decoded before lower-casing: base64 is case-sensitive).
-        return [(decode_words(display), decode_encoded_local_part(addr.strip()).lower())
-                for display, addr in pairs if "@" in addr]
+        return [(decode_words(display), _address(addr)) for display, addr in pairs if "@" in addr]
 
     def addresses(self, name: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys(addr for _, addr in self.address_pairs(name)))
 
     def sender(self) -> tuple[str, str]:
-        """Display name and address of the first From address that is an address at all
-        (a second From field, or a second address in one, rescues a broken first)."""
+        """Display name and address of the first From mailbox we could send mail to (a
+        second From field, or a second address in one, rescues a broken first).
+
+        Plain fields (most) are read as they are. A broken one is read mailbox-first: with
+        `=?utf-8?q?M=C3=BCller,_Hans?= <hans@example.org>` the address parser sees two
+        mailboxes and the display name's halves as addresses. When no mailable address is
+        found at all, the first thing that looked like one is returned: it is stored as the
+        sender, and the policy sends nothing to it (policy/addresses.py).
+        """
+        values = self.values("from")
+        try:
+            plain = plain_addresses(", ".join(values)) if values else None
+        except Exception:
+            plain = None
+        if plain:
+            display, addr = plain[0]
+            return decode_words(display), _address(addr)
+        for value in values:
+            found = _mailable_mailbox(value)
+            if found is not None:
+                return found
         pairs = self.address_pairs("from")
         return pairs[0] if pairs else ("", "")
 
@@ -195,3 +219,23 @@ class Headers:
             return None
         pairs = self.address_pairs("return-path")
         return pairs[0][1] if pairs else ""
+
+
+def _mailable_mailbox(value: str) -> tuple[str, str] | None:
+    """The display name and address of the first mailable mailbox in one From field."""
+    one = ONE_ANGLE_ADDR.fullmatch(value) if "<" in value else None
+    if one is not None and is_mailable(_address(one.group(2))):
+        return decode_words(unquote(one.group(1))), _address(one.group(2))
+    try:
+        pairs = getaddresses([value])
+    except Exception:
+        return None
+    for display, addr in pairs:
+        if is_mailable(_address(addr)):
+            return decode_words(display), _address(addr)
+    return None
+
+
+def _address(addr: str) -> str:
+    # decoded before lower-casing: base64 is case-sensitive (see mailbox.py)
+    return decode_encoded_local_part(addr.strip()).lower()

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 
-# RFC 5322 atext plus RFC 6531's UTF-8 (a relay with SMTPUTF8 delivers `jörg@example.org`).
-_ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010ffff]"
+# RFC 5322 atext plus RFC 6531's UTF-8 (a relay with SMTPUTF8 delivers `jörg@example.org`);
+# no C1 controls, no surrogates (undecodable bytes). The same classes as mailbox.py, which
+# the sender checks again before it talks to the relay (policy/ may not import it).
+_UTF8 = "\u00a0-\ud7ff\ue000-\U0010ffff"
+_ATEXT = rf"[A-Za-z0-9!#$%&'*+\-/=?^_`{{|}}~{_UTF8}]"
 _LOCAL = rf"(?:{_ATEXT}+(?:\.{_ATEXT}+)*|\"[\x20\x21\x23-\x5b\x5d-\x7e]{{1,62}}\")"
-_LABEL = r"[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\-\u0080-\U0010ffff]{0,61}" \
-         r"[A-Za-z0-9\u0080-\U0010ffff])?"
-_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})+|\[[0-9A-Fa-f.:IPv]{{2,45}}\])"
+_LABEL = r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?"
+_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f.:IPv]{{2,45}}\])"
 MAILABLE = re.compile(rf"{_LOCAL}@{_DOMAIN}")
 ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
 MAX_ADDRESS = 254  # RFC 5321's path limit, less the angle brackets
