@@ -161,10 +161,13 @@ class Checkpointer:
                 conn.close()
 
     def _checkpoint(self, conns: list[sqlite3.Connection]) -> None:
-        for conn in conns:
+        for path, conn in zip(self.paths, conns, strict=True):
             try:
                 _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 if frames > self.RESTART_FRAMES:
                     conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-            except sqlite3.Error:
-                log.exception("checkpoint failed; the next poke retries")
+            except sqlite3.Error as exc:
+                # One line, no traceback: on a full disk this repeats at every poke, and the
+                # cause (the SQLite error) is all an operator needs.
+                log.warning("checkpoint of %s failed (%s); the next poke retries",
+                            path.name, exc)
