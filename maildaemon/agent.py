@@ -19,8 +19,8 @@ from typing import Any
 from maildaemon.attachments import clean_filename, detect_type
 from maildaemon.config import Config
 from maildaemon.domain import Status
-from maildaemon.mailbox import is_mailbox
 from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition, next_due
+from maildaemon.policy.mailbox import is_mailbox
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_of
 from maildaemon.store import Store, iso

@@ -13,7 +13,7 @@ from email.message import Message
 from email.utils import getaddresses, unquote
 
 from maildaemon.mailbox import decode_encoded_local_part
-from maildaemon.policy.addresses import is_mailable
+from maildaemon.policy.mailbox import is_mailbox
 
 FALLBACK_CHARSETS = ("utf-8", "cp1252")
 RAW_8BIT = re.compile("[\udc80-\udcff]")  # undeclared 8-bit bytes, as the parser keeps them
@@ -224,14 +224,14 @@ class Headers:
 def _mailable_mailbox(value: str) -> tuple[str, str] | None:
     """The display name and address of the first mailable mailbox in one From field."""
     one = ONE_ANGLE_ADDR.fullmatch(value) if "<" in value else None
-    if one is not None and is_mailable(_address(one.group(2))):
+    if one is not None and is_mailbox(_address(one.group(2))):
         return decode_words(unquote(one.group(1))), _address(one.group(2))
     try:
         pairs = getaddresses([value])
     except Exception:
         return None
     for display, addr in pairs:
-        if is_mailable(_address(addr)):
+        if is_mailbox(_address(addr)):
             return decode_words(display), _address(addr)
     return None
 

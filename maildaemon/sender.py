@@ -22,8 +22,8 @@ from typing import Protocol
 
 from maildaemon.config import Config, OutboundSection
 from maildaemon.files import fsync_all, fsync_path
-from maildaemon.mailbox import mailbox_problem, needs_smtputf8
 from maildaemon.owner import owner_is_gone, owner_tag
+from maildaemon.policy.mailbox import mailbox_problem, needs_smtputf8
 from maildaemon.store import Store, iso
 
 log = logging.getLogger("maildaemon.sender")

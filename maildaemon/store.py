@@ -32,7 +32,7 @@ from maildaemon.domain import (
     Status,
     TicketRef,
 )
-from maildaemon.mailbox import is_mailbox, mailbox_problem
+from maildaemon.policy.mailbox import is_mailbox, mailbox_problem
 from maildaemon.schema import key_hash, migrations
 from maildaemon.sqlite import Checkpointer, connect, immediate, savepoint
 

@@ -7,8 +7,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from maildaemon.mailbox import decode_encoded_local_part, mailbox_problem
+from maildaemon.mailbox import decode_encoded_local_part
 from maildaemon.parse import parse_mail
+from maildaemon.policy.mailbox import mailbox_problem
 
 
 @pytest.mark.parametrize("address", [

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ALLOWED = {"__future__", "collections", "dataclasses", "datetime", "enum", "hashlib", "hmac",
-           "re", "typing", "maildaemon.domain"}
+           "ipaddress", "re", "typing", "maildaemon.domain"}
 POLICY = Path(__file__).resolve().parent.parent / "maildaemon" / "policy"
 FORBIDDEN_CALLS = {"open", "now", "utcnow", "time", "today", "sleep"}
 

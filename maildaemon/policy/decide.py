@@ -43,10 +43,11 @@ from maildaemon.domain import (
     Status,
     TicketRef,
 )
-from maildaemon.policy.addresses import bounded_list, is_mailable
+from maildaemon.policy.addresses import bounded_list
 from maildaemon.policy.attachments import judge
 from maildaemon.policy.followup import is_participant, is_staff
 from maildaemon.policy.loops import automated_reason, may_autoreply
+from maildaemon.policy.mailbox import is_mailbox
 from maildaemon.policy.priority import first_response_due, priority_for
 from maildaemon.policy.quoting import confirms_solution, rating_in
 from maildaemon.policy.routing import choose_queue, is_own_address
@@ -184,7 +185,7 @@ def _reply_or_limit(
 
 
 def _mailable(address: str, trace: list[str]) -> bool:
-    if is_mailable(address):
+    if is_mailbox(address):
         return True
     trace.append(f"undeliverable: {address[:100]!r} is not a mail address, nothing sent")
     return False
@@ -253,7 +254,7 @@ def _participants(mail: InboundMail, settings: PolicySettings
     every later answer 10,000 deliveries. An address we could not mail is never copied."""
     copied = dict.fromkeys(
         a for a in (*mail.to, *mail.cc)
-        if a and a != mail.from_addr and not is_own_address(a, settings) and is_mailable(a)
+        if a and a != mail.from_addr and not is_own_address(a, settings) and is_mailbox(a)
     )
     room = max(settings.max_participants - 1, 0)
     ordered = list(copied)
