@@ -6,6 +6,7 @@ under pytest's tmp_path; the CLI is run as a subprocess too, exactly as ops woul
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -14,6 +15,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -183,6 +185,25 @@ def mail(
         msg[name.replace("_", "-")] = value
     msg.set_content(body)
     return msg
+
+
+class ServerThread:
+    """A protocol served on 127.0.0.1 by an event loop on a thread of its own."""
+
+    def __init__(self, factory: Callable[[asyncio.AbstractEventLoop], Any]) -> None:
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.server = self.loop.run_until_complete(
+            self.loop.create_server(lambda: factory(self.loop), "127.0.0.1", self.port))
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.run_until_complete(self.server.wait_closed())
+        self.loop.close()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import DOMAIN, Installation, free_port, mail, wait_until
+from tests.outbound_sink import relay_config
 
 
 class Sink:
@@ -45,14 +46,7 @@ def sink() -> Iterator[tuple[Sink, int]]:
 
 
 def relay_installation(tmp: Path, port: int) -> Installation:
-    return Installation(tmp, extra_config=f"""transport = "smtp"
-relay_host = "127.0.0.1"
-relay_port = {port}
-max_attempts = 4
-retry_base_seconds = 0.2
-retry_max_seconds = 1.0
-timeout = 5.0
-""")
+    return Installation(tmp, extra_config=relay_config(port))
 
 
 def test_relay_outage_then_recovery_delivers_each_message_once(

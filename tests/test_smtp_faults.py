@@ -6,7 +6,6 @@ event loop, with a spool whose disk fails mid-session.
 
 from __future__ import annotations
 
-import asyncio
 import smtplib
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,31 +16,19 @@ from maildaemon.config import Config
 from maildaemon.smtp_in import EdgeSMTP, GroupCommitter, Handler
 from maildaemon.spool import Spool
 from maildaemon.worker import policy_settings
-from tests.conftest import free_port, mail
+from tests.conftest import ServerThread, mail
 
 
-class Listener:
+class Listener(ServerThread):
     def __init__(self, spool: Spool, size_limit: int = 78_643_200) -> None:
         self.spool = spool
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
         self.committer = GroupCommitter(spool)
         handler = Handler(policy_settings(Config()), self.committer)
-        self.server = self.loop.run_until_complete(self.loop.create_server(
-            lambda: EdgeSMTP(handler, set(), hostname="test", ident="ESMTP", loop=self.loop,
-                             data_size_limit=size_limit),
-            "127.0.0.1", self.port))
-        import threading
-
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        super().__init__(lambda loop: EdgeSMTP(handler, set(), hostname="test", ident="ESMTP",
+                                               loop=loop, data_size_limit=size_limit))
 
     def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.run_until_complete(self.server.wait_closed())
-        self.loop.close()
+        super().close()
         self.committer.close()
 
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -22,7 +20,7 @@ from hypothesis import strategies as st
 
 from maildaemon.smtp_in import EdgeSMTP
 from maildaemon.spool import Spool
-from tests.conftest import DOMAIN, Installation, free_port, mail
+from tests.conftest import DOMAIN, Installation, ServerThread, mail
 from tests.test_smtp_faults import Listener
 
 SMUGGLED = (
@@ -140,24 +138,6 @@ class Capture:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.messages.append(bytes(envelope.original_content or b""))
         return "250 OK"
-
-
-class ServerThread:
-    """A protocol served on 127.0.0.1 by an event loop on a thread of its own."""
-
-    def __init__(self, factory: Callable[[asyncio.AbstractEventLoop], Any]) -> None:
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.server = self.loop.run_until_complete(
-            self.loop.create_server(lambda: factory(self.loop), "127.0.0.1", self.port))
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")
