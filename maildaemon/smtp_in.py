@@ -83,12 +83,14 @@ class GroupCommitter:
     The loop must never wait for a lock, though: another process holding the spool (the
     worker, `spool retry`, a backup) froze every session for up to SQLite's 30 s busy
     timeout. So the edge's connection has no busy timeout at all: in the loop, a locked
-    spool fails at once, and the batch goes to the thread, which waits for the lock until
-    the oldest message in it has waited `max_wait` seconds; then those clients get 451.
+    spool fails at once, and the batch is tried again after a short sleep of the loop (other
+    sessions go on meanwhile) until the oldest message in it has waited `max_wait` seconds;
+    then those clients get 451. Large batches wait on the thread, by the same deadline.
     """
 
     INLINE_BYTES = 512 * 1024
     MAX_WAIT = 4.0
+    FIRST_RETRY, LAST_RETRY = 0.0005, 0.05
 
     def __init__(self, spool: Spool, on_commit: Callable[[], None] = lambda: None,
                  max_batch: int = 256, max_wait: float = MAX_WAIT) -> None:
@@ -133,19 +135,28 @@ class GroupCommitter:
             self.flushing = False
 
     async def _commit(self, items: list[Incoming], until: float) -> list[str]:
-        """In the loop when small and the spool is free; else on the thread, by `until`."""
+        """In the loop when small, retried there while the spool is locked (each try fails
+        at once, so the loop never waits); large batches on the thread. Both give up by
+        `until`, and the clients get 451."""
         if not self.busy_timeout_off:
             self.spool.conn.execute("PRAGMA busy_timeout=0")
             self.busy_timeout_off = True
-        if sum(len(item.raw) for item in items) <= self.INLINE_BYTES:
+        loop = asyncio.get_running_loop()
+        if sum(len(item.raw) for item in items) > self.INLINE_BYTES:
+            return await loop.run_in_executor(self.executor, self._put_waiting, items,
+                                              until - loop.time())
+        delay = self.FIRST_RETRY
+        for _ in range(100_000):
             try:
                 return self.spool.put_many(items)
             except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
+                if not is_busy(exc) or loop.time() + delay > until:
                     raise
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self._put_waiting, items,
-                                          until - loop.time())
+            # Not a thread: handing a batch to one and back costs up to a GIL switch
+            # interval each way under load (p99 at 8 connections, see bench/README.md).
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.LAST_RETRY)
+        raise TimeoutError("spool locked")
 
     def _put_waiting(self, items: list[Incoming], seconds: float) -> list[str]:
         """On the spool thread: wait up to `seconds` for another process's lock."""
