@@ -5,4 +5,4 @@ decisions; `smtp_in`, `spool`, `parse`, `store`, `render`, `sender` and `worker`
 I/O edges around it; `daemon` composes them.
 """
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"
