@@ -1,17 +1,31 @@
 """Routing, threading, duplicates and loop safety through a real daemon over SMTP.
 
 Each test uses its own sender addresses so that one daemon serves the whole module.
+"Settled" means the spool is empty *and* the outbox has nothing pending: the worker delivers
+on its own after the ticket commit, so an empty spool alone says nothing about the maildir,
+and a check that no reply was sent would pass even when one was queued.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from email.header import Header
 from typing import Any
 
 import pytest
 
-from tests.conftest import DOMAIN, Installation, acks_to, header_of, mail, wait_until
+from tests.conftest import (
+    DOMAIN,
+    Installation,
+    acks_to,
+    free_port,
+    header_of,
+    mail,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
 
 
 def unique(prefix: str) -> str:
@@ -38,7 +52,20 @@ def tickets_of(inst: Installation, requester: str) -> list[dict[str, Any]]:
 
 def send_and_settle(inst: Installation, msg: Any, **kwargs: Any) -> None:
     inst.send(msg, **kwargs)
-    inst.wait_spool_empty()
+    settle(inst)
+
+
+def settle(inst: Installation, timeout: float = 15.0) -> None:
+    """Wait until every received message is processed and every reply it queued delivered."""
+    inst.wait_spool_empty(timeout)
+    wait_until(lambda: json.loads(inst.cli("outbox", "ls", "--json").stdout) == [],
+               timeout, "an outbox with nothing pending or failed")
+
+
+def assert_never_answered(inst: Installation, address: str, timeout: float = 15.0) -> None:
+    """No mail went to `address`; only meaningful once settled, which this waits for."""
+    settle(inst, timeout)
+    assert acks_to(inst, address) == [], f"we answered {address}"
 
 
 def our_message_id(inst: Installation, number: str) -> str:
@@ -290,27 +317,27 @@ def test_automatic_mail_is_stored_never_answered(shared_daemon: Installation,
     assert tickets_of(shared_daemon, sender) == []
     automatic = shared_daemon.cli("automatic", "--json").stdout
     assert sender in automatic
-    assert acks_to(shared_daemon, sender) == []
+    assert_never_answered(shared_daemon, sender)
 
 
 @pytest.mark.parametrize("local", ["MAILER-DAEMON", "postmaster", "no-reply", "noreply"])
 def test_robot_senders_are_never_answered(shared_daemon: Installation, local: str) -> None:
     sender = f"{local}@{uuid.uuid4().hex[:8]}.example.org"
     send_and_settle(shared_daemon, mail(sender=sender))
-    assert acks_to(shared_daemon, sender.lower()) == []
+    assert_never_answered(shared_daemon, sender.lower())
     assert sender.lower() in shared_daemon.cli("automatic").stdout
 
 
 def test_null_envelope_sender_is_never_answered(shared_daemon: Installation) -> None:
     sender = unique("bounce")
     send_and_settle(shared_daemon, mail(sender=sender), sender="")
-    assert acks_to(shared_daemon, sender) == []
+    assert_never_answered(shared_daemon, sender)
     assert "null_envelope_sender" in shared_daemon.cli("automatic").stdout
 
 
 def test_mail_from_our_own_address_is_never_answered(shared_daemon: Installation) -> None:
     send_and_settle(shared_daemon, mail(sender=f"billing@{DOMAIN}", subject="loop?"))
-    assert acks_to(shared_daemon, f"billing@{DOMAIN}") == []
+    assert_never_answered(shared_daemon, f"billing@{DOMAIN}")
 
 
 def test_out_of_office_on_a_ticket_is_stored_there_without_reply(
@@ -333,7 +360,43 @@ def test_autoreplies_are_rate_limited_per_address(shared_daemon: Installation) -
     sender = unique("flood")
     for i in range(7):
         shared_daemon.send(mail(sender=sender, subject=f"flood {i}"))
-    shared_daemon.wait_spool_empty()
+    settle(shared_daemon)
     assert len(tickets_of(shared_daemon, sender)) == 7
     wait_until(lambda: len(acks_to(shared_daemon, sender)) >= 5)
     assert len(acks_to(shared_daemon, sender)) == 5
+
+
+# -- the checks above can fail -------------------------------------------------------------
+
+def test_the_never_answered_check_fails_when_we_answered(shared_daemon: Installation) -> None:
+    """A mail we do answer trips the check the loop-safety tests rely on."""
+    for _ in range(3):
+        sender = unique("answered")
+        shared_daemon.send(mail(sender=sender))
+        with pytest.raises(AssertionError, match="we answered"):
+            assert_never_answered(shared_daemon, sender)
+
+
+def test_the_never_answered_check_fails_while_a_reply_is_queued(
+    installation: Installation,
+) -> None:
+    """A reply queued but not yet delivered: an empty spool and maildir said "never answered".
+
+    The relay is a closed port with an hour's backoff, so the acknowledgement stays pending
+    in the outbox exactly as one the worker has not delivered yet; only the outbox shows it.
+    """
+    closed = free_port()
+    installation.config.write_text(installation.config.read_text().replace(
+        "[outbound]\n",
+        f"[outbound]\ntransport = \"smtp\"\nrelay_port = {closed}\n"
+        "retry_base_seconds = 3600\n",
+    ))
+    installation.start()
+    sender = unique("queued")
+    installation.send(mail(sender=sender))
+    installation.wait_spool_empty()
+    assert acks_to(installation, sender) == []  # what the old check saw: nothing
+    [queued] = json.loads(installation.cli("outbox", "ls", "--json").stdout)
+    assert queued["rcpt_to"] == sender and queued["status"] == "pending"
+    with pytest.raises(AssertionError, match="nothing pending"):
+        assert_never_answered(installation, sender, timeout=2.0)
