@@ -216,6 +216,24 @@ class AttachmentVerdict:
 
 
 @dataclass(frozen=True)
+class TraceLine:
+    """One answer in a decision's trace: which step of policy/decide.py's table (or which
+    rule within a step) was asked, whether it fired, and why.
+
+    `kept` lines are what a ticket's events and the worker's log have always shown; the
+    misses are there for `maildaemon decide`, which explains a message step by step.
+    """
+
+    step: str
+    hit: bool
+    detail: str
+    kept: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.step}: {self.detail}"
+
+
+@dataclass(frozen=True)
 class Decision:
     outcome: Outcome
     ticket: TicketRef | None = None
@@ -224,10 +242,15 @@ class Decision:
     reply: Reply | None = None
     automated_reason: str | None = None
     events: tuple[Event, ...] = ()
-    trace: tuple[str, ...] = field(default=())
+    trace_lines: tuple[TraceLine, ...] = ()  # every step asked, hit or miss, in order
     attachments: tuple[AttachmentVerdict, ...] = ()
     more_mail: tuple[Reply, ...] = ()  # besides `reply`: a survey when the ticket closes
     rating: tuple[int, str] | None = None
+
+    @property
+    def trace(self) -> tuple[str, ...]:
+        """The kept lines as "step: detail": stored as ticket events, logged by the worker."""
+        return tuple(str(line) for line in self.trace_lines if line.kept)
 
     @property
     def refused_words(self) -> tuple[str, ...]:

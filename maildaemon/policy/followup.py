@@ -91,7 +91,7 @@ def ticket_of_our_message_id(message_id: str, secret: bytes, domain: str) -> str
 
 
 def is_staff(address: str, settings: PolicySettings) -> bool:
-    """A staff address, written by anyone: see `decide.proven_staff` for who may act as one."""
+    """A staff address, written by anyone: see `finding.proven_staff` for who may act as one."""
     address = address.lower()
     return address in settings.staff_addresses or (
         address.rpartition("@")[2] in settings.staff_domains
@@ -99,6 +99,6 @@ def is_staff(address: str, settings: PolicySettings) -> bool:
 
 
 def is_participant(address: str, ticket: TicketRef, proven_staff: bool) -> bool:
-    """`proven_staff`: the sender is staff AND proved it (decide.proven_staff), so may
+    """`proven_staff`: the sender is staff AND proved it (finding.proven_staff), so may
     follow up any ticket; a staff address alone proves nothing."""
     return proven_staff or address.lower() in ticket.participants

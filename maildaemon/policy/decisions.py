@@ -1,0 +1,160 @@
+"""The decisions the deciding steps build: a follow-up, a staff answer, a new ticket.
+
+Rules checked on the way (an answer rate-limited, an address we cannot mail) are appended to
+`notes`, the deciding step's part of the trace.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from maildaemon.domain import (
+    AttachmentUsage,
+    AttachmentVerdict,
+    Context,
+    Decision,
+    Event,
+    InboundMail,
+    NewTicket,
+    Outcome,
+    PolicySettings,
+    Reply,
+    Status,
+    TicketRef,
+    TraceLine,
+)
+from maildaemon.policy.addresses import bounded_list
+from maildaemon.policy.attachments import judge
+from maildaemon.policy.loops import may_autoreply
+from maildaemon.policy.mailbox import is_mailbox
+from maildaemon.policy.priority import first_response_due, priority_for
+from maildaemon.policy.routing import choose_queue, is_own_address
+from maildaemon.policy.steps import note
+
+LEFT_OUT_LISTED = 10  # addresses named in the event for those not made participants
+STORED_SUBJECT = 1000  # characters of the subject kept on the ticket row
+
+
+def mailable(address: str, notes: list[TraceLine]) -> bool:
+    """Nothing is ever sent to a string that is not a mailable address."""
+    if is_mailbox(address):
+        return True
+    notes.append(note("undeliverable",
+                      f"{address[:100]!r} is not a mail address, nothing sent"))
+    return False
+
+
+def reply_or_limit(mail: InboundMail, ctx: Context, settings: PolicySettings, template: str,
+                   queue: str, notes: list[TraceLine]) -> Reply | None:
+    if not mailable(mail.from_addr, notes):
+        return None
+    if not may_autoreply(ctx.recent_autoreplies_to_sender, settings):
+        notes.append(note("rate_limit", f"{ctx.recent_autoreplies_to_sender} automatic "
+                                        f"answers to {mail.from_addr} in the last hour, "
+                                        "not answering"))
+        return None
+    return Reply(template=template, to=mail.from_addr, queue=queue)
+
+
+def judge_files(mail: InboundMail, usage: AttachmentUsage, settings: PolicySettings,
+                events: list[Event]) -> tuple[AttachmentVerdict, ...]:
+    verdicts = tuple(judge(mail.attachments, usage, settings.attachment_limits))
+    for verdict in verdicts:
+        name = verdict.candidate.filename
+        if verdict.mismatch:
+            events.append(Event("attachment_mismatch", f"{name}: {verdict.mismatch}"))
+        if not verdict.accepted:
+            events.append(Event("attachment_refused", f"{verdict.reason}: {verdict.words}"))
+    return verdicts
+
+
+def followup(mail: InboundMail, ctx: Context, settings: PolicySettings, ticket: TicketRef,
+             new_status: Status | None, event_type: str, notes: list[TraceLine]) -> Decision:
+    """The message joins `ticket`; the sender is told it was received (unless limited)."""
+    events = [Event(event_type, f"reply from {mail.from_addr}")]
+    files = judge_files(mail, ctx.attachment_usage.get(ticket.number, AttachmentUsage()),
+                        settings, events)
+    if new_status is not None and new_status != ticket.status:
+        events.append(Event("status", f"{ticket.status} -> {new_status} by customer reply"))
+    reply = reply_or_limit(mail, ctx, settings, "reply_received", ticket.queue, notes)
+    return Decision(
+        Outcome.FOLLOWUP,
+        ticket=ticket,
+        new_status=new_status if new_status != ticket.status else None,
+        reply=reply,
+        events=tuple(events),
+        attachments=files,
+    )
+
+
+def survey_for(ticket: TicketRef) -> Reply:
+    return Reply(template="survey", to=ticket.requester, queue=ticket.queue,
+                 auto_submitted="auto-generated")
+
+
+def staff_reply(mail: InboundMail, ctx: Context, settings: PolicySettings,
+                ticket: TicketRef, notes: list[TraceLine]) -> Decision:
+    """A staff member answered in the ticket's thread by email: their own text goes on to
+    the requester as the agent's response, from the queue's address."""
+    events = [Event("agent_reply", f"by {mail.from_addr}, by email")]
+    new_status = Status.OPEN if ticket.status == Status.NEW else None
+    if new_status:
+        events.append(Event("status", f"{ticket.status} -> {new_status} by "
+                                      f"{mail.from_addr}'s reply"))
+    files = judge_files(mail, ctx.attachment_usage.get(ticket.number, AttachmentUsage()),
+                        settings, events)
+    reply = Reply(template="agent_reply", to=ticket.requester, queue=ticket.queue)
+    return Decision(Outcome.FOLLOWUP, ticket=ticket, new_status=new_status,
+                    reply=reply if mailable(reply.to, notes) else None,
+                    events=tuple(events), attachments=files)
+
+
+def participants(mail: InboundMail, settings: PolicySettings
+                 ) -> tuple[tuple[str, ...], list[str]]:
+    """The requester, then the copied addresses up to `max_participants` in all; and the
+    copied addresses left out. One opening mail with 10,000 Cc addresses must not make
+    every later answer 10,000 deliveries. An address we could not mail is never copied."""
+    copied = dict.fromkeys(
+        a for a in (*mail.to, *mail.cc)
+        if a and a != mail.from_addr and not is_own_address(a, settings) and is_mailbox(a)
+    )
+    room = max(settings.max_participants - 1, 0)
+    ordered = list(copied)
+    return (mail.from_addr, *ordered[:room]), ordered[room:]
+
+
+def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: datetime,
+               related: tuple[str, ...], follows: str | None, notes: list[TraceLine]
+               ) -> Decision:
+    """A new ticket in the first queue addressed, acknowledged to the sender."""
+    recipients = [*mail.envelope_rcpts, *mail.to, *mail.cc]
+    queue, addressed = choose_queue(recipients, settings)
+    priority = priority_for(queue, mail.subject)
+    people, left_out = participants(mail, settings)
+    events = [Event("created", f"queue {queue}, priority {priority}")]
+    if left_out:
+        named = ", ".join(bounded_list([a[:100] for a in left_out], LEFT_OUT_LISTED))
+        events.append(Event("participants_capped",
+                            f"{len(left_out):,} more addresses not added as participants "
+                            f"(limit {settings.max_participants}): {named}"))
+    if len(addressed) > 1:
+        others = ", ".join(q for q in addressed if q != queue)
+        events.append(Event("routed", f"also addressed to {others}; {queue} comes first"))
+    elif not addressed:
+        events.append(Event("routed", f"no address of ours among the recipients; {queue}"))
+    for number in related:
+        events.append(Event("related", f"linked to {number}"))
+    files = judge_files(mail, AttachmentUsage(), settings, events)
+    new = NewTicket(
+        queue=queue,
+        priority=priority,
+        subject=mail.subject[:STORED_SUBJECT],  # the whole one stays in the stored mail
+        requester=mail.from_addr,
+        participants=people,
+        related=related,
+        first_response_due=first_response_due(priority, settings, now),
+        follows=follows,
+    )
+    reply = reply_or_limit(mail, ctx, settings, "ack", queue, notes)
+    return Decision(Outcome.NEW_TICKET, new_ticket=new, reply=reply, events=tuple(events),
+                    attachments=files)

@@ -1,0 +1,88 @@
+"""The first steps of decide()'s table: what the message is, and which ticket it joins.
+
+None of them decides but `duplicate`; they leave facts (`Found`) for the steps after them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from maildaemon.domain import Decision, InboundMail, Outcome, PolicySettings, TraceLine
+from maildaemon.policy.followup import is_participant, is_staff
+from maildaemon.policy.loops import automated_reason
+from maildaemon.policy.steps import Case, Verdict, hit, miss, note
+
+
+def duplicate(case: Case) -> Verdict:
+    if case.ctx.already_processed:
+        return hit("message already processed", Decision(Outcome.DUPLICATE))
+    return miss("its Message-ID and content were not received before")
+
+
+def automated(case: Case) -> Verdict:
+    reason = automated_reason(case.mail, case.settings)
+    if reason is None:
+        return miss("no sign of automatic mail (RFC 3834 headers, robot sender, report)")
+    return hit(reason, found=replace(case.found, automated=reason))
+
+
+def staff_verified(case: Case) -> Verdict:
+    notes: list[TraceLine] = []
+    if proven_staff(case.mail, case.settings, notes):
+        return hit(notes[0].detail, found=replace(case.found, staff=True))
+    if not notes:
+        return miss(f"{case.mail.from_addr or '<>'} is not a staff address")
+    return miss("a staff address without proof", notes=tuple(notes))
+
+
+def proven_staff(mail: InboundMail, settings: PolicySettings, notes: list[TraceLine]) -> bool:
+    """A staff From address counts only with a DMARC pass for its own domain that our MTA
+    recorded (parse.py, authresults.py): anyone can write `From: it-desk@our-domain`, and a
+    staff member's mail is relayed to customers as ours. Until agents get per-ticket reply
+    addresses, an unproven one is treated as any stranger."""
+    if not is_staff(mail.from_addr, settings):
+        return False
+    domain = mail.from_addr.rpartition("@")[2].lower()
+    if domain and mail.dmarc_pass_domain == domain:
+        notes.append(note("staff_verified", f"DMARC pass for {domain}"))
+        return True
+    notes.append(note("staff_unverified", f"{mail.from_addr} has no DMARC pass from our MTA, "
+                                          "treated as a stranger"))
+    return False
+
+
+def header_thread(case: Case) -> Verdict:
+    """In-Reply-To/References name our message (HMAC-verified) or one we stored. Automatic
+    mail (a bounce) may join through our own Message-ID whoever sends it."""
+    found, mail, ref = case.found, case.mail, case.ctx.header_hit
+    if ref is None:
+        return miss("In-Reply-To and References name no message of ours or stored")
+    if is_participant(mail.from_addr, ref.ticket, found.staff) or (
+        found.automated is not None and ref.via == "our_message_id"
+    ):
+        return hit(f"{ref.via} {ref.message_id} -> {ref.ticket.number}",
+                   found=replace(found, ticket=ref.ticket))
+    refusal = note("sender_not_participant",
+                   f"{mail.from_addr} via header of {ref.ticket.number}")
+    return miss(f"{ref.ticket.number} is not the sender's to join",
+                found=replace(found, refused=ref.ticket), notes=(refusal,))
+
+
+def token_from_subject(case: Case) -> Verdict:
+    """An HS-dddddd token in the decoded subject, of a ticket the sender takes part in."""
+    found, mail = case.found, case.mail
+    if found.ticket is not None:
+        return miss(f"already joins {found.ticket.number} by its headers")
+    if not case.ctx.subject_tickets:
+        return miss("the subject names no ticket of ours")
+    refusals: list[TraceLine] = []
+    refused = found.refused
+    for candidate in case.ctx.subject_tickets:  # bounded: the subject's tokens
+        if is_participant(mail.from_addr, candidate, found.staff):
+            return hit(candidate.number, found=replace(found, ticket=candidate, refused=None),
+                       notes=tuple(refusals))
+        refusals.append(note("sender_not_participant",
+                             f"{mail.from_addr} named {candidate.number} in the subject"))
+        refused = refused or candidate
+    return miss("no ticket named in the subject is the sender's to join",
+                found=replace(found, refused=refused), notes=tuple(refusals))
