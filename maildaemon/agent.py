@@ -14,7 +14,6 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from maildaemon.attachments import clean_filename, detect_type
 from maildaemon.config import Config
@@ -23,7 +22,7 @@ from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_tr
 from maildaemon.policy.mailbox import is_mailbox
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_of
-from maildaemon.store import Store, iso
+from maildaemon.store import Store, TicketCommands, TicketRecord, iso
 from maildaemon.sweeps import Sweeper, in_days, timers_of
 from maildaemon.worker import load_secret
 
@@ -48,40 +47,40 @@ def _read(path: str) -> str:
     return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
 
 
-def _ticket(conn: Any, number: str) -> Any:
-    """The ticket's row, or None after saying so."""
-    row = conn.execute("SELECT * FROM tickets WHERE number = ?", (number.upper(),)).fetchone()
+def _ticket(store: TicketCommands, number: str) -> TicketRecord | None:
+    """The ticket, or None after saying so."""
+    row = store.ticket(number)
     if row is None:
         print(f"maildaemon: no ticket {number}", file=sys.stderr)
     return row
 
 
-def _allowed(row: Any, new: Status) -> bool:
+def _allowed(row: TicketRecord, new: Status) -> bool:
     try:
-        check_transition(Status(row["status"]), new)
+        check_transition(Status(row.status), new)
     except IllegalTransition as exc:
-        print(f"maildaemon: {row['number']}: {exc}", file=sys.stderr)
+        print(f"maildaemon: {row.number}: {exc}", file=sys.stderr)
         return False
     return True
 
 
-def _event(store: Store, ticket_id: int, now: datetime, kind: str, detail: str) -> None:
-    store.conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)",
-                       (ticket_id, iso(now), kind, detail))
+def _event(store: TicketCommands, ticket_id: int, now: datetime, kind: str,
+           detail: str) -> None:
+    store.add_event(ticket_id, iso(now), kind, detail)
 
 
-def _transition(config: Config, store: Store, row: Any, new: Status, now: datetime,
-                cause: str) -> None:
+def _transition(config: Config, store: TicketCommands, row: TicketRecord, new: Status,
+                now: datetime, cause: str) -> None:
     """Move the ticket to `new` (timers restart), record who did it; closing sends the
     satisfaction survey."""
     due = next_due(TicketClock(new, now, False, False), timers_of(config))
-    store.set_status(store.conn, row["id"], new, iso(now), iso(due) if due else None)
-    _event(store, row["id"], now, "status", f"{row['status']} -> {new} by {cause}")
+    store.set_status(row.id, new, iso(now), iso(due) if due else None)
+    _event(store, row.id, now, "status", f"{row.status} -> {new} by {cause}")
     if new == Status.CLOSED:
         _sweeper(config, store).notify(row, "survey", now, {})
 
 
-def _sweeper(config: Config, store: Store) -> Sweeper:
+def _sweeper(config: Config, store: TicketCommands) -> Sweeper:
     return Sweeper(config, store, Renderer(config.mail.domain, load_secret(config.data_dir)))
 
 
@@ -104,13 +103,13 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
     now = clock_from(args.now)
     new = Status(args.status)
-    with store.transaction() as conn:
-        row = _ticket(conn, args.number)
+    with store.transaction():
+        row = _ticket(store, args.number)
         if row is None:
             return EX_NOTFOUND
         if not _allowed(row, new):
             return EX_USAGE
-        event = "reopened" if row["status"] in (Status.RESOLVED, Status.CLOSED) and \
+        event = "reopened" if row.status in (Status.RESOLVED, Status.CLOSED) and \
             new == Status.OPEN else str(new)
         if event in CUSTOMER_EVENTS:  # told what concerns them; the note stays internal
             life = config.lifecycle
@@ -120,7 +119,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
         _transition(config, store, row, new, now,
                     "an agent" + (f": {args.note}" if args.note else ""))
     _deliver(config, store, now)
-    print(f"{row['number']}: {row['status']} -> {new}")
+    print(f"{row.number}: {row.status} -> {new}")
     return EX_OK
 
 
@@ -136,32 +135,32 @@ def cmd_reply(config: Config, args: argparse.Namespace) -> int:
              for f in args.attach for data in [Path(f).read_bytes()]]
     store = Store(config.data_dir)
     now = clock_from(args.now)
-    with store.transaction() as conn:
-        row = _ticket(conn, args.number)
+    with store.transaction():
+        row = _ticket(store, args.number)
         if row is None:
             return EX_NOTFOUND
-        current = Status(row["status"])
+        current = Status(row.status)
         new = Status(args.status) if args.status else \
             (Status.OPEN if current == Status.NEW else current)
         if new != current and not _allowed(row, new):
             return EX_USAGE
-        people = reply_recipients(row["requester"], store.participants_of(row["id"]),
+        people = reply_recipients(row.requester, store.participants_of(row.id),
                                   config.mail.max_participants)
         out = Renderer(config.mail.domain, load_secret(config.data_dir)).render(
-            "agent_reply", number=row["number"], queue=row["queue"],
-            queue_address=config.queue_address(row["queue"]), to=people.to,
-            ticket_subject=row["subject"], now=now,
-            in_reply_to=store.last_received_message_id(row["id"]),
+            "agent_reply", number=row.number, queue=row.queue,
+            queue_address=config.queue_address(row.queue), to=people.to,
+            ticket_subject=row.subject, now=now,
+            in_reply_to=store.last_received_message_id(row.id),
             variables={"body": body.strip(), "agent_name": args.agent.split("@")[0],
                        "status_line": STATUS_LINES.get(new, "")},
             cc=list(people.cc), files=files,
         )
-        store.enqueue(row["id"], out, iso(now))
-        _event(store, row["id"], now, "agent_reply", f"by {args.agent}{people.left_out}")
+        store.enqueue(row.id, out, iso(now))
+        _event(store, row.id, now, "agent_reply", f"by {args.agent}{people.left_out}")
         if new != current:
             _transition(config, store, row, new, now, f"{args.agent}'s reply")
     _deliver(config, store, now)
-    print(f"{row['number']}: reply sent to {', '.join((people.to, *people.cc))}{people.left_out}"
+    print(f"{row.number}: reply sent to {', '.join((people.to, *people.cc))}{people.left_out}"
           + (f"; {current} -> {new}" if new != current else ""))
     return EX_OK
 
@@ -201,14 +200,14 @@ def reply_recipients(requester: str, participants: list[str], cap: int) -> Reply
 
 def cmd_assign(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
-    with store.transaction() as conn:
-        row = _ticket(conn, args.number)
+    with store.transaction():
+        row = _ticket(store, args.number)
         if row is None:
             return EX_NOTFOUND
-        conn.execute("UPDATE tickets SET assignee = ? WHERE id = ?", (args.agent, row["id"]))
-        _event(store, row["id"], clock_from(None), "assigned",
-               f"{row['assignee'] or 'nobody'} -> {args.agent}")
-    print(f"{row['number']}: assigned to {args.agent}")
+        store.assign(row.id, args.agent)
+        _event(store, row.id, clock_from(None), "assigned",
+               f"{row.assignee or 'nobody'} -> {args.agent}")
+    print(f"{row.number}: assigned to {args.agent}")
     return EX_OK
 
 
@@ -216,22 +215,18 @@ def cmd_note(config: Config, args: argparse.Namespace) -> int:
     """An internal note: stored as an event on the ticket, never emailed."""
     text = _read(args.body_file)
     store = Store(config.data_dir)
-    with store.transaction() as conn:
-        row = _ticket(conn, args.number)
+    with store.transaction():
+        row = _ticket(store, args.number)
         if row is None:
             return EX_NOTFOUND
-        _event(store, row["id"], clock_from(None), "note", text.strip())
-    print(f"{row['number']}: note added")
+        _event(store, row.id, clock_from(None), "note", text.strip())
+    print(f"{row.number}: note added")
     return EX_OK
 
 
 def cmd_report(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
-    rows = store.conn.execute(
-        "SELECT queue, coalesce(assignee, '-') AS agent, count(*) AS n, avg(rating) AS mean,"
-        " sum(rating <= 2) AS low FROM tickets WHERE rating IS NOT NULL"
-        " GROUP BY queue, agent ORDER BY queue, agent").fetchall()
-    items = [dict(r) for r in rows]
+    items = store.reads.ratings()
     if args.json:
         print(json.dumps(items, indent=2))
         return EX_OK

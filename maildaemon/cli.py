@@ -15,7 +15,6 @@ import argparse
 import json
 import logging
 import os
-import sqlite3
 import sys
 import time
 import traceback
@@ -41,7 +40,7 @@ from maildaemon.ingest import Ingest, split_recipients
 from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
 from maildaemon.sender import Sender, transport_of
 from maildaemon.spool import Spool
-from maildaemon.store import Store
+from maildaemon.store import TEMPORARY_ERRORS, Store
 from maildaemon.views import ticket_json, ticket_text
 from maildaemon.worker import Worker, load_secret
 
@@ -165,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return serve(config, path)
         return COMMANDS[args.command](config, args)
-    except (sqlite3.OperationalError, OSError) as exc:
+    except TEMPORARY_ERRORS + (OSError,) as exc:
         log.error("temporary failure: %s", exc)
         return EX_TEMPFAIL
     except Exception as exc:
@@ -310,7 +309,7 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
 def _wait_for_daemon(store: Store, spool_id: str) -> tuple[str, str | None, str]:
     """A running daemon claimed the message first: wait for its verdict."""
     for _ in range(600):
-        done = store.processed_outcome(spool_id)
+        done = store.reads.processed_outcome(spool_id)
         if done:
             return done[0], done[1], ""
         time.sleep(0.1)
@@ -328,8 +327,8 @@ def cmd_flush(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
-    rows = [ticket_json(store, row, full=False)
-            for row in store.ticket_rows(args.status, args.queue)]
+    rows = [ticket_json(store.reads, row, full=False)
+            for row in store.reads.ticket_rows(args.status, args.queue)]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return EX_OK
@@ -341,24 +340,18 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_show(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
-    row = store.ticket_row(args.number)
+    row = store.reads.ticket_row(args.number)
     if row is None:
         print(f"maildaemon: no ticket {args.number}", file=sys.stderr)
         return EX_NOTFOUND
-    data = ticket_json(store, row)
+    data = ticket_json(store.reads, row)
     print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else ticket_text(data))
     return EX_OK
 
 
 def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
-    where = "" if args.all else " WHERE o.status != 'sent'"
-    rows = store.conn.execute(
-        "SELECT o.id, o.status, o.kind, o.rcpt_to, o.message_id, o.attempts,"
-        " o.next_attempt_at, o.last_error, o.created_at, t.number FROM outbox o"
-        " LEFT JOIN tickets t ON t.id = o.ticket_id" + where + " ORDER BY o.id"
-    ).fetchall()
-    items = [dict(row) for row in rows]
+    items = store.reads.outbox_rows(args.all)
     if args.json:
         print(json.dumps(items, indent=2))
         return EX_OK
@@ -394,7 +387,7 @@ def cmd_spool(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_automatic(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
-    items = [dict(row) for row in store.automatic_rows()]
+    items = [dict(row) for row in store.reads.automatic_rows()]
     if args.json:
         print(json.dumps(items, indent=2, ensure_ascii=False))
         return EX_OK
@@ -405,13 +398,13 @@ def cmd_automatic(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_attachment(config: Config, args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
-    row = store.ticket_row(args.number)
-    files = store.attachments_of(row["id"]) if row is not None else []
+    row = store.reads.ticket_row(args.number)
+    files = store.reads.attachments_of(row["id"]) if row is not None else []
     if not 1 <= args.n <= len(files):
         print(f"maildaemon: {args.number} has no attachment {args.n} "
               f"({len(files)} stored)", file=sys.stderr)
         return EX_NOTFOUND
-    data = store.attachment_bytes(files[args.n - 1]["sha256"])
+    data = store.reads.attachment_bytes(files[args.n - 1]["sha256"])
     if data is None:
         print(f"maildaemon: the bytes of {args.number} attachment {args.n} are missing",
               file=sys.stderr)
@@ -424,15 +417,15 @@ def cmd_raw(config: Config, args: argparse.Namespace) -> int:
     """What the customer's mailer sent, byte for byte: for telling our decoding apart from
     theirs."""
     store = Store(config.data_dir)
-    row = store.ticket_row(args.number)
-    received = [m for m in store.messages_of(row["id"]) if m["direction"] == "inbound"] \
+    row = store.reads.ticket_row(args.number)
+    received = [m for m in store.reads.messages_of(row["id"]) if m["direction"] == "inbound"] \
         if row is not None else []
     if not 1 <= args.n <= len(received):
         print(f"maildaemon: {args.number} has no received message {args.n} "
               f"({len(received)} received)", file=sys.stderr)
         return EX_NOTFOUND
     raw_id = received[args.n - 1]["raw_id"]
-    data = store.raw_message(raw_id) if raw_id is not None else None
+    data = store.reads.raw_message(raw_id) if raw_id is not None else None
     if data is None:
         print(f"maildaemon: the bytes of {args.number} message {args.n} were not kept",
               file=sys.stderr)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import NamedTuple
 
 MIB = 1024 * 1024
 
@@ -216,7 +215,8 @@ class AttachmentVerdict:
     mismatch: str | None = None
 
 
-class TraceLine(NamedTuple):  # a tuple: a dozen are made per message, and cheaply
+@dataclass(frozen=True)
+class TraceLine:
     """One answer in a decision's trace: which step of policy/decide.py's table (or which
     rule within a step) was asked, whether it fired, and why.
 

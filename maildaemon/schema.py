@@ -9,12 +9,14 @@ notes on m009, m011-m015 and the README's architecture section.
 
 from __future__ import annotations
 
-import hashlib
-
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from maildaemon.store.dedup import key_hash  # m009 hashes the old keys
+
 migrations = Migrations("maildaemon")
+
+__all__ = ["key_hash", "migrations"]
 
 
 @migrations()
@@ -200,13 +202,6 @@ def m008_surveys(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE surveys (message_id TEXT PRIMARY KEY, ticket_id INTEGER)")
     db.execute("INSERT OR IGNORE INTO surveys SELECT message_id, ticket_id FROM outbox"
                " WHERE kind = 'survey'")
-
-
-def key_hash(key: str) -> int:
-    """A dedup key as a 64-bit integer: its index (see m013) is a quarter the size of one
-    on the text, small enough to stay in the worker's page cache at a million messages."""
-    return int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8],
-                          "big", signed=True)
 
 
 @migrations()

@@ -10,7 +10,6 @@ attempts marks the row failed, and it stays listed by `maildaemon outbox ls`.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import smtplib
@@ -24,7 +23,7 @@ from maildaemon.config import Config, OutboundSection
 from maildaemon.files import fsync_all, fsync_path
 from maildaemon.owner import owner_is_gone, owner_tag
 from maildaemon.policy.mailbox import mailbox_problem, needs_smtputf8
-from maildaemon.store import Store, iso
+from maildaemon.store import Attempt, Leased, OutboxStore, iso, parse_iso
 
 log = logging.getLogger("maildaemon.sender")
 
@@ -34,22 +33,6 @@ class PermanentFailure(Exception):
 
 
 BATCH = 64
-
-
-@dataclass(frozen=True)
-class Leased:
-    id: int
-    message_id: str
-    mail_from: str
-    rcpt_to: str
-    raw: bytes
-    attempts: int
-    cc_tos: tuple[str, ...] = ()
-
-    @property
-    def recipients(self) -> tuple[str, ...]:
-        """Every envelope recipient of the one message: the primary first."""
-        return (self.rcpt_to, *self.cc_tos)
 
 
 @dataclass(frozen=True)
@@ -240,17 +223,8 @@ class DeliveryReport:
     failed: int = 0
 
 
-@dataclass(frozen=True)
-class Attempt:
-    id: int
-    status: str  # sent | pending (retry) | failed
-    attempts: int
-    error: str
-    next_attempt_at: str | None
-
-
 class Sender:
-    def __init__(self, store: Store, transport: Transport, section: OutboundSection) -> None:
+    def __init__(self, store: OutboxStore, transport: Transport, section: OutboundSection) -> None:
         self.store = store
         self.transport = transport
         self.section = section
@@ -297,30 +271,15 @@ class Sender:
 
         A sender killed mid-delivery must not delay that mail until its lease runs out.
         """
-        stale = [
-            row_id
-            for row_id, owner in self.store.conn.execute(
-                "SELECT id, lease_owner FROM outbox WHERE status = 'pending'"
-                " AND lease_until IS NOT NULL"
-            ).fetchall()
-            if owner_is_gone(owner)
-        ]
-        with self.store.transaction() as conn:
-            conn.executemany(
-                "UPDATE outbox SET lease_until = NULL, lease_owner = NULL WHERE id = ?",
-                [(row_id,) for row_id in stale],
-            )
+        stale = [row_id for row_id, owner in self.store.leases() if owner_is_gone(owner)]
+        self.store.release(stale)
         return len(stale)
 
     def seconds_until_due(self, now: datetime) -> float | None:
         """How long until the next pending row is due; None when nothing is pending."""
-        row = self.store.conn.execute(
-            "SELECT min(max(next_attempt_at, coalesce(lease_until, ''))) FROM outbox"
-            " WHERE status = 'pending'"
-        ).fetchone()
-        if row is None or row[0] is None:
+        due = parse_iso(self.store.next_due())
+        if due is None:
             return None
-        due = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=now.tzinfo)
         return max(0.0, (due - now).total_seconds())
 
     def _lease(self, now: datetime, everything: bool, after: int) -> list[Leased]:
@@ -329,23 +288,8 @@ class Sender:
         # already run out would let another sender take the row while this one sends it.
         start = max(now, datetime.now(UTC))
         lease = iso(start + timedelta(seconds=self.section.timeout * 4 + 60))
-        due = "" if everything else " AND o.next_attempt_at <= :now"
-        with self.store.transaction() as conn:
-            rows = conn.execute(
-                "SELECT o.id, o.message_id, o.mail_from, o.rcpt_to, r.raw, o.attempts,"
-                " o.cc_tos"
-                " FROM outbox o JOIN outbox_raw r ON r.outbox_id = o.id"
-                " WHERE o.status = 'pending' AND o.id > :after"
-                " AND (o.lease_until IS NULL OR o.lease_until <= :now)" + due
-                + " ORDER BY o.id LIMIT :limit",
-                {"now": stamp, "after": after, "limit": self.transport.batch_size},
-            ).fetchall()
-            conn.executemany(
-                "UPDATE outbox SET lease_until = ?, lease_owner = ? WHERE id = ?",
-                [(lease, owner_tag(), row[0]) for row in rows],
-            )
-        return [Leased(int(r[0]), r[1], r[2], r[3], bytes(r[4]), int(r[5]),
-                       tuple(json.loads(r[6]))) for r in rows]
+        return self.store.lease(stamp, everything, after, self.transport.batch_size, lease,
+                                owner_tag())
 
     def _attempt(self, row: Leased, outcome: Outcome, now: datetime) -> Attempt:
         """What the outcome makes of the row: sent, failed for good, or a retry later.
@@ -379,13 +323,4 @@ class Sender:
         return Attempt(row.id, "pending", attempts, text, iso(now + timedelta(seconds=delay)))
 
     def _record(self, attempts: list[Attempt], now: datetime) -> None:
-        stamp = iso(now)
-        with self.store.transaction() as conn:
-            for a in attempts:
-                conn.execute(
-                    "UPDATE outbox SET status = ?, attempts = ?, last_error = ?,"
-                    " lease_until = NULL, lease_owner = NULL,"
-                    " next_attempt_at = coalesce(?, next_attempt_at), sent_at = ? WHERE id = ?",
-                    (a.status, a.attempts, a.error, a.next_attempt_at,
-                     stamp if a.status == "sent" else None, a.id),
-                )
+        self.store.record(attempts, iso(now))

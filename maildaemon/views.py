@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from maildaemon.store import Store
+from maildaemon.store.reads import Reads
 
 
-def ticket_json(store: Store, row: Any, full: bool = True) -> dict[str, Any]:
+def ticket_json(store: Reads, row: Any, full: bool = True) -> dict[str, Any]:
     ticket_id = row["id"]
     data: dict[str, Any] = {
         "number": row["number"],

@@ -1,4 +1,4 @@
-"""claim -> parse -> load context -> decide (pure) -> render -> apply (one transaction) -> finish.
+"""claim -> parse -> load context -> decide (pure) -> render -> apply (write only) -> finish.
 
 The raw bytes are stored by content hash in the same transaction as the ticket rows, so every
 stored message can be re-read exactly as it arrived. An exception the message causes puts its
@@ -38,7 +38,7 @@ from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subje
 from maildaemon.policy.priority import describe_hours
 from maildaemon.render import Renderer
 from maildaemon.spool import Spool, SpoolEntry
-from maildaemon.store import Store
+from maildaemon.store import Rendered, WorkerStore
 
 log = logging.getLogger("maildaemon.worker")
 
@@ -117,7 +117,7 @@ class Processed:
 
 
 class Worker:
-    def __init__(self, config: Config, spool: Spool, store: Store, clock: Clock) -> None:
+    def __init__(self, config: Config, spool: Spool, store: WorkerStore, clock: Clock) -> None:
         self.config = config
         self.spool = spool
         self.store = store
@@ -202,8 +202,8 @@ class Worker:
             mail = parse_entry(entry, self.config.attachments.max_file_bytes,
                                self.settings.dmarc_trust)
         decision = decide(mail, self.context(mail, now), self.settings, now)
-        number = self.store.apply(decision, mail, entry.raw, entry.spool_id, now,
-                                  self._reply_renderer(decision, mail, now))
+        rendered = self._render(decision, mail, now)
+        number = self.store.apply(decision, mail, entry.raw, entry.spool_id, now, rendered)
         summary = (f"message {mail.message_id} from {mail.from_addr or '<>'}: "
                    f"{decision.outcome} {number or '-'} ({'; '.join(decision.trace)})")
         return Processed(entry.spool_id, decision.outcome, number, "; ".join(decision.trace),
@@ -243,11 +243,20 @@ class Worker:
                 return ReferenceHit(ticket=ref, via=via, message_id=message_id)
         return None
 
+    def _render(self, decision: Decision, mail: InboundMail, now: datetime) -> Rendered:
+        """The mail the decision sends, rendered before `apply` writes anything (for a new
+        ticket, under the number `number_for` chose for it)."""
+        number = self.store.number_for(decision)
+        replies = [r for r in (decision.reply, *decision.more_mail) if r is not None]
+        if number is None or not replies:
+            return Rendered(number)
+        render = self._reply_renderer(decision, mail, now)
+        subject = (decision.ticket or decision.new_ticket or mail).subject
+        return Rendered(number, tuple(render(number, subject, reply) for reply in replies))
+
     def _reply_renderer(
         self, decision: Decision, mail: InboundMail, now: datetime
-    ) -> Callable[[str, str, Reply], OutgoingMail] | None:
-        if decision.reply is None and not decision.more_mail:
-            return None
+    ) -> Callable[[str, str, Reply], OutgoingMail]:
         # What we echo of the sender's mail is bounded, so no answer of ours is much larger
         # than its template: a 3 MB name or 5,000 refused files make a short mail.
         refused = [shorten(words, ECHO_LINE) for words in decision.refused_words]

@@ -172,7 +172,7 @@ class WorkerProcess:
         if back or held:
             log.warning("spool recovery: %d claimed entries back to pending, %d held", back,
                         held)
-        left = remove_stale_temporaries(self.parts.worker.store.blobs.file_roots())
+        left = remove_stale_temporaries(self.parts.worker.store.file_roots())
         if left:
             log.warning("removed %d temporary files left by a killed process", left)
         released = self.sender.release_stale_leases()

@@ -83,7 +83,7 @@ def test_every_corpus_message_ends_in_exactly_one_outcome(installation: Installa
             table = "automatic_mail" if outcome == "automatic" else "messages"
             raw_id = db.execute(f"SELECT raw_id FROM {table} WHERE raw_sha256 = ?",
                                 (digest,)).fetchone()[0]
-            assert store.raw_message(raw_id) == path.read_bytes(), line
+            assert store.reads.raw_message(raw_id) == path.read_bytes(), line
     print(f"\ncorpus outcomes over {len(files)} messages: {dict(sorted(outcomes.items()))}")
     assert sum(outcomes.values()) == len(files)
 

@@ -73,7 +73,7 @@ def test_automatic_mail_delivered_twice_is_recorded_once(parts: Parts) -> None:
     bounce = mail(body="Out of office.", message_id="<away@example.org>",
                   extra="Auto-Submitted: auto-replied\r\n")
     assert outcomes(parts, bounce, bounce) == ["automatic", "duplicate"]
-    assert len(parts.worker.store.automatic_rows()) == 1
+    assert len(parts.worker.store.reads.automatic_rows()) == 1
 
 
 def test_the_duplicate_check_reads_indexes_only(tmp_path: Path) -> None:

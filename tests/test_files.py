@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from maildaemon.blobs import FILE_BYTES
 from maildaemon.files import remove_stale_temporaries
 from maildaemon.sender import Leased, MaildirTransport
 from maildaemon.store import Store
+from maildaemon.store.blobs import FILE_BYTES
 
 
 def leftovers(root: Path) -> list[Path]:
@@ -66,12 +66,12 @@ def test_small_blobs_live_in_the_database_and_large_ones_in_files(tmp_path: Path
                    for p in (tmp_path / "data").rglob("*") if p.is_file()
                    and "sqlite3" not in p.name and p.name != "secret.key")
     assert files == [f"attachments/bb/{'bb' * 32}", f"raw/cc/{'cc' * 32}.eml"]
-    assert store.attachment_bytes("aa" * 32) == small
-    assert store.attachment_bytes("bb" * 32) == large
-    assert store.raw_message(small_raw) == small
-    assert store.raw_message(large_raw) == large
-    assert store.attachment_bytes("ee" * 32) is None
-    assert store.raw_message(large_raw + 1) is None
+    assert store.reads.attachment_bytes("aa" * 32) == small
+    assert store.reads.attachment_bytes("bb" * 32) == large
+    assert store.reads.raw_message(small_raw) == small
+    assert store.reads.raw_message(large_raw) == large
+    assert store.reads.attachment_bytes("ee" * 32) is None
+    assert store.reads.raw_message(large_raw + 1) is None
 
 
 def test_an_attachment_kept_as_a_file_before_the_table_existed_is_found(
@@ -80,7 +80,7 @@ def test_an_attachment_kept_as_a_file_before_the_table_existed_is_found(
     legacy = tmp_path / "data" / "attachments" / "ee" / ("ee" * 32)
     legacy.parent.mkdir(parents=True)
     legacy.write_bytes(b"from an older version")
-    assert store.attachment_bytes("ee" * 32) == b"from an older version"
+    assert store.reads.attachment_bytes("ee" * 32) == b"from an older version"
 
 
 def leased(id_: int, raw: bytes) -> Leased:

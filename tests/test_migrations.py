@@ -52,7 +52,7 @@ def test_a_database_from_before_the_growth_work_keeps_keys_limits_threads_and_by
     store = Store(data)
     [raw_id] = store.conn.execute("SELECT raw_id FROM messages WHERE direction = 'inbound'"
                                   ).fetchone()
-    assert store.raw_message(raw_id) == b"Hello"
+    assert store.reads.raw_message(raw_id) == b"Hello"
     # Her message's row has no dedup hash (m016): its key is found in the processed table.
     assert store.received_before("<hers@example.org>", "<hers@example.org> body")
     assert not store.received_before("<hers@example.org>", "<hers@example.org> other body")
@@ -67,9 +67,9 @@ def test_a_database_from_before_the_growth_work_keeps_keys_limits_threads_and_by
         == '["ann@example.org"]'  # carried onto the row by m015
     assert store.ticket_of_received_message("<ours@healthsync.com>") is None  # HMAC's job
     # The ticket's history, through the timeline m017 built from the old rows.
-    assert [m["message_id"] for m in store.messages_of(7)] == [
+    assert [m["message_id"] for m in store.reads.messages_of(7)] == [
         "<hers@example.org>", "<ours@healthsync.com>"]
-    assert [e["type"] for e in store.events_of(7)] == ["created"]
+    assert [e["type"] for e in store.reads.events_of(7)] == ["created"]
     with pytest.raises(sqlite3.IntegrityError), store.transaction() as write:
         write.execute("INSERT INTO processed (key_hash, spool_id, outcome, at)"
                       " VALUES (?, 'spool-2', 'new_ticket', 'now')",
@@ -88,9 +88,9 @@ def test_a_tickets_history_is_read_through_the_timeline_and_kept_by_triggers(
                          " to_addrs, subject, date, text) VALUES (3, 'inbound', ?,"
                          " 'bo@example.org', '[]', 's', 'x', '')", (message_id,))
         conn.execute("INSERT INTO events (ticket_id, at, type, detail) VALUES (3, 'x', 'a', '')")
-    assert [m["message_id"] for m in store.messages_of(3)] == [
+    assert [m["message_id"] for m in store.reads.messages_of(3)] == [
         "<one@example.org>", "<two@example.org>"]
-    assert [e["type"] for e in store.events_of(3)] == ["a"]
+    assert [e["type"] for e in store.reads.events_of(3)] == ["a"]
     assert store.last_received_message_id(3) == "<two@example.org>"
     for sql in (MESSAGES_OF_TICKET, EVENTS_OF_TICKET, LAST_RECEIVED_MESSAGE_ID):
         plan = [row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, (3,))]

@@ -1,0 +1,80 @@
+"""Writing a decision: every row one inbound message leaves, in the caller's transaction.
+
+The replies arrive rendered (`Rendered`): templates are filled in before, never while this
+writes, so the only work here is the rows. See `Store.apply`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from maildaemon.domain import Decision, InboundMail, Outcome, OutgoingMail
+from maildaemon.store import attachments, messages, tickets
+from maildaemon.store.blobs import Blobs
+from maildaemon.store.dedup import key_hash, mark_processed
+from maildaemon.store.events import EventRow, write_events
+from maildaemon.store.outbox import enqueue
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The ticket number the decision's mail was rendered for, and that mail. For a new
+    ticket the number is chosen before rendering (`Store.number_for`) and used here."""
+
+    number: str | None
+    mail: tuple[OutgoingMail, ...] = ()
+
+
+def trace_events(ticket_id: int, stamp: str, trace: tuple[str, ...]) -> list[EventRow]:
+    """The decision's trace as ticket events: "step: detail" lines."""
+    return [(ticket_id, stamp, *line.partition(": ")[::2]) for line in trace]
+
+
+def reply_event(ticket_id: int, stamp: str, out: OutgoingMail) -> EventRow:
+    copied = f" cc {', '.join(out.cc)}" if out.cc else ""
+    return (ticket_id, stamp, "reply_queued",
+            f"{out.kind} to {out.rcpt_to}{copied} {out.message_id}")
+
+
+def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketIds,
+                   decision: Decision, mail: InboundMail, raw: bytes, spool_id: str,
+                   stamp: str, rendered: Rendered) -> str | None:
+    """Write everything the decision says; returns the ticket number."""
+    number: str | None = None
+    if decision.outcome == Outcome.DUPLICATE:
+        mark_processed(conn, None, spool_id, decision.outcome, None, stamp)
+        return None
+    dedup_hash = key_hash(mail.dedup_key)
+    raw_id = blobs.keep_raw(conn, mail.raw_sha256, raw)
+    if decision.outcome == Outcome.AUTOMATIC:
+        messages.insert_automatic(conn, mail, stamp, decision.automated_reason or "",
+                                  spool_id, raw_id, dedup_hash)
+    else:
+        number = rendered.number
+        assert number is not None, "a ticket's mail is rendered for its number"
+        if decision.ticket is not None:
+            ticket_id = ids.id_of(conn, number)
+        else:
+            assert decision.new_ticket is not None
+            ticket_id = tickets.insert_ticket(conn, number, decision.new_ticket, stamp)
+        message_row = messages.insert_inbound(conn, ticket_id, mail, stamp,
+                                              decision.automated_reason, raw_id, dedup_hash)
+        attachments.insert_files(conn, blobs, ticket_id, message_row, decision.attachments)
+        if decision.new_status is not None:
+            tickets.set_status(conn, ticket_id, decision.new_status, stamp, None)
+        if decision.ticket is not None:  # a new ticket was created with this stamp
+            tickets.touch(conn, ticket_id, stamp)
+        events = trace_events(ticket_id, stamp, decision.trace)
+        events += [(ticket_id, stamp, e.type, e.detail) for e in decision.events]
+        if decision.rating is not None:
+            tickets.set_rating(conn, ticket_id, decision.rating)
+        for out in rendered.mail:
+            enqueue(conn, ticket_id, out, stamp)
+            events.append((ticket_id, stamp, "reply_queued",
+                           f"{out.kind} to {out.rcpt_to} {out.message_id}"))
+        write_events(conn, events)
+    # With a Message-ID, the row just written under it is the dedup record.
+    mark_processed(conn, None if mail.message_id else dedup_hash, spool_id,
+                   decision.outcome, number, stamp)
+    return number

@@ -1,0 +1,95 @@
+"""The SQLite `Store`'s methods for the sweep and the agents' commands (one ticket per
+transaction) and for the sender (leases and outcomes): `TicketCommands` and `OutboxStore`
+of interface.py. Mixed into `Store`, which provides the connection and `transaction()`."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from maildaemon.domain import OutgoingMail, Status
+from maildaemon.store import messages, outbox, tickets, upkeep
+from maildaemon.store.apply import reply_event
+from maildaemon.store.events import write_event
+from maildaemon.store.reads import Reads
+from maildaemon.store.records import Attempt, Leased, TicketRecord
+from maildaemon.store.stamps import iso
+
+
+class OnSqlite:
+    """What the methods below need from `Store`."""
+
+    conn: sqlite3.Connection
+    reads: Reads
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+
+class CommandsOnSqlite(OnSqlite):
+    def forget_old_replies(self, now: datetime) -> int:
+        """The rate limit's memory is one hour: older rows only make its index bigger."""
+        with self.transaction() as conn:
+            return upkeep.forget_old_replies(conn, now)
+
+    def due_tickets(self, now: datetime, limit: int) -> list[int]:
+        return tickets.due_ids(self.conn, iso(now), limit)
+
+    def ticket_by_id(self, ticket_id: int) -> TicketRecord | None:
+        return tickets.record_of(tickets.row_by_id(self.conn, ticket_id))
+
+    def ticket(self, number: str) -> TicketRecord | None:
+        return tickets.record_of(tickets.row_by_number(self.conn, number.upper()))
+
+    def participants_of(self, ticket_id: int) -> list[str]:
+        return self.reads.participants_of(ticket_id)
+
+    def last_received_message_id(self, ticket_id: int) -> str | None:
+        return messages.last_received_message_id(self.conn, ticket_id)
+
+    def set_status(self, ticket_id: int, status: Status, stamp: str,
+                   due_at: str | None) -> None:
+        tickets.set_status(self.conn, ticket_id, status, stamp, due_at)
+
+    def set_due(self, ticket_id: int, due_at: str | None) -> None:
+        tickets.set_due(self.conn, ticket_id, due_at)
+
+    def mark_reminded(self, ticket_id: int, waiting_on_customer: bool) -> None:
+        if waiting_on_customer:
+            tickets.mark_waiting(self.conn, ticket_id)
+        else:
+            tickets.mark_reminded(self.conn, ticket_id)
+
+    def assign(self, ticket_id: int, agent: str) -> None:
+        tickets.set_assignee(self.conn, ticket_id, agent)
+
+    def add_event(self, ticket_id: int, stamp: str, type_: str, detail: str) -> None:
+        write_event(self.conn, ticket_id, stamp, type_, detail)
+
+    def enqueue(self, ticket_id: int, out: OutgoingMail, stamp: str) -> None:
+        """Queue a mail for a ticket inside the caller's transaction, with its event."""
+        outbox.enqueue(self.conn, ticket_id, out, stamp)
+        write_event(self.conn, *reply_event(ticket_id, stamp, out))
+
+
+class OutboxOnSqlite(OnSqlite):
+    def lease(self, stamp: str, everything: bool, after: int, limit: int, until: str,
+              owner: str) -> list[Leased]:
+        with self.transaction() as conn:
+            return outbox.lease(conn, stamp, everything, after, limit, until, owner)
+
+    def record(self, attempts: list[Attempt], stamp: str) -> None:
+        with self.transaction() as conn:
+            outbox.record(conn, attempts, stamp)
+
+    def leases(self) -> list[tuple[int, str | None]]:
+        return outbox.leases(self.conn)
+
+    def release(self, row_ids: list[int]) -> None:
+        with self.transaction() as conn:
+            outbox.release(conn, row_ids)
+
+    def next_due(self) -> str | None:
+        return outbox.next_due(self.conn)
+

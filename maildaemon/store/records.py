@@ -1,0 +1,48 @@
+"""What the store hands out and takes back besides the domain's types: outbox rows as the
+sender leases and records them. Backend-neutral, so the interface can name them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Leased:
+    id: int
+    message_id: str
+    mail_from: str
+    rcpt_to: str
+    raw: bytes
+    attempts: int
+    cc_tos: tuple[str, ...] = ()
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Every envelope recipient of the one message: the primary first."""
+        return (self.rcpt_to, *self.cc_tos)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    status: str  # sent | pending (retry) | failed
+    attempts: int
+    error: str
+    next_attempt_at: str | None
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    """A ticket as the sweep and the agents' commands act on it (a decision sees less:
+    domain.TicketRef)."""
+
+    id: int
+    number: str
+    status: str
+    queue: str
+    requester: str
+    subject: str
+    assignee: str | None
+    status_since: str | None
+    reminded: bool
+    waiting_on_customer: bool

@@ -1,0 +1,22 @@
+"""Upkeep: the rate limit's memory (`recent_replies`) is one hour; older rows only make
+its index bigger."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+
+from maildaemon.store.outbox import recent_count
+from maildaemon.store.stamps import iso
+
+RATE_WINDOW = timedelta(hours=1)  # autoreply.max_per_hour counts over this
+
+
+def recent_autoreplies(conn: sqlite3.Connection, address: str, now: datetime) -> int:
+    """Mail we queued to `address` in the hour before `now` (the rate limit)."""
+    return recent_count(conn, address, iso(now - RATE_WINDOW))
+
+
+def forget_old_replies(conn: sqlite3.Connection, now: datetime) -> int:
+    return conn.execute("DELETE FROM recent_replies WHERE at <= ?",
+                        (iso(now - RATE_WINDOW),)).rowcount

@@ -1,0 +1,83 @@
+"""Only the storage package talks to the database: nothing else imports sqlite3 or holds
+SQL, so a second backend (PostgreSQL) replaces one package, not statements all over.
+
+Allowed outside maildaemon/store/, each for a stated reason (the list may only shrink):
+- schema.py: the migrations, the ticket database's history (schema.sql is its shape);
+- sqlite.py: the SQLite connection itself (PRAGMAs, transactions, WAL checkpoints), shared
+  by the store and the spool;
+- spool.py: the SMTP edge's own durable queue, in its own file (spool.sqlite3), not part of
+  the ticket store: it stays on SQLite whatever backend holds the tickets;
+- smtp_in.py: the edge's wait for a locked spool (SQLITE_BUSY; the spool connection's
+  busy timeout);
+- faults.py: classifies SQLite's errors as faults of the environment (a second backend
+  adds its own there).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "maildaemon"
+STORAGE = PACKAGE / "store"
+ALLOWED_SQLITE = {"schema.py", "sqlite.py", "spool.py", "smtp_in.py", "faults.py"}
+ALLOWED_SQL = {"schema.py", "sqlite.py", "spool.py", "smtp_in.py"}
+SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|PRAGMA|BEGIN|COMMIT|"
+                 r"ROLLBACK|SAVEPOINT|RELEASE|WITH|REPLACE|EXPLAIN|VACUUM)\s", re.MULTILINE)
+SQL_CLAUSE = re.compile(r"\b(FROM|WHERE|JOIN|VALUES|SET|ORDER BY|GROUP BY|LIMIT)\b")
+
+
+def outside_modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if STORAGE not in p.parents)
+
+
+def sqlite_imports(tree: ast.AST) -> list[int]:
+    lines = []
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        lines += [node.lineno for name in names if name.split(".")[0] in ("sqlite3",
+                                                                           "sqlite_utils")]
+    return lines
+
+
+def looks_like_sql(text: str) -> bool:
+    """A statement: starts with a keyword, or is a clause of one ("... WHERE id = ?")."""
+    return bool(SQL.search(text)) or len(SQL_CLAUSE.findall(text)) >= 2 or \
+        bool(re.search(r"\bWHERE\b.*(\?|:\w)", text))
+
+
+def sql_strings(tree: ast.AST) -> list[int]:
+    return [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and looks_like_sql(node.value)]
+
+
+def test_the_checks_see_sql_and_sqlite_where_they_are() -> None:
+    """The detectors themselves: they find what the store holds, and pass plain prose."""
+    tree = ast.parse((STORAGE / "outbox.py").read_text())
+    assert sql_strings(tree) and sqlite_imports(tree)
+    assert looks_like_sql(" WHERE t.ticket_id = ? AND t.kind = 'message'")
+    assert not looks_like_sql("Select the queue from the list where it applies.")
+    assert not looks_like_sql("we did not hear from you for ")
+
+
+def test_no_module_outside_the_store_imports_sqlite() -> None:
+    found = [f"{p.relative_to(PACKAGE)}:{line}" for p in outside_modules()
+             if p.name not in ALLOWED_SQLITE or p.parent != PACKAGE
+             for line in sqlite_imports(ast.parse(p.read_text()))]
+    assert not found, f"sqlite3 outside maildaemon/store/: {found}"
+
+
+def test_no_module_outside_the_store_holds_sql() -> None:
+    found = [f"{p.relative_to(PACKAGE)}:{line}" for p in outside_modules()
+             if p.name not in ALLOWED_SQL or p.parent != PACKAGE
+             for line in sql_strings(ast.parse(p.read_text()))]
+    assert not found, f"SQL outside maildaemon/store/: {found}"
+
+
+def test_one_function_writes_events() -> None:
+    writers = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+               if "INSERT INTO events" in p.read_text()]
+    assert writers == ["store/events.py"]
