@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 MIB = 1024 * 1024
 
@@ -215,8 +216,7 @@ class AttachmentVerdict:
     mismatch: str | None = None
 
 
-@dataclass(frozen=True)
-class TraceLine:
+class TraceLine(NamedTuple):  # a tuple: a dozen are made per message, and cheaply
     """One answer in a decision's trace: which step of policy/decide.py's table (or which
     rule within a step) was asked, whether it fired, and why.
 

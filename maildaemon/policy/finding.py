@@ -5,31 +5,35 @@ None of them decides but `duplicate`; they leave facts (`Found`) for the steps a
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from maildaemon.domain import Decision, InboundMail, Outcome, PolicySettings, TraceLine
 from maildaemon.policy.followup import is_participant, is_staff
 from maildaemon.policy.loops import automated_reason
 from maildaemon.policy.steps import Case, Verdict, hit, miss, note
 
+# The misses that say the same every time, made once (a decision asks a dozen steps).
+NOT_SEEN_BEFORE = miss("its Message-ID and content were not received before")
+NOT_AUTOMATED = miss("no sign of automatic mail (RFC 3834 headers, robot sender, report)")
+NO_KNOWN_REFERENCE = miss("In-Reply-To and References name no message of ours or stored")
+NO_SUBJECT_TOKEN = miss("the subject names no ticket of ours")
+
 
 def duplicate(case: Case) -> Verdict:
     if case.ctx.already_processed:
         return hit("message already processed", Decision(Outcome.DUPLICATE))
-    return miss("its Message-ID and content were not received before")
+    return NOT_SEEN_BEFORE
 
 
 def automated(case: Case) -> Verdict:
     reason = automated_reason(case.mail, case.settings)
     if reason is None:
-        return miss("no sign of automatic mail (RFC 3834 headers, robot sender, report)")
-    return hit(reason, found=replace(case.found, automated=reason))
+        return NOT_AUTOMATED
+    return hit(reason, found=case.found._replace(automated=reason))
 
 
 def staff_verified(case: Case) -> Verdict:
     notes: list[TraceLine] = []
     if proven_staff(case.mail, case.settings, notes):
-        return hit(notes[0].detail, found=replace(case.found, staff=True))
+        return hit(notes[0].detail, found=case.found._replace(staff=True))
     if not notes:
         return miss(f"{case.mail.from_addr or '<>'} is not a staff address")
     return miss("a staff address without proof", notes=tuple(notes))
@@ -56,16 +60,16 @@ def header_thread(case: Case) -> Verdict:
     mail (a bounce) may join through our own Message-ID whoever sends it."""
     found, mail, ref = case.found, case.mail, case.ctx.header_hit
     if ref is None:
-        return miss("In-Reply-To and References name no message of ours or stored")
+        return NO_KNOWN_REFERENCE
     if is_participant(mail.from_addr, ref.ticket, found.staff) or (
         found.automated is not None and ref.via == "our_message_id"
     ):
         return hit(f"{ref.via} {ref.message_id} -> {ref.ticket.number}",
-                   found=replace(found, ticket=ref.ticket))
+                   found=found._replace(ticket=ref.ticket))
     refusal = note("sender_not_participant",
                    f"{mail.from_addr} via header of {ref.ticket.number}")
     return miss(f"{ref.ticket.number} is not the sender's to join",
-                found=replace(found, refused=ref.ticket), notes=(refusal,))
+                found=found._replace(refused=ref.ticket), notes=(refusal,))
 
 
 def token_from_subject(case: Case) -> Verdict:
@@ -74,15 +78,15 @@ def token_from_subject(case: Case) -> Verdict:
     if found.ticket is not None:
         return miss(f"already joins {found.ticket.number} by its headers")
     if not case.ctx.subject_tickets:
-        return miss("the subject names no ticket of ours")
+        return NO_SUBJECT_TOKEN
     refusals: list[TraceLine] = []
     refused = found.refused
     for candidate in case.ctx.subject_tickets:  # bounded: the subject's tokens
         if is_participant(mail.from_addr, candidate, found.staff):
-            return hit(candidate.number, found=replace(found, ticket=candidate, refused=None),
+            return hit(candidate.number, found=found._replace(ticket=candidate, refused=None),
                        notes=tuple(refusals))
         refusals.append(note("sender_not_participant",
                              f"{mail.from_addr} named {candidate.number} in the subject"))
         refused = refused or candidate
     return miss("no ticket named in the subject is the sender's to join",
-                found=replace(found, refused=refused), notes=tuple(refusals))
+                found=found._replace(refused=refused), notes=tuple(refusals))

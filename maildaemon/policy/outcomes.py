@@ -15,13 +15,22 @@ from maildaemon.policy.quoting import confirms_solution, rating_in
 from maildaemon.policy.steps import Case, Verdict, hit, miss
 
 REOPENED_BY_REPLY = {Status.WAITING, Status.RESOLVED}
+# The misses that say the same every time, made once (a decision asks a dozen steps).
+NOT_AUTOMATIC = miss("not automatic mail")
+NOT_A_SURVEY_ANSWER = miss("not an answer to our satisfaction survey")
+NO_RATING = miss("answers our survey without a rating 1-5")
+NO_CLOSED_TICKET = miss("joins no closed ticket")
+NOT_STAFF_IN_THREAD = miss("not proven staff answering in a ticket's thread")
+NO_RESOLVED_TICKET = miss("joins no resolved ticket")
+NOT_CONFIRMED = miss("the reply's first line does not confirm the solution")
+NO_TICKET = miss("joins no ticket")
 
 
 def automatic_mail(case: Case) -> Verdict:
     """Automatic mail is never answered; it is kept on the ticket its headers joined."""
     reason, ticket = case.found.automated, case.found.ticket
     if reason is None:
-        return miss("not automatic mail")
+        return NOT_AUTOMATIC
     if ticket is None:
         return hit("kept off the tickets, not answered",
                    Decision(Outcome.AUTOMATIC, automated_reason=reason))
@@ -35,10 +44,10 @@ def survey_reply(case: Case) -> Verdict:
     """A rating 1-5 in an answer to our survey is stored; the ticket stays as it is."""
     ticket = case.found.ticket
     if ticket is None or not case.ctx.replied_to_survey:
-        return miss("not an answer to our satisfaction survey")
+        return NOT_A_SURVEY_ANSWER
     rating = rating_in(case.mail.text)
     if rating is None:
-        return miss("answers our survey without a rating 1-5")
+        return NO_RATING
     comment = f": {rating[1]}" if rating[1] else ""
     return hit(f"rating {rating[0]} for {ticket.number}", Decision(
         Outcome.FOLLOWUP, ticket=ticket, rating=rating,
@@ -49,7 +58,7 @@ def reopen_window(case: Case) -> Verdict:
     """A closed ticket reopens within `reopen_days`; later, a new linked ticket follows it."""
     ticket = case.found.ticket
     if ticket is None or ticket.status != Status.CLOSED:
-        return miss("joins no closed ticket")
+        return NO_CLOSED_TICKET
     settings = case.settings
     if ticket.closed_at is None or \
             case.now - ticket.closed_at <= timedelta(days=settings.reopen_days):
@@ -59,7 +68,7 @@ def reopen_window(case: Case) -> Verdict:
         return hit(f"{ticket.number} closed less than {settings.reopen_days:g} days ago, "
                    "reopened", decision, notes=tuple(notes))
     return hit(f"{ticket.number} closed too long ago, new linked ticket",
-               found=replace(case.found, ticket=None, related=(ticket.number,),
+               found=case.found._replace(ticket=None, related=(ticket.number,),
                              follows=ticket.number))
 
 
@@ -67,7 +76,7 @@ def staff_reply_step(case: Case) -> Verdict:
     """Proven staff answering in a thread: their text goes on to the requester."""
     ticket, mail = case.found.ticket, case.mail
     if ticket is None or not case.found.staff:
-        return miss("not proven staff answering in a ticket's thread")
+        return NOT_STAFF_IN_THREAD
     if mail.from_addr == ticket.requester:
         return miss(f"{mail.from_addr} is {ticket.number}'s requester")
     notes: list[TraceLine] = []
@@ -80,9 +89,9 @@ def confirmation(case: Case) -> Verdict:
     """The customer says "solved" to a resolved ticket: closed, and the survey sent."""
     ticket = case.found.ticket
     if ticket is None or ticket.status != Status.RESOLVED:
-        return miss("joins no resolved ticket")
+        return NO_RESOLVED_TICKET
     if not confirms_solution(case.mail.text):
-        return miss("the reply's first line does not confirm the solution")
+        return NOT_CONFIRMED
     notes: list[TraceLine] = []
     decision = followup(case.mail, case.ctx, case.settings, ticket, Status.CLOSED,
                         "confirmed", notes)
@@ -96,7 +105,7 @@ def customer_reply(case: Case) -> Verdict:
     """A participant's message joins the ticket; waiting or resolved ones open again."""
     ticket = case.found.ticket
     if ticket is None:
-        return miss("joins no ticket")
+        return NO_TICKET
     notes: list[TraceLine] = []
     new_status = Status.OPEN if ticket.status in REOPENED_BY_REPLY else None
     decision = followup(case.mail, case.ctx, case.settings, ticket, new_status,
