@@ -4,7 +4,8 @@ sqlite-utils records which have run, each in its own transaction; `Store` applie
 pending ones when it opens the database, under the write lock. A migration is never edited
 once released: a change is a new one, which says why it was made. The indexes are chosen
 by what the worker looks up and how often each insert lands on a random page: see the
-notes on m009, m011-m015 and the README's architecture section.
+notes on m009, m011-m015 and the README's architecture section. The shape they leave is
+store/schema.sql (generated, and checked against a fresh database by a test).
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def m004_attachments(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m005_large_raw_in_files(db: sqlite_utils.Database) -> None:
-    # Large messages are kept as files (raw_messages.path); see blobs.py.
+    # Large messages are kept as files (raw_messages.path); see store/blobs.py.
     db.execute("ALTER TABLE raw_messages ADD COLUMN path TEXT")
 
 
@@ -234,7 +235,7 @@ def m009_processed_by_key_hash(db: sqlite_utils.Database) -> None:
 @migrations()
 def m010_attachment_data(db: sqlite_utils.Database) -> None:
     # Accepted files' bytes like raw messages': small ones here, large ones by path (see
-    # blobs.py). Files kept before this table have no row and stay where they are.
+    # store/blobs.py). Files kept before this table have no row and stay where they are.
     db.execute("CREATE TABLE attachment_data (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL,"
                " path TEXT)")
 
@@ -306,7 +307,7 @@ def m013_processed_in_arrival_order(db: sqlite_utils.Database) -> None:
 @migrations()
 def m014_raw_messages_by_id(db: sqlite_utils.Database) -> None:
     # Received messages found by row id, kept in arrival order: no index of their hashes,
-    # which every message inserted into at a random place (see blobs.py).
+    # which every message inserted into at a random place (see store/blobs.py).
     db.executescript(
         """
         CREATE TABLE raw_by_id (
