@@ -1,9 +1,10 @@
 # The two commands of the README: `make run` and `make test`. Both create .venv on first use.
+# `make quick` is the edit-test loop: lint and the tests that start no daemon, relay or Postfix.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean bench
+.PHONY: run test quick lint clean bench
 
 $(BIN)/maildaemon: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ lint: $(BIN)/maildaemon
 
 test: lint
 	$(BIN)/pytest
+
+quick: lint
+	$(BIN)/pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

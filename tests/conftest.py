@@ -68,6 +68,19 @@ maildir = "{tmp / 'outbound'}"
     return path
 
 
+UNMARKED = "MAILDAEMON_TEST_UNMARKED"  # names a running test that is not marked slow
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Note, before its fixtures start anything, whether the test may start a daemon.
+
+    In the environment, because the tests import this module a second time as
+    `tests.conftest`, and that copy's Installation has to see it too.
+    """
+    os.environ[UNMARKED] = "" if item.get_closest_marker("slow") else item.nodeid
+
+
 class Installation:
     """One data directory with its config, and the ways ops touch it."""
 
@@ -81,6 +94,9 @@ class Installation:
 
     # -- the daemon ----------------------------------------------------------------------
     def start(self) -> None:
+        if os.environ.get(UNMARKED):
+            raise AssertionError(f"{os.environ[UNMARKED]} starts `maildaemon serve`: mark "
+                                 "it slow, so that `make quick` leaves it out")
         handle = open(self.log, "ab")  # noqa: SIM115 - handed to the child process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "maildaemon", "--config", str(self.config), "serve"],

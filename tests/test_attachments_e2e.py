@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import CORPUS, DOMAIN, Installation, acks_to, wait_until
 from tests.test_attachments import DOCX, EXE, PDF, office, png, tnef
 
+pytestmark = pytest.mark.slow  # every test here starts `maildaemon serve`
+
 MIB = 1024 * 1024
 
 

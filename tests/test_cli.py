@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FIXTURES, Installation, header_of
 
 
@@ -134,6 +136,7 @@ def test_ingest_automatic_mail_is_recorded_not_answered(installation: Installati
                                            "auto_submitted"}
 
 
+@pytest.mark.slow
 def test_ingest_with_a_running_daemon_shares_the_data_dir(daemon: Installation) -> None:
     result = daemon.cli("ingest", str(FIXTURES / "eightbit_headers_cp1252.eml"))
     assert "new_ticket HS-" in result.stdout

@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import DOMAIN, Installation, mail, wait_until
 
+pytestmark = pytest.mark.slow  # every test here starts `maildaemon serve`
+
 
 def _blast(inst: Installation, messages: list[bytes], accepted: list[int],
            stop: threading.Event, worker: int, workers: int) -> None:

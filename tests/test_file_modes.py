@@ -50,6 +50,7 @@ def with_large_pdf(sender: str) -> EmailMessage:
     return msg
 
 
+@pytest.mark.slow
 def test_every_file_is_private_under_umask_022(loose_umask: None, tmp_path: Path) -> None:
     inst = Installation(tmp_path, max_message_size=8 * MIB)
     inst.start()

@@ -49,6 +49,7 @@ def relay_installation(tmp: Path, port: int) -> Installation:
     return Installation(tmp, extra_config=relay_config(port))
 
 
+@pytest.mark.slow
 def test_relay_outage_then_recovery_delivers_each_message_once(
     tmp_path: Path, sink: tuple[Sink, int]
 ) -> None:
@@ -73,6 +74,7 @@ def test_relay_outage_then_recovery_delivers_each_message_once(
     assert len(handler.received) == 2  # nothing doubled after the outage
 
 
+@pytest.mark.slow
 def test_relay_refusing_with_550_leaves_a_failed_entry_listed(
     tmp_path: Path, sink: tuple[Sink, int]
 ) -> None:
@@ -97,6 +99,7 @@ def test_relay_refusing_with_550_leaves_a_failed_entry_listed(
         inst.kill()
 
 
+@pytest.mark.slow
 def test_relay_down_for_good_gives_up_after_max_attempts_and_keeps_it(
     tmp_path: Path,
 ) -> None:

@@ -11,6 +11,8 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import DOMAIN, Installation, mail, wait_until
 from tests.outbound_sink import (
     RecordingRelay,
@@ -101,6 +103,7 @@ def test_a_refused_recipient_is_recorded_and_the_others_get_the_reply(
             "not delivered to p2@example.org: 550 5.1.1 no such user"
 
 
+@pytest.mark.slow
 def test_the_relay_is_greeted_with_smtp_hostname(tmp_path: Path) -> None:
     with relay(smtputf8=False) as (sink, port):
         inst = Installation(tmp_path, extra_config=relay_config(port))

@@ -266,6 +266,7 @@ def assert_refused_at_rcpt(refused: dict[str, tuple[int, bytes]]) -> None:
     assert refused[f"nobody-here@{DOMAIN}"][0] == 550
 
 
+@pytest.mark.slow
 def test_pipe_transport_one_ticket_for_two_addresses(pipe: PipeSetup) -> None:
     postfix = pipe.postfix()
     postfix.start()
@@ -282,6 +283,7 @@ def test_pipe_transport_one_ticket_for_two_addresses(pipe: PipeSetup) -> None:
         postfix.stop()
 
 
+@pytest.mark.slow
 def test_an_unwritable_data_dir_defers_and_postqueue_f_delivers(pipe: PipeSetup) -> None:
     data = pipe.home / "data"
     data.mkdir(mode=0o500)  # the service user may not write its own data directory
@@ -303,6 +305,7 @@ def test_an_unwritable_data_dir_defers_and_postqueue_f_delivers(pipe: PipeSetup)
         postfix.stop()
 
 
+@pytest.mark.slow
 def test_a_wrong_pipe_argv_defers_instead_of_bouncing(pipe: PipeSetup) -> None:
     """`--rcpt ${recipient}`, two recipients: the second address reads as a file name."""
     postfix = pipe.postfix(readme_argv=False)
@@ -318,6 +321,7 @@ def test_a_wrong_pipe_argv_defers_instead_of_bouncing(pipe: PipeSetup) -> None:
         postfix.stop()
 
 
+@pytest.mark.slow
 def test_smtp_relay_to_serve_after_an_outage(workdir: Path, tmp_path: Path) -> None:
     inst = Installation(tmp_path)
     recipients = workdir / "maildaemon_recipients"

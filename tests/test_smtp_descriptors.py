@@ -42,6 +42,7 @@ def connect(port: int, crowd: list[socket.socket]) -> bytes:
     return greeting(sock)
 
 
+@pytest.mark.slow
 def test_out_of_descriptors_answers_421_logs_once_and_recovers(
     daemon: Installation, crowd: list[socket.socket]
 ) -> None:

@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import DOMAIN, Installation, mail
 
+pytestmark = pytest.mark.slow  # every test here starts `maildaemon serve`
+
 
 def test_banner_names_no_software_version(shared_daemon: Installation) -> None:
     with shared_daemon.smtp() as client:

@@ -12,7 +12,11 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 from tests.conftest import DOMAIN, Installation, mail
+
+pytestmark = pytest.mark.slow  # every test here starts `maildaemon serve`
 
 ANSWER_BOUND = 3.0  # "within a second", with slack for two noisy cores
 TEMPFAIL_BOUND = 12.0  # "a few seconds" (the edge waits 4 s), with slack

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from maildaemon.smtp_in import printable
 from tests.conftest import Installation, wait_until
 
@@ -25,6 +27,7 @@ def converse(port: int, commands: list[bytes]) -> list[bytes]:
     return replies
 
 
+@pytest.mark.slow
 def test_control_characters_from_commands_are_escaped_in_the_log(
     daemon: Installation,
 ) -> None:

@@ -116,6 +116,7 @@ def test_dot_unstuffing_is_by_crlf_lines_only(listener: Listener, tmp_path: Path
     assert spooled(tmp_path) == [b".a\r\nb\r\nc\n..d\r\ne\r..f\r\n"]
 
 
+@pytest.mark.slow
 def test_smuggling_through_serve_makes_one_ticket_and_one_acknowledgement(
     daemon: Installation,
 ) -> None:

@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import DOMAIN, Installation
 
+pytestmark = pytest.mark.slow  # every test here starts `maildaemon serve`
+
 IDLE = 2.0
 DATA_LIMIT = 6.0
 STEP = 0.4  # between two lines of a slow upload: a fifth of the idle timeout

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from maildaemon.spool import Incoming, Spool
 from tests.conftest import Installation, mail, wait_until
 
@@ -77,6 +79,7 @@ def test_damaged_entry_is_held_never_processed(tmp_path: Path) -> None:
     assert "damaged" in held.error
 
 
+@pytest.mark.slow
 def test_a_message_failing_three_times_is_held_and_blocks_nothing(
     daemon: Installation,
 ) -> None:

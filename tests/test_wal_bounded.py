@@ -13,7 +13,11 @@ import smtplib
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import DOMAIN, Installation, mail
+
+pytestmark = pytest.mark.slow  # every test here starts `maildaemon serve`
 
 MESSAGES = 6000
 CLIENTS = 4
