@@ -5,6 +5,12 @@ stored message can be re-read exactly as it arrived. An exception the message ca
 spool entry back (held after `spool.max_attempts`) and the worker moves on to the next
 message; one the environment causes (disk full, database locked, I/O) gives the whole batch
 back without counting it, and the worker process backs off and tries again.
+
+The mail a decision sends is rendered before `apply` writes anything (a new ticket's number
+is chosen first, `number_for`), so `apply` only writes rows. Rendering still runs inside
+the batch's transaction: the decision and its mail rest on a context that must be the
+database the writes go to (the message before it in the batch may have opened the ticket
+this one joins); rendering outside would mean loading every context twice.
 """
 
 from __future__ import annotations

@@ -81,3 +81,13 @@ def test_one_function_writes_events() -> None:
     writers = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
                if "INSERT INTO events" in p.read_text()]
     assert writers == ["store/events.py"]
+
+
+def test_the_store_never_renders() -> None:
+    """apply() writes mail rendered before it: templates never run while rows are written."""
+    for path in STORAGE.glob("*.py"):
+        modules = {node.module for node in ast.walk(ast.parse(path.read_text()))
+                   if isinstance(node, ast.ImportFrom)}
+        modules |= {alias.name for node in ast.walk(ast.parse(path.read_text()))
+                    if isinstance(node, ast.Import) for alias in node.names}
+        assert not {"maildaemon.render", "maildaemon.mime", "jinja2"} & modules, path.name
