@@ -35,6 +35,7 @@ from maildaemon.agent import (
 )
 from maildaemon.config import Config, ConfigError, describe, load_config, resolve_config_path
 from maildaemon.domain import Status
+from maildaemon.explain import add_decide_parser, cmd_decide
 from maildaemon.files import make_private
 from maildaemon.ingest import Ingest, split_recipients
 from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run only the worker (serve starts it for you)")
     worker.add_argument("--wake-fd", type=int, default=None, help=argparse.SUPPRESS)
     sub.add_parser("check-config", help="validate the configuration and templates")
+    add_decide_parser(sub)
     ingest = sub.add_parser("ingest", help="put raw messages through the pipeline now")
     ingest.add_argument("--sender", help="envelope sender (\"\" for a bounce)")
     ingest.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
@@ -157,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("configuration error: %s", exc)
         return EX_TEMPFAIL if command == "ingest" else EX_CONFIG
     try:
-        if command != "check-config":
+        if command not in ("check-config", "decide"):  # decide creates nothing
             _make_private(config)
         if args.command == "serve":
             from maildaemon.daemon import serve
@@ -463,6 +465,7 @@ def _write_out(data: bytes, output: str, name: str, fallback: str) -> int:
 COMMANDS = {
     "worker": cmd_worker,
     "check-config": cmd_check_config,
+    "decide": cmd_decide,
     "ingest": cmd_ingest,
     "flush": cmd_flush,
     "tickets": cmd_tickets,
