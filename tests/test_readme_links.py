@@ -114,3 +114,28 @@ def test_the_checks_find_what_is_missing() -> None:
     assert missing_paths(text) == ["tests/test_gone.py"]
     assert missing_documents(text + "As INTERFACE.md says, and CHANGELOG.md.", docs) == [
         "../DESIGN.md", "INTERFACE.md"]
+
+
+def module_map() -> str:
+    """The README's fenced block that starts `maildaemon/`: one line per module."""
+    [block] = [b for b in FENCE.findall((ROOT / "README.md").read_text())
+               if b.startswith("```\nmaildaemon/\n")]
+    return block
+
+
+def unmapped(block: str) -> list[str]:
+    """Modules of the package the map does not name (by file name, as the map writes them)."""
+    modules = sorted(p for p in (ROOT / "maildaemon").rglob("*.py")
+                     if p.name not in {"__init__.py", "__main__.py"})
+    return [str(p.relative_to(ROOT)) for p in modules
+            if not re.search(rf"(?<![\w.]){re.escape(p.name)}\b", block)]
+
+
+def test_the_module_map_names_every_module() -> None:
+    assert unmapped(module_map()) == []
+
+
+def test_the_module_map_check_finds_a_missing_module() -> None:
+    block = module_map()
+    assert "maildaemon/sweeps.py" not in unmapped(block)
+    assert "maildaemon/sweeps.py" in unmapped(block.replace("sweeps.py", "sweeping"))
