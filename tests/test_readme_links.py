@@ -21,6 +21,7 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
 # Named in the documents, present only where they say: not in a checkout.
 ELSEWHERE = {
     "maildaemon/_shipped/": "inside the built wheel (pyproject.toml force-include)",
+    "bench/.venv-helpdesk": "made by the first `make bench`, to run django-helpdesk",
 }
 # Entries of the checkout that are made by running it, not part of the repository.
 GENERATED = {".venv", "var", ".git", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
