@@ -6,6 +6,7 @@ BACKENDS and these tests run on it unchanged.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +44,8 @@ def mail(message_id: str | None = "<first@example.org>", body: str = "My pump st
         from_name="Ann", to=("support@healthsync.com",), cc=(), subject="Pump stopped",
         date=NOW, in_reply_to=in_reply_to, references=(), loop_headers={},
         content_type="text/plain", text=body, envelope_sender="ann@example.org",
-        envelope_rcpts=("support@healthsync.com",), raw_sha256=f"{hash(body):x}".zfill(64),
+        envelope_rcpts=("support@healthsync.com",),
+        raw_sha256=hashlib.sha256(body.encode()).hexdigest(),
         size=len(body), own_text=body)
 
 

@@ -4,7 +4,6 @@ them, and `TicketStore`, the interface the rest of the daemon is typed against.
 Re-exports what callers imported from the former `maildaemon/store.py`.
 """
 
-from maildaemon.store.apply import Rendered
 from maildaemon.store.dedup import HASHES_UNDER_MESSAGE_ID, KEY_HASH_PROCESSED, key_hash
 from maildaemon.store.errors import TEMPORARY_ERRORS
 from maildaemon.store.interface import OutboxStore, TicketCommands, TicketStore, WorkerStore
@@ -13,7 +12,7 @@ from maildaemon.store.messages import (
     LAST_RECEIVED_MESSAGE_ID,
     MESSAGES_OF_TICKET,
 )
-from maildaemon.store.records import Attempt, Leased, TicketRecord
+from maildaemon.store.records import Attempt, Leased, Rendered, TicketRecord
 from maildaemon.store.sqlite_store import Store
 from maildaemon.store.stamps import iso, parse_iso
 from maildaemon.store.upkeep import RATE_WINDOW

@@ -7,7 +7,6 @@ writes, so the only work here is the rows. See `Store.apply`.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
 from maildaemon.domain import Decision, InboundMail, Outcome, OutgoingMail
 from maildaemon.store import attachments, messages, tickets
@@ -15,15 +14,7 @@ from maildaemon.store.blobs import Blobs
 from maildaemon.store.dedup import key_hash, mark_processed
 from maildaemon.store.events import EventRow, write_events
 from maildaemon.store.outbox import enqueue
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """The ticket number the decision's mail was rendered for, and that mail. For a new
-    ticket the number is chosen before rendering (`Store.number_for`) and used here."""
-
-    number: str | None
-    mail: tuple[OutgoingMail, ...] = ()
+from maildaemon.store.records import Rendered
 
 
 def trace_events(ticket_id: int, stamp: str, trace: tuple[str, ...]) -> list[EventRow]:

@@ -22,8 +22,7 @@ from maildaemon.domain import (
     Status,
     TicketRef,
 )
-from maildaemon.store.apply import Rendered
-from maildaemon.store.records import Attempt, Leased, TicketRecord
+from maildaemon.store.records import Attempt, Leased, Rendered, TicketRecord
 
 
 class WorkerStore(Protocol):

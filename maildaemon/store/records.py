@@ -1,9 +1,12 @@
 """What the store hands out and takes back besides the domain's types: outbox rows as the
-sender leases and records them. Backend-neutral, so the interface can name them."""
+sender leases and records them, tickets as the commands act on them, mail rendered for
+`apply`. Backend-neutral, so the interface can name them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from maildaemon.domain import OutgoingMail
 
 
 @dataclass(frozen=True)
@@ -46,3 +49,12 @@ class TicketRecord:
     status_since: str | None
     reminded: bool
     waiting_on_customer: bool
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The ticket number the decision's mail was rendered for, and that mail. For a new
+    ticket the number is chosen before rendering (`Store.number_for`) and used here."""
+
+    number: str | None
+    mail: tuple[OutgoingMail, ...] = ()

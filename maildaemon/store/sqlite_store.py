@@ -29,10 +29,12 @@ from maildaemon.domain import (
 from maildaemon.schema import migrations
 from maildaemon.sqlite import Checkpointer, connect, immediate, savepoint
 from maildaemon.store import attachments, dedup, messages, outbox, tickets, upkeep
-from maildaemon.store.apply import Rendered, apply_decision
+from maildaemon.store.apply import apply_decision
 from maildaemon.store.blobs import Blobs
 from maildaemon.store.commands import CommandsOnSqlite, OutboxOnSqlite
+from maildaemon.store.interface import TicketStore
 from maildaemon.store.reads import Reads
+from maildaemon.store.records import Rendered
 from maildaemon.store.stamps import iso
 
 
@@ -135,3 +137,8 @@ class Store(CommandsOnSqlite, OutboxOnSqlite):
         """
         return apply_decision(self.conn, self.blobs, self.ids, decision, mail, raw,
                               spool_id, iso(now), rendered)
+
+
+def as_ticket_store(store: Store) -> TicketStore:
+    """Where mypy checks that `Store` implements the whole interface."""
+    return store
