@@ -39,6 +39,10 @@ from maildaemon.store.stamps import iso
 
 
 class Store(CommandsOnSqlite, OutboxOnSqlite):
+    """`TicketStore` on one SQLite file. Beyond the interface, `conn` and the connection
+    that `transaction()` yields are for what is SQLite's alone: the migrations, and the
+    tests and benchmarks that seed or inspect the file directly."""
+
     def __init__(self, data_dir: Path, synchronous: str = "FULL", cache_kib: int = 0,
                  checkpointer: Checkpointer | None = None) -> None:
         """`cache_kib`: a larger SQLite page cache for the worker, whose inserts under random
