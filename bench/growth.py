@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from maildaemon.config import config_from_dict
-from maildaemon.schema import key_hash
 from maildaemon.spool import Incoming, Spool
-from maildaemon.store import Store
+from maildaemon.store import Store, key_hash
 from maildaemon.workproc import DeliveryThread, Parts, worker_parts
 
 STAMP = "2026-01-01T00:00:00Z"

@@ -13,11 +13,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from maildaemon.store.dedup import key_hash  # m009 hashes the old keys
-
 migrations = Migrations("maildaemon")
-
-__all__ = ["key_hash", "migrations"]
 
 
 @migrations()
@@ -207,6 +203,9 @@ def m008_surveys(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m009_processed_by_key_hash(db: sqlite_utils.Database) -> None:
+    # Imported here, not above: the store package imports this module when it opens.
+    from maildaemon.store.dedup import key_hash
+
     db.executescript(
         """
         ALTER TABLE processed RENAME TO processed_by_text;

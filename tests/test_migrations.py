@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from maildaemon.schema import key_hash, migrations
+from maildaemon.schema import migrations
 from maildaemon.sqlite import connect
 from maildaemon.store import (
     EVENTS_OF_TICKET,
@@ -17,6 +17,7 @@ from maildaemon.store import (
     MESSAGES_OF_TICKET,
     Store,
     iso,
+    key_hash,
 )
 
 

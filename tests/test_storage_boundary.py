@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "maildaemon"
@@ -91,3 +93,15 @@ def test_the_store_never_renders() -> None:
         modules |= {alias.name for node in ast.walk(ast.parse(path.read_text()))
                     if isinstance(node, ast.Import) for alias in node.names}
         assert not {"maildaemon.render", "maildaemon.mime", "jinja2"} & modules, path.name
+
+
+def test_each_storage_module_imports_first() -> None:
+    """Imported alone in a fresh interpreter, as a benchmark or a tool may: the migrations
+    and the store import each other's parts, and a cycle would only show in this order."""
+    modules = ["maildaemon.schema", "maildaemon.sqlite"] + [
+        f"maildaemon.store.{p.stem}" for p in sorted(STORAGE.glob("*.py"))
+        if p.stem != "__init__"]
+    for module in modules:
+        done = subprocess.run([sys.executable, "-c", f"import {module}"],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, f"import {module}: {done.stderr[-400:]}"
