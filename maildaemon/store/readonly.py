@@ -11,14 +11,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import sqlite_utils
-
-from maildaemon.store import tickets
-from maildaemon.store.blobs import Blobs
-from maildaemon.store.reads import Reads
-from maildaemon.store.sqlite_store import Store
-
-DATABASE = "maildaemon.sqlite3"
+from maildaemon.store.sqlite_store import DATABASE, Store
 
 
 class NoDatabase(Exception):
@@ -36,11 +29,4 @@ class ReadOnlyStore(Store):
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA busy_timeout=30000")  # a daemon may be writing right now
-        conn.row_factory = sqlite3.Row
-        self.path = path
-        self.conn = conn
-        self.db = sqlite_utils.Database(conn)
-        self.checkpointer = None
-        self.ids = tickets.TicketIds()
-        self.blobs = Blobs(data_dir)
-        self.reads = Reads(conn, self.blobs)
+        self._compose(data_dir, conn, None)

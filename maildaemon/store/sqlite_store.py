@@ -37,6 +37,8 @@ from maildaemon.store.reads import Reads
 from maildaemon.store.records import Rendered
 from maildaemon.store.stamps import iso
 
+DATABASE = "maildaemon.sqlite3"
+
 
 class Store(CommandsOnSqlite, OutboxOnSqlite):
     """`TicketStore` on one SQLite file. Beyond the interface, `conn` and the connection
@@ -49,23 +51,28 @@ class Store(CommandsOnSqlite, OutboxOnSqlite):
         keys (ticket numbers, Message-IDs) touch index pages all over a large database.
         `checkpointer`: the WAL checkpoints of this connection's commits are its job."""
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = data_dir / "maildaemon.sqlite3"
-        conn = connect(self.path, synchronous)
+        conn = connect(data_dir / DATABASE, synchronous)
         if cache_kib:
             conn.execute(f"PRAGMA cache_size={-cache_kib}")
-        self.checkpointer = checkpointer
         if checkpointer is not None:
             checkpointer.take_over(conn)
-        conn.row_factory = sqlite3.Row
-        self.conn = conn
-        self.db = sqlite_utils.Database(conn)
-        self.ids = tickets.TicketIds()  # by ticket number, since the last apply()
-        self.blobs = Blobs(data_dir)  # its files made durable by transaction(), pre-commit
-        self.reads = Reads(conn, self.blobs)
+        self._compose(data_dir, conn, checkpointer)
         # Under the write lock: the daemon, its worker and a CLI command may all open a new
         # data directory at the same moment.
         with immediate(conn):
             migrations.apply(self.db)
+
+    def _compose(self, data_dir: Path, conn: sqlite3.Connection,
+                 checkpointer: Checkpointer | None) -> None:
+        """The entity modules on an open connection (a read-only one too: readonly.py)."""
+        conn.row_factory = sqlite3.Row
+        self.path = data_dir / DATABASE
+        self.conn = conn
+        self.checkpointer = checkpointer
+        self.db = sqlite_utils.Database(conn)
+        self.ids = tickets.TicketIds()  # by ticket number, since the last apply()
+        self.blobs = Blobs(data_dir)  # its files made durable by transaction(), pre-commit
+        self.reads = Reads(conn, self.blobs)
 
     def close(self) -> None:
         self.conn.close()
