@@ -9,37 +9,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from maildaemon.config import Config
-from maildaemon.domain import Context, InboundMail
 from maildaemon.policy.decide import decide
 from maildaemon.policy.followup import outbound_subject
 from maildaemon.worker import policy_settings
 from tests.conftest import DOMAIN, Installation, wait_until
+from tests.test_policy import NOW, ctx, inbound
 
-NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 SETTINGS = policy_settings(Config())
 ACK_LIMIT = 64 * 1024  # our acknowledgement template renders to about 5 KB
 
 
-def inbound(**fields: object) -> InboundMail:
-    base: dict[str, object] = dict(
-        message_id="<m1@example.org>", dedup_key="k1", from_addr="alice@example.org",
-        from_name="Alice", to=(f"support@{DOMAIN}",), cc=(), subject="Help",
-        date=None, in_reply_to=(), references=(), loop_headers={}, content_type="text/plain",
-        text="hi", envelope_sender="alice@example.org", envelope_rcpts=(), raw_sha256="0",
-        size=10,
-    )
-    base.update(fields)
-    return InboundMail(**base)  # type: ignore[arg-type]
-
-
-CTX = Context(already_processed=False, header_hit=None, subject_tickets=(),
-              recent_autoreplies_to_sender=0)
+CTX = ctx()
 
 
 # -- the policy ------------------------------------------------------------------------------

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 
-from maildaemon.config import Config
 from maildaemon.domain import (
-    Context,
     Decision,
-    InboundMail,
     Outcome,
     Priority,
     ReferenceHit,
@@ -20,29 +16,7 @@ from maildaemon.domain import (
 )
 from maildaemon.policy.decide import STEPS, decide
 from maildaemon.policy.steps import Case, Step, TableWithoutEnd, Verdict, hit, miss
-from maildaemon.worker import policy_settings
-
-NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
-SETTINGS = replace(policy_settings(Config()), staff_domains=frozenset({"healthsync.com"}))
-
-
-def inbound(**fields: object) -> InboundMail:
-    base: dict[str, object] = dict(
-        message_id="<m1@example.org>", dedup_key="k1", from_addr="alice@example.org",
-        from_name="Alice", to=("support@healthsync.com",), cc=(), subject="Help",
-        date=None, in_reply_to=(), references=(), loop_headers={}, content_type="text/plain",
-        text="hi", envelope_sender="alice@example.org", envelope_rcpts=(), raw_sha256="0",
-        size=10,
-    )
-    base.update(fields)
-    return InboundMail(**base)  # type: ignore[arg-type]
-
-
-def ctx(**fields: object) -> Context:
-    base: dict[str, object] = dict(already_processed=False, header_hit=None, subject_tickets=(),
-                                   recent_autoreplies_to_sender=0)
-    base.update(fields)
-    return Context(**base)  # type: ignore[arg-type]
+from tests.test_policy import NOW, SETTINGS, ctx, inbound
 
 
 def vip(case: Case) -> Verdict:
