@@ -183,6 +183,18 @@ class Installation:
                    timeout, "an empty spool")
 
 
+def worker_pid(inst: Installation) -> int:
+    """The pid of serve's `maildaemon worker` child, once it has one."""
+    assert inst.proc is not None
+    pid = inst.proc.pid
+
+    def child() -> int | None:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return int(children[0]) if children else None
+
+    return int(wait_until(child, 20, "the worker process"))
+
+
 def mail(
     subject: str = "Printer on fire",
     sender: str = "alice@example.org",

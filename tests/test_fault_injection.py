@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DOMAIN, Installation, free_port, mail, wait_until
+from tests.conftest import DOMAIN, Installation, free_port, mail, wait_until, worker_pid
 
 pytestmark = pytest.mark.slow
 
@@ -85,22 +85,6 @@ class RelayProcess:
         return found
 
 
-def worker_pid(serve_pid: int) -> int | None:
-    """The `maildaemon worker` child of serve, found through /proc."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == serve_pid and b"worker" in cmdline:
-            return int(entry.name)
-    return None
-
-
 def send_all(inst: Installation, messages: dict[str, bytes], accepted: set[str],
              stop: threading.Event, lane: int, lanes: int) -> None:
     """As an MTA would: each message until it gets 250 (bounded tries)."""
@@ -151,10 +135,8 @@ timeout = 5.0
         for _ in range(12):
             time.sleep(rng.uniform(0.1, 0.8))
             if kills["worker"] < 2 and rng.random() < 0.4:
-                pid = worker_pid(inst.proc.pid)
-                if pid is not None:
-                    os.kill(pid, signal.SIGKILL)
-                    kills["worker"] += 1
+                os.kill(worker_pid(inst), signal.SIGKILL)
+                kills["worker"] += 1
             else:
                 relay.kill()
                 kills["relay"] += 1

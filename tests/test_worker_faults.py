@@ -29,21 +29,10 @@ import pytest
 from maildaemon.faults import is_environment_fault
 from maildaemon.spool import Incoming, Spool
 from maildaemon.sqlite import TransactionLost, connect, immediate, savepoint
-from tests.conftest import Installation, mail, wait_until
+from tests.conftest import Installation, mail, wait_until, worker_pid
 
 LOCK_SECONDS = 40.0  # longer than the 30 s busy timeout of every connection of ours
 ROOM = 128 * 1024  # left free on the "full" disk
-
-
-def worker_pid(inst: Installation) -> int:
-    assert inst.proc is not None
-    pid = inst.proc.pid
-
-    def child() -> int | None:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return int(children[0]) if children else None
-
-    return int(wait_until(child, 20, "the worker process"))
 
 
 @contextlib.contextmanager
