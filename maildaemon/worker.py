@@ -210,10 +210,10 @@ class Worker:
         decision = decide(mail, self.context(mail, now), self.settings, now)
         rendered = self._render(decision, mail, now)
         number = self.store.apply(decision, mail, entry.raw, entry.spool_id, now, rendered)
+        trace = "; ".join(decision.trace)  # a property that builds its list on each call
         summary = (f"message {mail.message_id} from {mail.from_addr or '<>'}: "
-                   f"{decision.outcome} {number or '-'} ({'; '.join(decision.trace)})")
-        return Processed(entry.spool_id, decision.outcome, number, "; ".join(decision.trace),
-                         summary=summary)
+                   f"{decision.outcome} {number or '-'} ({trace})")
+        return Processed(entry.spool_id, decision.outcome, number, trace, summary=summary)
 
     def context(self, mail: InboundMail, now: datetime) -> Context:
         header_hit = self._header_hit(mail)
