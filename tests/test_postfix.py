@@ -135,6 +135,19 @@ class PrivatePostfix:
                              capture_output=True, text=True, timeout=60).stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
+    def wait_deferred(self) -> dict[str, Any]:
+        """The one queued message, once qmgr has moved it to the deferred queue.
+
+        The maillog's `status=deferred` is written before the file moves, so a
+        queue read right after the log line may still show it `active`.
+        """
+        def deferred() -> bool:
+            queued = self.queue()
+            return len(queued) == 1 and queued[0]["queue_name"] == "deferred"
+        wait_until(deferred, 60, "a message in the deferred queue")
+        [queued] = self.queue()
+        return queued
+
     def log(self) -> str:
         path = self.root / "maillog"
         return path.read_text(errors="replace") if path.exists() else ""
@@ -293,8 +306,7 @@ def test_an_unwritable_data_dir_defers_and_postqueue_f_delivers(pipe: PipeSetup)
     try:
         postfix.send([f"support@{DOMAIN}"], message("During the outage"))
         wait_until(lambda: "status=deferred" in postfix.log(), 60, "a deferral")
-        [queued] = postfix.queue()
-        assert queued["queue_name"] == "deferred"
+        queued = postfix.wait_deferred()
         assert "temporary failure" in queued["recipients"][0]["delay_reason"]
         data.chmod(0o700)
         postfix.flush()
@@ -313,8 +325,7 @@ def test_a_wrong_pipe_argv_defers_instead_of_bouncing(pipe: PipeSetup) -> None:
     try:
         postfix.send([f"support@{DOMAIN}", f"billing@{DOMAIN}"], message("Wrong argv"))
         wait_until(lambda: "status=deferred" in postfix.log(), 60, "a deferral")
-        [queued] = postfix.queue()
-        assert queued["queue_name"] == "deferred"
+        queued = postfix.wait_deferred()
         assert len(queued["recipients"]) == 2
         assert "status=bounced" not in postfix.log()
     finally:
