@@ -22,7 +22,7 @@ from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_tr
 from maildaemon.policy.mailbox import is_mailbox
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_of
-from maildaemon.store import Store, TicketCommands, TicketRecord, iso
+from maildaemon.store import Store, TicketCommands, TicketRecord, iso, open_reads
 from maildaemon.sweeps import Sweeper, in_days, timers_of
 from maildaemon.worker import load_secret
 
@@ -225,8 +225,7 @@ def cmd_note(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_report(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
-    items = store.reads.ratings()
+    items = open_reads(config).ratings()
     if args.json:
         print(json.dumps(items, indent=2))
         return EX_OK

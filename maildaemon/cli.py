@@ -41,7 +41,7 @@ from maildaemon.ingest import Ingest, split_recipients
 from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
 from maildaemon.sender import Sender, transport_of
 from maildaemon.spool import Spool
-from maildaemon.store import TEMPORARY_ERRORS, Store
+from maildaemon.store import TEMPORARY_ERRORS, Store, TicketReads, open_reads
 from maildaemon.views import ticket_json, ticket_text
 from maildaemon.worker import Worker, load_secret
 
@@ -295,7 +295,7 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         if result is not None:
             outcome, number, detail = result.outcome, result.ticket, result.detail
         else:
-            outcome, number, detail = _wait_for_daemon(store, spool_id)
+            outcome, number, detail = _wait_for_daemon(store.reads, spool_id)
         print(f"{name}: {outcome} {number or '-'} (spool {spool_id})"
               + (f": {detail}" if outcome in ("held", "pending") else ""))
         outcomes[outcome] += 1
@@ -308,10 +308,10 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     return status
 
 
-def _wait_for_daemon(store: Store, spool_id: str) -> tuple[str, str | None, str]:
+def _wait_for_daemon(reads: TicketReads, spool_id: str) -> tuple[str, str | None, str]:
     """A running daemon claimed the message first: wait for its verdict."""
     for _ in range(600):
-        done = store.reads.processed_outcome(spool_id)
+        done = reads.processed_outcome(spool_id)
         if done:
             return done[0], done[1], ""
         time.sleep(0.1)
@@ -328,9 +328,9 @@ def cmd_flush(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
-    rows = [ticket_json(store.reads, row, full=False)
-            for row in store.reads.ticket_rows(args.status, args.queue)]
+    reads = open_reads(config)
+    rows = [ticket_json(reads, row, full=False)
+            for row in reads.ticket_rows(args.status, args.queue)]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return EX_OK
@@ -341,19 +341,18 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_show(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
-    row = store.reads.ticket_row(args.number)
+    reads = open_reads(config)
+    row = reads.ticket_row(args.number)
     if row is None:
         print(f"maildaemon: no ticket {args.number}", file=sys.stderr)
         return EX_NOTFOUND
-    data = ticket_json(store.reads, row)
+    data = ticket_json(reads, row)
     print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else ticket_text(data))
     return EX_OK
 
 
 def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
-    items = store.reads.outbox_rows(args.all)
+    items = open_reads(config).outbox_rows(args.all)
     if args.json:
         print(json.dumps(items, indent=2))
         return EX_OK
@@ -388,8 +387,7 @@ def cmd_spool(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_automatic(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
-    items = [dict(row) for row in store.reads.automatic_rows()]
+    items = [dict(row) for row in open_reads(config).automatic_rows()]
     if args.json:
         print(json.dumps(items, indent=2, ensure_ascii=False))
         return EX_OK
@@ -399,14 +397,14 @@ def cmd_automatic(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_attachment(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
-    row = store.reads.ticket_row(args.number)
-    files = store.reads.attachments_of(row["id"]) if row is not None else []
+    reads = open_reads(config)
+    row = reads.ticket_row(args.number)
+    files = reads.attachments_of(row["id"]) if row is not None else []
     if not 1 <= args.n <= len(files):
         print(f"maildaemon: {args.number} has no attachment {args.n} "
               f"({len(files)} stored)", file=sys.stderr)
         return EX_NOTFOUND
-    data = store.reads.attachment_bytes(files[args.n - 1]["sha256"])
+    data = reads.attachment_bytes(files[args.n - 1]["sha256"])
     if data is None:
         print(f"maildaemon: the bytes of {args.number} attachment {args.n} are missing",
               file=sys.stderr)
@@ -418,16 +416,16 @@ def cmd_attachment(config: Config, args: argparse.Namespace) -> int:
 def cmd_raw(config: Config, args: argparse.Namespace) -> int:
     """What the customer's mailer sent, byte for byte: for telling our decoding apart from
     theirs."""
-    store = Store(config.data_dir)
-    row = store.reads.ticket_row(args.number)
-    received = [m for m in store.reads.messages_of(row["id"]) if m["direction"] == "inbound"] \
+    reads = open_reads(config)
+    row = reads.ticket_row(args.number)
+    received = [m for m in reads.messages_of(row["id"]) if m["direction"] == "inbound"] \
         if row is not None else []
     if not 1 <= args.n <= len(received):
         print(f"maildaemon: {args.number} has no received message {args.n} "
               f"({len(received)} received)", file=sys.stderr)
         return EX_NOTFOUND
     raw_id = received[args.n - 1]["raw_id"]
-    data = store.reads.raw_message(raw_id) if raw_id is not None else None
+    data = reads.raw_message(raw_id) if raw_id is not None else None
     if data is None:
         print(f"maildaemon: the bytes of {args.number} message {args.n} were not kept",
               file=sys.stderr)

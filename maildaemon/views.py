@@ -1,14 +1,16 @@
-"""Tickets as INTERFACE.md documents them: the `show --json` shape and its text form."""
+"""Tickets as INTERFACE.md documents them: the `show --json` shape and its text form.
+
+Typed against `TicketReads`, not a backend: any implementation's rows format the same."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from maildaemon.store.reads import Reads
+from maildaemon.store import Row, TicketReads
 
 
-def ticket_json(store: Reads, row: Any, full: bool = True) -> dict[str, Any]:
+def ticket_json(store: TicketReads, row: Row, full: bool = True) -> dict[str, Any]:
     ticket_id = row["id"]
     data: dict[str, Any] = {
         "number": row["number"],
@@ -29,17 +31,18 @@ def ticket_json(store: Reads, row: Any, full: bool = True) -> dict[str, Any]:
     }
     if full:
         files: dict[int, list[dict[str, Any]]] = {}
-        for number, row in enumerate(store.attachments_of(ticket_id), start=1):
-            files.setdefault(row["message_row"], []).append({
-                "n": number, "filename": row["filename"], "content_type": row["content_type"],
-                "size": row["size"], "sha256": row["sha256"], "inline": bool(row["inline"]),
-                **({"mismatch": row["mismatch"]} if row["mismatch"] else {}),
+        for number, file in enumerate(store.attachments_of(ticket_id), start=1):
+            files.setdefault(file["message_row"], []).append({
+                "n": number, "filename": file["filename"],
+                "content_type": file["content_type"], "size": file["size"],
+                "sha256": file["sha256"], "inline": bool(file["inline"]),
+                **({"mismatch": file["mismatch"]} if file["mismatch"] else {}),
             })
         refused: dict[int, list[dict[str, Any]]] = {}
-        for row in store.rejected_of(ticket_id):
-            refused.setdefault(row["message_row"], []).append({
-                "filename": row["filename"], "reason": row["words"].partition(": ")[2],
-                "content_type": row["content_type"], "size": row["size"],
+        for gone in store.rejected_of(ticket_id):
+            refused.setdefault(gone["message_row"], []).append({
+                "filename": gone["filename"], "reason": gone["words"].partition(": ")[2],
+                "content_type": gone["content_type"], "size": gone["size"],
             })
         data["messages"] = [
             _message_json(m, files.get(m["id"], []), refused.get(m["id"], []))
@@ -52,7 +55,7 @@ def ticket_json(store: Reads, row: Any, full: bool = True) -> dict[str, Any]:
     return data
 
 
-def _message_json(row: Any, files: list[dict[str, Any]],
+def _message_json(row: Row, files: list[dict[str, Any]],
                   refused: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "direction": row["direction"],

@@ -1,12 +1,21 @@
 """The ticket database: one module per table or concern, the SQLite `Store` composing
-them, and `TicketStore`, the interface the rest of the daemon is typed against.
+them, `TicketStore` and `TicketReads`, the interfaces the rest of the daemon is typed
+against, and `open_reads`, where the read side's backend is chosen.
 
 Re-exports what callers imported from the former `maildaemon/store.py`.
 """
 
+from maildaemon.store.backend import open_reads
 from maildaemon.store.dedup import HASHES_UNDER_MESSAGE_ID, KEY_HASH_PROCESSED, key_hash
 from maildaemon.store.errors import TEMPORARY_ERRORS
-from maildaemon.store.interface import OutboxStore, TicketCommands, TicketStore, WorkerStore
+from maildaemon.store.interface import (
+    OutboxStore,
+    Row,
+    TicketCommands,
+    TicketReads,
+    TicketStore,
+    WorkerStore,
+)
 from maildaemon.store.messages import (
     EVENTS_OF_TICKET,
     LAST_RECEIVED_MESSAGE_ID,
@@ -19,5 +28,6 @@ from maildaemon.store.upkeep import RATE_WINDOW
 
 __all__ = ["EVENTS_OF_TICKET", "HASHES_UNDER_MESSAGE_ID", "KEY_HASH_PROCESSED",
            "LAST_RECEIVED_MESSAGE_ID", "MESSAGES_OF_TICKET", "RATE_WINDOW", "TEMPORARY_ERRORS",
-           "Attempt", "Leased", "OutboxStore", "Rendered", "Store", "TicketCommands",
-           "TicketRecord", "TicketStore", "WorkerStore", "iso", "key_hash", "parse_iso"]
+           "Attempt", "Leased", "OutboxStore", "Rendered", "Row", "Store", "TicketCommands",
+           "TicketReads", "TicketRecord", "TicketStore", "WorkerStore", "iso", "key_hash",
+           "open_reads", "parse_iso"]

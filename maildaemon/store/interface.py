@@ -5,14 +5,18 @@ caller against this, not against SQLite); a PostgreSQL one is the next backend.
 Writes run inside `transaction()` (and the worker's `savepoint()` per message); the
 methods that say so open their own. Moments are `datetime`s, or the ISO stamps
 (`stamps.iso`) that the rows store.
+
+`TicketReads` is the other side: what the read-only commands show (views.py formats it),
+obtained from `backend.open_reads`, the one place that chooses the backend.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from maildaemon.domain import (
     AttachmentUsage,
@@ -76,3 +80,34 @@ class OutboxStore(Protocol):
 
 class TicketStore(WorkerStore, TicketCommands, OutboxStore, Protocol):
     """Everything above: what a storage backend implements."""
+
+
+class Row(Protocol):
+    """A row of the read side: its columns by name, as schema.sql names them (views.py
+    turns them into the documented JSON). SQLite's `sqlite3.Row` is one, and so is a
+    `dict`, so a second backend need not imitate SQLite's row class."""
+
+    def keys(self) -> Iterable[str]: ...
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+class TicketReads(Protocol):
+    """The read-only commands (`tickets`, `show`, `outbox ls`, `automatic`, `attachment`,
+    `raw`, `report`, and `ingest` waiting for a running daemon): no writes, each call on
+    what is committed now. Lists come in the order the commands print them."""
+
+    def ticket_rows(self, status: str | None = None,
+                    queue: str | None = None) -> Sequence[Row]: ...
+    def ticket_row(self, number: str) -> Row | None: ...
+    def participants_of(self, ticket_id: int) -> list[str]: ...
+    def related_of(self, ticket_id: int) -> list[str]: ...
+    def messages_of(self, ticket_id: int) -> Sequence[Row]: ...
+    def events_of(self, ticket_id: int) -> Sequence[Row]: ...
+    def attachments_of(self, ticket_id: int) -> Sequence[Row]: ...
+    def rejected_of(self, ticket_id: int) -> Sequence[Row]: ...
+    def automatic_rows(self) -> Sequence[Row]: ...
+    def outbox_rows(self, everything: bool) -> list[dict[str, Any]]: ...
+    def processed_outcome(self, spool_id: str) -> tuple[str, str | None] | None: ...
+    def ratings(self) -> list[dict[str, Any]]: ...
+    def raw_message(self, raw_id: int) -> bytes | None: ...
+    def attachment_bytes(self, sha256: str) -> bytes | None: ...

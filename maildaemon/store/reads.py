@@ -1,5 +1,6 @@
 """What the read-only commands show (`tickets`, `show`, `outbox ls`, `automatic`,
-`attachment`, `raw`, `report`): rows as the views format them, no writes."""
+`attachment`, `raw`, `report`): `interface.TicketReads` on SQLite, rows as the views
+format them, no writes. `backend.open_reads` hands it out."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from maildaemon.store import attachments, messages, outbox
 from maildaemon.store.blobs import Blobs
 from maildaemon.store.dedup import processed_outcome
+from maildaemon.store.interface import TicketReads
 
 
 class Reads:
@@ -16,7 +18,8 @@ class Reads:
         self.conn = conn
         self.blobs = blobs
 
-    def ticket_rows(self, status: str | None = None, queue: str | None = None) -> list[Any]:
+    def ticket_rows(self, status: str | None = None,
+                    queue: str | None = None) -> list[sqlite3.Row]:
         query = "SELECT * FROM tickets WHERE 1=1"
         params: list[str] = []
         if status:
@@ -27,10 +30,11 @@ class Reads:
             params.append(queue)
         return self.conn.execute(query + " ORDER BY created_at, id", params).fetchall()
 
-    def ticket_row(self, number: str) -> Any:
-        return self.conn.execute(
+    def ticket_row(self, number: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.conn.execute(
             "SELECT * FROM tickets WHERE number = ?", (number.upper(),)
         ).fetchone()
+        return row
 
     def participants_of(self, ticket_id: int) -> list[str]:
         rows = self.conn.execute(
@@ -44,19 +48,19 @@ class Reads:
         )
         return [r[0] for r in rows]
 
-    def messages_of(self, ticket_id: int) -> list[Any]:
+    def messages_of(self, ticket_id: int) -> list[sqlite3.Row]:
         return messages.messages_of(self.conn, ticket_id)
 
-    def events_of(self, ticket_id: int) -> list[Any]:
+    def events_of(self, ticket_id: int) -> list[sqlite3.Row]:
         return messages.events_of(self.conn, ticket_id)
 
-    def attachments_of(self, ticket_id: int) -> list[Any]:
+    def attachments_of(self, ticket_id: int) -> list[sqlite3.Row]:
         return attachments.accepted_of(self.conn, ticket_id)
 
-    def rejected_of(self, ticket_id: int) -> list[Any]:
+    def rejected_of(self, ticket_id: int) -> list[sqlite3.Row]:
         return attachments.rejected_of(self.conn, ticket_id)
 
-    def automatic_rows(self) -> list[Any]:
+    def automatic_rows(self) -> list[sqlite3.Row]:
         return self.conn.execute("SELECT * FROM automatic_mail ORDER BY id").fetchall()
 
     def outbox_rows(self, everything: bool) -> list[dict[str, Any]]:
@@ -79,3 +83,8 @@ class Reads:
 
     def attachment_bytes(self, sha256: str) -> bytes | None:
         return self.blobs.attachment(self.conn, sha256)
+
+
+def as_ticket_reads(reads: Reads) -> TicketReads:
+    """Where mypy checks that `Reads` implements the whole read interface."""
+    return reads
