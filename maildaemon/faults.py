@@ -5,26 +5,17 @@ or the storage returns I/O errors is not a bad message: holding it after three q
 only turns an outage into manual work (`spool retry`) for every mail that arrived during
 it. So the worker asks `is_environment_fault` and retries those with backoff, without
 counting the attempt; only other errors count toward holding the message.
+
+What is backend-neutral is here (the operating system's errnos); which of the database's
+own errors are the environment's, the storage backend says (store/errors.py).
 """
 
 from __future__ import annotations
 
 import errno
-import sqlite3
 
-from maildaemon.sqlite import TransactionLost
+from maildaemon.store.errors import is_environment_error as is_storage_environment_error
 
-# SQLite primary result codes (the low byte of an extended code) that no message can cause.
-SQLITE_ENVIRONMENT_CODES = frozenset({
-    5,   # SQLITE_BUSY: another connection holds the lock past our busy timeout
-    6,   # SQLITE_LOCKED
-    7,   # SQLITE_NOMEM
-    8,   # SQLITE_READONLY: e.g. a filesystem remounted read-only after errors
-    10,  # SQLITE_IOERR (every extended I/O code)
-    13,  # SQLITE_FULL: database or disk is full
-    14,  # SQLITE_CANTOPEN: out of descriptors, directory gone
-    15,  # SQLITE_PROTOCOL: a WAL lock race lost too often
-})
 OS_ENVIRONMENT_ERRNOS = frozenset({
     errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EMFILE, errno.ENFILE,
     errno.ENOMEM,
@@ -49,13 +40,8 @@ def is_environment_fault(exc: BaseException) -> bool:
 
 
 def _is_environment_fault(exc: BaseException) -> bool:
-    if isinstance(exc, EnvironmentFault | TransactionLost):
+    if isinstance(exc, EnvironmentFault) or is_storage_environment_error(exc):
         return True
-    if isinstance(exc, sqlite3.Error):
-        code = getattr(exc, "sqlite_errorcode", None)
-        if code is None:  # raised by the sqlite3 module itself, not by SQLite
-            return False
-        return (int(code) & 0xFF) in SQLITE_ENVIRONMENT_CODES
     return isinstance(exc, OSError) and exc.errno in OS_ENVIRONMENT_ERRNOS
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,7 +20,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 from maildaemon.domain import PolicySettings
 from maildaemon.headers import DOT_ATOM
 from maildaemon.policy.routing import rcpt_verdict
-from maildaemon.spool import Incoming, Spool
+from maildaemon.spool import Incoming, Spool, SpoolBusy
 
 log = logging.getLogger("maildaemon.smtp")
 
@@ -39,7 +38,6 @@ PLAIN_PATH = re.compile(rf"<({DOT_ATOM})@({DOT_ATOM})>")
 # Control characters (C0, DEL, C1), line and paragraph separators, lone surrogates (bytes
 # that were not UTF-8), and the backslash that introduces our escapes.
 UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\\\\]")
-SQLITE_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def printable(text: str) -> str:
@@ -64,11 +62,6 @@ class EscapeControls(logging.Filter):
 # escaped lines. "mail.log" is aiosmtpd's; it logs unknown command names as sent.
 for _name in ("maildaemon.smtp", "mail.log"):
     logging.getLogger(_name).addFilter(EscapeControls())
-
-
-def is_busy(error: sqlite3.OperationalError) -> bool:
-    """Another process holds the database's lock ("database is locked")."""
-    return getattr(error, "sqlite_errorcode", 0) & 0xFF in SQLITE_BUSY_CODES
 
 
 class GroupCommitter:
@@ -139,7 +132,7 @@ class GroupCommitter:
         at once, so the loop never waits); large batches on the thread. Both give up by
         `until`, and the clients get 451."""
         if not self.busy_timeout_off:
-            self.spool.conn.execute("PRAGMA busy_timeout=0")
+            self.spool.wait_for_locks(0)
             self.busy_timeout_off = True
         loop = asyncio.get_running_loop()
         if sum(len(item.raw) for item in items) > self.INLINE_BYTES:
@@ -149,8 +142,8 @@ class GroupCommitter:
         for _ in range(100_000):
             try:
                 return self.spool.put_many(items)
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc) or loop.time() + delay > until:
+            except SpoolBusy:
+                if loop.time() + delay > until:
                     raise
             # Not a thread: handing a batch to one and back costs up to a GIL switch
             # interval each way under load (p99 at 8 connections, see bench/README.md).
@@ -160,12 +153,11 @@ class GroupCommitter:
 
     def _put_waiting(self, items: list[Incoming], seconds: float) -> list[str]:
         """On the spool thread: wait up to `seconds` for another process's lock."""
-        conn = self.spool.conn
-        conn.execute(f"PRAGMA busy_timeout={max(0, int(seconds * 1000))}")
+        self.spool.wait_for_locks(seconds)
         try:
             return self.spool.put_many(items)
         finally:
-            conn.execute("PRAGMA busy_timeout=0")
+            self.spool.wait_for_locks(0)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

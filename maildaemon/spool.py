@@ -92,6 +92,20 @@ class SpoolRow:
     error: str
 
 
+class SpoolBusy(sqlite3.OperationalError):
+    """Another process holds the spool's write lock past this connection's busy timeout.
+
+    The edge retries on this, and on nothing else, without naming SQLite (smtp_in.py). An
+    OperationalError still, so that what treats any database error as temporary (`ingest`
+    exits 75) does so unchanged; raised from SQLite's own error, which faults.py reads."""
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED ("database is locked"), extended codes included."""
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY,
+                                                           sqlite3.SQLITE_LOCKED)
+
+
 def new_spool_id() -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(5).upper()
 
@@ -115,23 +129,39 @@ class Spool:
         waiting client's 250 depends on. The worker's checkpointer does it instead."""
         self.conn.execute("PRAGMA wal_autocheckpoint=0")
 
+    def wait_for_locks(self, seconds: float) -> None:
+        """How long a write waits for another process's lock before `SpoolBusy`; 0: not at
+        all (the edge's event loop retries instead of blocking in SQLite)."""
+        self.conn.execute(f"PRAGMA busy_timeout={max(0, int(seconds * 1000))}")
+
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         return immediate(self.conn)
 
     def put_many(self, items: Sequence[Incoming]) -> list[str]:
-        """Make every item durable in one commit; returns their spool ids in order."""
+        """Make every item durable in one commit; returns their spool ids in order.
+
+        Raises `SpoolBusy` if another process holds the lock for longer than
+        `wait_for_locks` allows; nothing of the batch is then stored."""
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         ids = [new_spool_id() for _ in items]
-        with self._write() as conn:
-            for sid, item in zip(ids, items, strict=True):
-                cursor = conn.execute(
-                    "INSERT INTO entries (spool_id, received_at, mail_from, rcpt_tos, peer,"
-                    " size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (sid, now, item.mail_from, json.dumps(list(item.rcpt_tos)), item.peer,
-                     len(item.raw), hashlib.sha256(item.raw).hexdigest()),
-                )
-                conn.execute("INSERT INTO bodies (entry_id, raw) VALUES (?, ?)",
-                             (cursor.lastrowid, item.raw))
+        try:
+            with self._write() as conn:
+                for sid, item in zip(ids, items, strict=True):
+                    cursor = conn.execute(
+                        "INSERT INTO entries (spool_id, received_at, mail_from, rcpt_tos,"
+                        " peer, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (sid, now, item.mail_from, json.dumps(list(item.rcpt_tos)),
+                         item.peer, len(item.raw), hashlib.sha256(item.raw).hexdigest()),
+                    )
+                    conn.execute("INSERT INTO bodies (entry_id, raw) VALUES (?, ?)",
+                                 (cursor.lastrowid, item.raw))
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+            busy = SpoolBusy(*exc.args)
+            busy.sqlite_errorcode = exc.sqlite_errorcode  # faults.py reads it, as SQLite's
+            busy.sqlite_errorname = exc.sqlite_errorname
+            raise busy from exc
         return ids
 
     def put(self, item: Incoming) -> str:

@@ -2,15 +2,21 @@
 SQL, so a second backend (PostgreSQL) replaces one package, not statements all over.
 
 Allowed outside maildaemon/store/, each for a stated reason (the list may only shrink):
-- schema.py: the migrations, the ticket database's history (schema.sql is its shape);
+- schema.py: the migrations, the ticket database's history (schema.sql is its shape), the
+  one SQL the issue leaves outside the package. Not moved in: the store package is being
+  reshaped beside it, and the module is named by the store, tests and README for no gain
+  at the boundary (a PostgreSQL backend brings its own migrations in its own module);
 - sqlite.py: the SQLite connection itself (PRAGMAs, transactions, WAL checkpoints), shared
-  by the store and the spool;
+  by the store and the spool. Not moved in: the spool would then import the ticket store
+  package (its models, policy, sqlite-utils) into the SMTP edge, and the per-node spool
+  would depend on the ticket backend it is meant to outlive;
 - spool.py: the SMTP edge's own durable queue, in its own file (spool.sqlite3), not part of
-  the ticket store: it stays on SQLite whatever backend holds the tickets;
-- smtp_in.py: the edge's wait for a locked spool (SQLITE_BUSY; the spool connection's
-  busy timeout);
-- faults.py: classifies SQLite's errors as faults of the environment (a second backend
-  adds its own there).
+  the ticket store: a per-node local queue that stays on SQLite whatever backend holds the
+  tickets (issue 15). It raises `SpoolBusy` for a lock held too long, so the edge retries
+  on the spool's contract, not on SQLite's result codes.
+
+Which database errors are faults of the environment (disk full, locked, I/O) the storage
+backend says (store/errors.py); faults.py keeps only the operating system's errnos.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "maildaemon"
 STORAGE = PACKAGE / "store"
-ALLOWED_SQLITE = {"schema.py", "sqlite.py", "spool.py", "smtp_in.py", "faults.py"}
-ALLOWED_SQL = {"schema.py", "sqlite.py", "spool.py", "smtp_in.py"}
+ALLOWED_SQLITE = {"schema.py", "sqlite.py", "spool.py"}
+ALLOWED_SQL = {"schema.py", "sqlite.py", "spool.py"}
 SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|PRAGMA|BEGIN|COMMIT|"
                  r"ROLLBACK|SAVEPOINT|RELEASE|WITH|REPLACE|EXPLAIN|VACUUM)\s", re.MULTILINE)
 SQL_CLAUSE = re.compile(r"\b(FROM|WHERE|JOIN|VALUES|SET|ORDER BY|GROUP BY|LIMIT)\b")

@@ -1,8 +1,45 @@
-"""The storage errors that mean "try again later" (a locked or unreachable database, a
-full disk), for callers that must not name the backend: `ingest` exits 75 on them."""
+"""The storage errors callers must handle without naming the backend.
+
+`TEMPORARY_ERRORS`: "try again later" (a locked or unreachable database, a full disk):
+`ingest` exits 75 on them. `is_environment_error`: which of the backend's errors no message
+can cause, for faults.py; a PostgreSQL backend answers for its own errors (SQLSTATE classes
+53 and 57, say) in its own module, and faults.py asks each.
+
+The spool (spool.py) is SQLite too, by design on every node: its errors are classified here
+as well, by the same result codes.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 
+from maildaemon.sqlite import TransactionLost
+
 TEMPORARY_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+
+# SQLite primary result codes (the low byte of an extended code) that no message can cause.
+SQLITE_ENVIRONMENT_CODES = frozenset({
+    5,   # SQLITE_BUSY: another connection holds the lock past our busy timeout
+    6,   # SQLITE_LOCKED
+    7,   # SQLITE_NOMEM
+    8,   # SQLITE_READONLY: e.g. a filesystem remounted read-only after errors
+    10,  # SQLITE_IOERR (every extended I/O code)
+    13,  # SQLITE_FULL: database or disk is full
+    14,  # SQLITE_CANTOPEN: out of descriptors, directory gone
+    15,  # SQLITE_PROTOCOL: a WAL lock race lost too often
+})
+
+
+def is_environment_error(exc: BaseException) -> bool:
+    """True if `exc` itself is a storage error of the disk, a lock or I/O, not of a message.
+
+    Only `exc`, not what it was raised from: faults.py walks the chain."""
+    if isinstance(exc, TransactionLost):  # SQLite rolled the transaction back itself
+        return True
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is None:  # raised by the sqlite3 module itself, not by SQLite
+            return False
+        return (int(code) & 0xFF) in SQLITE_ENVIRONMENT_CODES
+    return False
+
