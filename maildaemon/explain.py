@@ -1,7 +1,7 @@
 """`maildaemon decide FILE.eml`: what the pipeline would do with a message, and why.
 
 The tool for "why did my mail do that?": the message is parsed as the worker parses it, its
-context loaded by the worker's own code from the ticket database opened read-only
+context loaded by the worker's own code (context.py) from the ticket database opened read-only
 (store/readonly.py), and decided by the same table of steps (policy/decide.py). Nothing is
 written and nothing sent: no spool entry, ticket or reply, and on a new installation not
 even the data directory or its secret key.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -19,31 +18,17 @@ from typing import Any
 
 from maildaemon.agent import clock_from
 from maildaemon.config import Config
+from maildaemon.context import ContextLoader, read_secret
 from maildaemon.domain import Decision, InboundMail, Reply
 from maildaemon.ingest import split_recipients
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import STEPS, decide
 from maildaemon.policy.followup import outbound_subject
 from maildaemon.store.readonly import NoDatabase, ReadOnlyStore
-from maildaemon.worker import Worker, policy_settings
+from maildaemon.worker import policy_settings
 
 EX_OK, EX_USAGE, EX_CONFIG = 0, 2, 78
 NEW_NUMBER = "HS-XXXXXX"  # a new ticket's number is drawn when the mail is processed
-
-
-class ContextOnly(Worker):
-    """The worker's own context loads (`Worker.context`) without what a worker opens to
-    process mail: no spool, no renderer, and the secret key read, never created."""
-
-    def __init__(self, config: Config, store: ReadOnlyStore) -> None:
-        self.config = config
-        self.store = store
-        self.settings = policy_settings(config)
-        key = config.data_dir / "secret.key"
-        # Without a key no Message-ID of ours can verify, as with the fresh key a worker
-        # would make: a random one answers the same.
-        self.secret = bytes.fromhex(key.read_text().strip()) if key.is_file() \
-            else secrets.token_bytes(32)
 
 
 def add_decide_parser(sub: Any) -> None:
@@ -80,10 +65,11 @@ def cmd_decide(config: Config, args: argparse.Namespace) -> int:
 def explain(config: Config, store: ReadOnlyStore, raw: bytes, sender: str | None,
             rcpts: tuple[str, ...], now: datetime) -> dict[str, Any]:
     """The decision on `raw` against the database as it is, as plain data."""
-    loader = ContextOnly(config, store)
+    settings = policy_settings(config)
+    loader = ContextLoader(store, settings, read_secret(config.data_dir))
     mail = parse_mail(raw, sender, rcpts, config.attachments.max_file_bytes,
-                      loader.settings.dmarc_trust)
-    decision = decide(mail, loader.context(mail, now), loader.settings, now)
+                      settings.dmarc_trust)
+    decision = decide(mail, loader.load(mail, now), settings, now)
     return describe(config, mail, decision)
 
 

@@ -1,4 +1,4 @@
-"""claim -> parse -> load context -> decide (pure) -> render -> apply (write only) -> finish.
+"""claim -> parse -> load context -> decide (pure) -> render -> [lock] check -> write -> finish.
 
 The raw bytes are stored by content hash in the same transaction as the ticket rows, so every
 stored message can be re-read exactly as it arrived. An exception the message causes puts its
@@ -6,11 +6,10 @@ spool entry back (held after `spool.max_attempts`) and the worker moves on to th
 message; one the environment causes (disk full, database locked, I/O) gives the whole batch
 back without counting it, and the worker process backs off and tries again.
 
-The mail a decision sends is rendered before `apply` writes anything (a new ticket's number
-is chosen first, `number_for`), so `apply` only writes rows. Rendering still runs inside
-the batch's transaction: the decision and its mail rest on a context that must be the
-database the writes go to (the message before it in the batch may have opened the ticket
-this one joins); rendering outside would mean loading every context twice.
+Parsing, deciding and rendering run before the write transaction, on reads; inside it each
+message's context is read again and the prepared mail kept only when what it was rendered
+from is unchanged (`render_inputs`). The write lock is held for index lookups and inserts,
+never for a template (docs/architecture.md, "The worker").
 """
 
 from __future__ import annotations
@@ -23,25 +22,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from maildaemon.answers import Answers, render_inputs
 from maildaemon.config import Config
+from maildaemon.context import ContextLoader
 from maildaemon.domain import (
     AttachmentLimits,
     Context,
     Decision,
     DmarcTrust,
     InboundMail,
-    OutgoingMail,
     PolicySettings,
     Priority,
-    ReferenceHit,
-    Reply,
 )
 from maildaemon.faults import describe, is_environment_fault
 from maildaemon.parse import parse_mail
-from maildaemon.policy.addresses import bounded_list, shorten
 from maildaemon.policy.decide import decide
-from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
-from maildaemon.policy.priority import describe_hours
 from maildaemon.render import Renderer
 from maildaemon.spool import Spool, SpoolEntry
 from maildaemon.store import Rendered, WorkerStore
@@ -49,9 +44,6 @@ from maildaemon.store import Rendered, WorkerStore
 log = logging.getLogger("maildaemon.worker")
 
 Clock = Callable[[], datetime]
-ECHO_NAME = 100  # characters of a sender's display name in our answers
-ECHO_LINE = 200  # characters of one refused file's line (its name is the sender's)
-ECHO_REFUSED = 10  # refused files listed by name; then "and 4,990 more"
 BATCH = 64
 
 
@@ -122,6 +114,18 @@ class Processed:
     summary: str = ""  # the log line's text, written once the batch is committed
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A message decided and rendered before the write lock; `decision` is None for a
+    replay (already processed before a crash), which `_write` answers from the store."""
+
+    entry: SpoolEntry
+    mail: InboundMail
+    context: Context | None
+    decision: Decision | None
+    rendered: Rendered
+
+
 class Worker:
     def __init__(self, config: Config, spool: Spool, store: WorkerStore, clock: Clock) -> None:
         self.config = config
@@ -131,6 +135,8 @@ class Worker:
         self.settings = policy_settings(config)
         self.secret = load_secret(config.data_dir)
         self.renderer = Renderer(self.settings.domain, self.secret)
+        self.contexts = ContextLoader(store, self.settings, self.secret)
+        self.answers = Answers(config, self.settings, self.renderer, store)
         # Called after each message of a batch: the worker process beats its heartbeat, so
         # a long batch of large messages is not taken for a hang by serve's watchdog.
         self.on_progress: Callable[[], None] = _nothing
@@ -147,27 +153,48 @@ class Worker:
 
     def process_entries(self, entries: list[SpoolEntry],
                         parsed: dict[int, InboundMail] | None = None) -> list[Processed]:
-        """Apply a batch in ONE ticket-database commit, each message in its own savepoint.
+        """Decide and render a batch outside the write lock, then write it in ONE commit.
+
+        First, with no lock held, each message is parsed, its context loaded, decided and
+        its mail rendered. Then, in one transaction, each message in its own savepoint:
+        its context is loaded again; when it is unchanged (or changed in a way that does
+        not change the mail, such as one more acknowledgement counted for its sender) the
+        rendered mail is written as it is; when a message earlier in the batch, or another
+        process, changed what it rests on (a duplicate of the message before it, a rate
+        limit reached, a ticket number taken), it is decided and rendered again there.
 
         One fsync for the batch instead of one per message; a message that raises is rolled
         back alone and put back in the spool (held after `spool.max_attempts`). When the
         environment fails instead (disk full, database locked, I/O error: see faults.py),
-        the whole batch is rolled back and given back uncounted, marked `temporary`, so
-        the caller backs off and an outage never holds mail. Successes are logged only
-        after the commit: the log never names a ticket that was rolled back.
+        the whole batch is given back uncounted, marked `temporary`, so the caller backs
+        off and an outage never holds mail. Successes are logged only after the commit:
+        the log never names a ticket that was rolled back.
         """
         if not entries:
             return []
         now = self.clock()
-        done: dict[int, Processed] = {}
         failed: dict[int, str] = {}
+        prepared: dict[int, Prepared] = {}
+        numbers: set[str] = set()  # drawn for this batch's new tickets, each once
+        for entry in entries:
+            try:
+                prepared[entry.id] = self._prepare(entry, now, (parsed or {}).get(entry.id),
+                                                   numbers)
+                self.on_progress()
+            except Exception as exc:
+                if is_environment_fault(exc):
+                    return self._give_back(entries, exc)
+                log.exception("spool %s: processing failed", entry.spool_id)
+                failed[entry.id] = describe(exc)
+        done: dict[int, Processed] = {}
         try:
             with self.store.transaction():
                 for entry in entries:
+                    if entry.id not in prepared:
+                        continue
                     try:
                         with self.store.savepoint():
-                            done[entry.id] = self._process(
-                                entry, now, (parsed or {}).get(entry.id))
+                            done[entry.id] = self._write(prepared[entry.id], now)
                         self.on_progress()
                     except Exception as exc:
                         if is_environment_fault(exc):
@@ -198,102 +225,38 @@ class Worker:
         return [Processed(entry.spool_id, "pending", None, f"temporary failure: {error}",
                           temporary=True) for entry in entries]
 
-    def _process(self, entry: SpoolEntry, now: datetime,
-                 mail: InboundMail | None = None) -> Processed:
+    def _prepare(self, entry: SpoolEntry, now: datetime, mail: InboundMail | None,
+                 numbers: set[str]) -> Prepared:
+        """Parse, decide and render with no lock held (reads only)."""
+        if mail is None:
+            mail = parse_entry(entry, self.config.attachments.max_file_bytes,
+                               self.settings.dmarc_trust)
+        if self.store.spool_processed(entry.spool_id):  # a replay: `_write` answers it
+            return Prepared(entry, mail, None, None, Rendered(None))
+        context = self.contexts.load(mail, now)
+        decision = decide(mail, context, self.settings, now)
+        return Prepared(entry, mail, context, decision,
+                        self.answers.render(decision, mail, now, numbers))
+
+    def _write(self, prepared: Prepared, now: datetime) -> Processed:
+        """Inside the batch's transaction: check what the decision rests on, then write."""
+        entry, mail = prepared.entry, prepared.mail
         if self.store.spool_processed(entry.spool_id):  # a replay after a crash
             done = self.store.processed_outcome(entry.spool_id)
             return Processed(entry.spool_id, done[0] if done else "duplicate",
                              done[1] if done else None, "replay", summary="replayed")
-        if mail is None:
-            mail = parse_entry(entry, self.config.attachments.max_file_bytes,
-                               self.settings.dmarc_trust)
-        decision = decide(mail, self.context(mail, now), self.settings, now)
-        rendered = self._render(decision, mail, now)
+        decision, rendered = prepared.decision, prepared.rendered
+        context = self.contexts.load(mail, now)
+        if decision is None or context != prepared.context:
+            fresh = decide(mail, context, self.settings, now)
+            if decision is None or render_inputs(fresh) != render_inputs(decision):
+                rendered = self.answers.render(fresh, mail, now, set())
+            decision = fresh
+        if decision.new_ticket is not None and rendered.number is not None \
+                and self.store.ticket_ref(rendered.number) is not None:
+            rendered = self.answers.render(decision, mail, now, set())  # the number was taken
         number = self.store.apply(decision, mail, entry.raw, entry.spool_id, now, rendered)
         trace = "; ".join(decision.trace)  # a property that builds its list on each call
         summary = (f"message {mail.message_id} from {mail.from_addr or '<>'}: "
                    f"{decision.outcome} {number or '-'} ({trace})")
         return Processed(entry.spool_id, decision.outcome, number, trace, summary=summary)
-
-    def context(self, mail: InboundMail, now: datetime) -> Context:
-        header_hit = self._header_hit(mail)
-        subject_tickets = tuple(
-            ref for ref in (self.store.ticket_ref(n) for n in tokens_in_subject(mail.subject))
-            if ref is not None
-        )
-        named = [t.number for t in subject_tickets] + ([header_hit.ticket.number]
-                                                        if header_hit else [])
-        return Context(
-            already_processed=self.store.received_before(mail.message_id, mail.dedup_key),
-            header_hit=header_hit,
-            subject_tickets=subject_tickets,
-            recent_autoreplies_to_sender=self.store.recent_autoreplies(mail.from_addr, now)
-            if mail.from_addr else 0,
-            attachment_usage={n: self.store.attachment_usage(n) for n in named}
-            if mail.attachments else {},
-            replied_to_survey=self.store.is_survey((*mail.in_reply_to, *mail.references)),
-        )
-
-    def _header_hit(self, mail: InboundMail) -> ReferenceHit | None:
-        # In-Reply-To first, then References from the newest back to the thread's root.
-        candidates = [*mail.in_reply_to, *reversed(mail.references)]
-        for message_id in dict.fromkeys(candidates):
-            number = ticket_of_our_message_id(message_id, self.secret, self.settings.domain)
-            if number is not None:
-                ref = self.store.ticket_ref(number)
-                via = "our_message_id"
-            else:
-                ref = self.store.ticket_of_received_message(message_id)
-                via = "stored_message_id"
-            if ref is not None:
-                return ReferenceHit(ticket=ref, via=via, message_id=message_id)
-        return None
-
-    def _render(self, decision: Decision, mail: InboundMail, now: datetime) -> Rendered:
-        """The mail the decision sends, rendered before `apply` writes anything (for a new
-        ticket, under the number `number_for` chose for it)."""
-        number = self.store.number_for(decision)
-        replies = [r for r in (decision.reply, *decision.more_mail) if r is not None]
-        if number is None or not replies:
-            return Rendered(number)
-        render = self._reply_renderer(decision, mail, now)
-        subject = (decision.ticket or decision.new_ticket or mail).subject
-        return Rendered(number, tuple(render(number, subject, reply) for reply in replies))
-
-    def _reply_renderer(
-        self, decision: Decision, mail: InboundMail, now: datetime
-    ) -> Callable[[str, str, Reply], OutgoingMail]:
-        # What we echo of the sender's mail is bounded, so no answer of ours is much larger
-        # than its template: a 3 MB name or 5,000 refused files make a short mail.
-        refused = [shorten(words, ECHO_LINE) for words in decision.refused_words]
-        variables: dict[str, object] = {"customer_name": shorten(mail.from_name, ECHO_NAME),
-                                        "priority": "", "first_response": "",
-                                        "refused": bounded_list(refused, ECHO_REFUSED)}
-        if decision.new_ticket is not None:
-            hours = self.settings.sla_hours[decision.new_ticket.priority]
-            variables["priority"] = str(decision.new_ticket.priority)
-            variables["first_response"] = describe_hours(hours)
-            variables["follows"] = decision.new_ticket.follows or ""
-
-        def render(number: str, ticket_subject: str, reply: Reply) -> OutgoingMail:
-            values = dict(variables)
-            if reply.template == "agent_reply":  # a staff member's emailed answer
-                values.update(customer_name="", body=mail.own_text or mail.text,
-                              agent_name=shorten(mail.from_name, ECHO_NAME)
-                              or mail.from_addr.split("@")[0],
-                              status_line="")
-            return self.renderer.render(
-                reply.template,
-                number=number,
-                queue=reply.queue,
-                queue_address=self.config.queue_address(reply.queue),
-                to=reply.to,
-                ticket_subject=ticket_subject,
-                now=now,
-                in_reply_to=mail.message_id,
-                references=mail.references,
-                auto_submitted=reply.auto_submitted,
-                variables=values,
-            )
-
-        return render

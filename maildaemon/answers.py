@@ -1,0 +1,106 @@
+"""The mail a decision sends, rendered before the worker takes the write lock.
+
+What we echo of the sender's mail is bounded, so no answer of ours is much larger than its
+template: a 3 MB name or 5,000 refused files make a short mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from maildaemon.config import Config
+from maildaemon.domain import Decision, InboundMail, OutgoingMail, PolicySettings, Reply
+from maildaemon.policy.addresses import bounded_list, shorten
+from maildaemon.policy.priority import describe_hours
+from maildaemon.render import Renderer
+from maildaemon.store import Rendered
+
+ECHO_NAME = 100  # characters of a sender's display name in our answers
+ECHO_LINE = 200  # characters of one refused file's line (its name is the sender's)
+ECHO_REFUSED = 10  # refused files listed by name; then "and 4,990 more"
+
+
+class NumberSource(Protocol):
+    def number_for(self, decision: Decision) -> str | None: ...
+
+
+def render_inputs(decision: Decision) -> tuple[object, ...]:
+    """What the rendered mail of a decision depends on, besides the message and `now`.
+
+    Two decisions equal here render the same mail, even when their traces differ (one more
+    acknowledgement counted for the sender changes the trace, not the acknowledgement).
+    """
+    new, joins = decision.new_ticket, decision.ticket
+    return (decision.reply, decision.more_mail, decision.refused_words,
+            None if new is None else (new.subject, new.priority, new.follows),
+            None if joins is None else (joins.number, joins.subject))
+
+
+class Answers:
+    """Renders a decision's replies under the ticket number they are about."""
+
+    def __init__(self, config: Config, settings: PolicySettings, renderer: Renderer,
+                 numbers: NumberSource) -> None:
+        self.config = config
+        self.settings = settings
+        self.renderer = renderer
+        self.store = numbers
+
+    def render(self, decision: Decision, mail: InboundMail, now: datetime,
+                numbers: set[str]) -> Rendered:
+        """The mail the decision sends, rendered before `apply` writes anything (for a new
+        ticket, under the number `number_for` drew for it, never one drawn already for
+        another message of the batch)."""
+        number = self.store.number_for(decision)
+        for _ in range(100):
+            if decision.new_ticket is None or number not in numbers:
+                break
+            number = self.store.number_for(decision)
+        if number is not None and decision.new_ticket is not None:
+            numbers.add(number)
+        replies = [r for r in (decision.reply, *decision.more_mail) if r is not None]
+        if number is None or not replies:
+            return Rendered(number)
+        render = self._reply_renderer(decision, mail, now)
+        subject = (decision.ticket or decision.new_ticket or mail).subject
+        return Rendered(number, tuple(render(number, subject, reply) for reply in replies))
+
+    def _reply_renderer(
+        self, decision: Decision, mail: InboundMail, now: datetime
+    ) -> Callable[[str, str, Reply], OutgoingMail]:
+        # What we echo of the sender's mail is bounded, so no answer of ours is much larger
+        # than its template: a 3 MB name or 5,000 refused files make a short mail.
+        refused = [shorten(words, ECHO_LINE) for words in decision.refused_words]
+        variables: dict[str, object] = {"customer_name": shorten(mail.from_name, ECHO_NAME),
+                                        "priority": "", "first_response": "",
+                                        "refused": bounded_list(refused, ECHO_REFUSED)}
+        if decision.new_ticket is not None:
+            hours = self.settings.sla_hours[decision.new_ticket.priority]
+            variables["priority"] = str(decision.new_ticket.priority)
+            variables["first_response"] = describe_hours(hours)
+            variables["follows"] = decision.new_ticket.follows or ""
+
+        def render(number: str, ticket_subject: str, reply: Reply) -> OutgoingMail:
+            values = dict(variables)
+            if reply.template == "agent_reply":  # a staff member's emailed answer
+                values.update(customer_name="", body=mail.own_text or mail.text,
+                              agent_name=shorten(mail.from_name, ECHO_NAME)
+                              or mail.from_addr.split("@")[0],
+                              status_line="")
+            return self.renderer.render(
+                reply.template,
+                number=number,
+                queue=reply.queue,
+                queue_address=self.config.queue_address(reply.queue),
+                to=reply.to,
+                ticket_subject=ticket_subject,
+                now=now,
+                in_reply_to=mail.message_id,
+                references=mail.references,
+                auto_submitted=reply.auto_submitted,
+                variables=values,
+            )
+
+        return render

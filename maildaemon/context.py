@@ -1,0 +1,88 @@
+"""What `decide()` needs to know of the database about one message, loaded in one place.
+
+The worker loads it twice per message (once to decide and render outside the write lock,
+once inside to check that nothing changed); `maildaemon decide` loads it from a read-only
+database. Both call this class, so what the operator sees is what the worker would do.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from maildaemon.domain import (
+    AttachmentUsage,
+    Context,
+    InboundMail,
+    PolicySettings,
+    ReferenceHit,
+    TicketRef,
+)
+from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
+
+
+class ContextReads(Protocol):
+    """The reads a context needs: a part of `WorkerStore`, which a read-only store has."""
+
+    def received_before(self, message_id: str | None, dedup_key: str) -> bool: ...
+    def ticket_ref(self, number: str) -> TicketRef | None: ...
+    def ticket_of_received_message(self, message_id: str) -> TicketRef | None: ...
+    def is_survey(self, message_ids: tuple[str, ...]) -> bool: ...
+    def recent_autoreplies(self, address: str, now: datetime) -> int: ...
+    def attachment_usage(self, number: str) -> AttachmentUsage: ...
+
+
+def read_secret(data_dir: Path) -> bytes:
+    """The installation's HMAC key if it exists, else a random one, creating nothing.
+
+    Without a key no Message-ID of ours can verify, exactly as with the fresh key a worker
+    would make: a random one answers the same.
+    """
+    key = data_dir / "secret.key"
+    return bytes.fromhex(key.read_text().strip()) if key.is_file() \
+        else secrets.token_bytes(32)
+
+
+class ContextLoader:
+    """Loads the `Context` of a message: duplicates, the ticket it names, rate and quota."""
+
+    def __init__(self, store: ContextReads, settings: PolicySettings, secret: bytes) -> None:
+        self.store = store
+        self.settings = settings
+        self.secret = secret
+
+    def load(self, mail: InboundMail, now: datetime) -> Context:
+        header_hit = self.header_hit(mail)
+        subject_tickets = tuple(
+            ref for ref in (self.store.ticket_ref(n) for n in tokens_in_subject(mail.subject))
+            if ref is not None
+        )
+        named = [t.number for t in subject_tickets] + ([header_hit.ticket.number]
+                                                        if header_hit else [])
+        return Context(
+            already_processed=self.store.received_before(mail.message_id, mail.dedup_key),
+            header_hit=header_hit,
+            subject_tickets=subject_tickets,
+            recent_autoreplies_to_sender=self.store.recent_autoreplies(mail.from_addr, now)
+            if mail.from_addr else 0,
+            attachment_usage={n: self.store.attachment_usage(n) for n in named}
+            if mail.attachments else {},
+            replied_to_survey=self.store.is_survey((*mail.in_reply_to, *mail.references)),
+        )
+
+    def header_hit(self, mail: InboundMail) -> ReferenceHit | None:
+        """In-Reply-To first, then References from the newest back to the thread's root."""
+        candidates = [*mail.in_reply_to, *reversed(mail.references)]
+        for message_id in dict.fromkeys(candidates):
+            number = ticket_of_our_message_id(message_id, self.secret, self.settings.domain)
+            if number is not None:
+                ref = self.store.ticket_ref(number)
+                via = "our_message_id"
+            else:
+                ref = self.store.ticket_of_received_message(message_id)
+                via = "stored_message_id"
+            if ref is not None:
+                return ReferenceHit(ticket=ref, via=via, message_id=message_id)
+        return None
