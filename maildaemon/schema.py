@@ -10,10 +10,33 @@ store/schema.sql (generated, and checked against a fresh database by a test).
 
 from __future__ import annotations
 
+import functools
+import re
+
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("maildaemon")
+NUMBERED = re.compile(r"m(\d+)_")  # every migration's name starts with its number
+
+
+def version_of(names: list[str]) -> int:
+    """The schema version a list of migrations reaches: the number of the highest
+    (m014_raw_messages_by_id: 14); 0 for none, as in a database nothing migrated."""
+    return max((int(found.group(1)) for found in map(NUMBERED.match, names) if found),
+               default=0)
+
+
+@functools.cache
+def code_version() -> int:
+    """The version this code migrates to: every migration is pending on an empty database."""
+    return version_of([m.name for m in migrations.pending(sqlite_utils.Database(memory=True))])
+
+
+def database_version(db: sqlite_utils.Database) -> int:
+    """The schema version the database was migrated to; it only reads (a read-only
+    connection will do), so `decide` can refuse a database it cannot read correctly."""
+    return version_of([m.name for m in migrations.applied(db)])
 
 
 @migrations()

@@ -1,9 +1,9 @@
 """The storage errors callers must handle without naming the backend.
 
-`TEMPORARY_ERRORS`: "try again later" (a locked or unreachable database, a full disk):
-`ingest` exits 75 on them. `is_environment_error`: which of the backend's errors no message
-can cause, for faults.py; a PostgreSQL backend answers for its own errors (SQLSTATE classes
-53 and 57, say) in its own module, and faults.py asks each.
+`TEMPORARY_ERRORS`: "try again later" (a locked or unreachable database, a full disk, a
+schema not migrated yet): every command exits 75 on them. `is_environment_error`: which of
+the backend's errors no message can cause, for faults.py; a PostgreSQL backend answers for
+its own errors (SQLSTATE classes 53 and 57, say) in its own module, and faults.py asks each.
 
 The spool (spool.py) is SQLite too, by design on every node: its errors are classified here
 as well, by the same result codes.
@@ -15,7 +15,13 @@ import sqlite3
 
 from maildaemon.sqlite import TransactionLost
 
-TEMPORARY_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+
+class SchemaTooOld(Exception):
+    """A database that a reader may not migrate (`decide` opens it read-only) is at an older
+    schema than this code reads: every other command migrates it, and then it will do."""
+
+
+TEMPORARY_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError, SchemaTooOld)
 
 # SQLite primary result codes (the low byte of an extended code) that no message can cause.
 SQLITE_ENVIRONMENT_CODES = frozenset({
