@@ -1,80 +1,16 @@
 """The storage behaviour the daemon relies on, written against `TicketStore` only.
 
-The fixture yields each backend; today the SQLite `Store`. A PostgreSQL one is added to
-BACKENDS and these tests run on it unchanged.
+The `ticket_store` fixture (conftest.py) yields each backend; today the SQLite `Store`. A
+PostgreSQL one is added to BACKENDS there and these tests run on it unchanged.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
-import pytest
-
-from maildaemon.domain import (
-    AttachmentUsage,
-    Decision,
-    Event,
-    InboundMail,
-    NewTicket,
-    Outcome,
-    OutgoingMail,
-    Priority,
-    Status,
-)
-from maildaemon.store import Attempt, Rendered, Store, TicketStore, iso
-
-NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-BACKENDS = ["sqlite"]
-
-
-@pytest.fixture(params=BACKENDS)
-def ticket_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TicketStore]:
-    store = Store(tmp_path / "data")
-    yield store
-    store.close()
-
-
-def mail(message_id: str | None = "<first@example.org>", body: str = "My pump stopped.",
-         in_reply_to: tuple[str, ...] = ()) -> InboundMail:
-    return InboundMail(
-        message_id=message_id, dedup_key=f"{message_id}|{body}", from_addr="ann@example.org",
-        from_name="Ann", to=("support@healthsync.com",), cc=(), subject="Pump stopped",
-        date=NOW, in_reply_to=in_reply_to, references=(), loop_headers={},
-        content_type="text/plain", text=body, envelope_sender="ann@example.org",
-        envelope_rcpts=("support@healthsync.com",),
-        raw_sha256=hashlib.sha256(body.encode()).hexdigest(),
-        size=len(body), own_text=body)
-
-
-def opening(inbound: InboundMail) -> Decision:
-    return Decision(
-        outcome=Outcome.NEW_TICKET,
-        new_ticket=NewTicket(queue="support", priority=Priority.MEDIUM,
-                             subject=inbound.subject, requester=inbound.from_addr,
-                             participants=(inbound.from_addr,), related=(),
-                             first_response_due=NOW + timedelta(hours=8)),
-        events=(Event("created", "by mail"),))
-
-
-def reply(number: str, kind: str = "acknowledgement", to: str = "ann@example.org",
-          message_id: str = "<HS-reply@healthsync.com>") -> OutgoingMail:
-    return OutgoingMail(kind=kind, message_id=message_id, mail_from="support@healthsync.com",
-                        rcpt_to=to, subject=f"[{number}] Pump stopped", text="We have it.",
-                        raw=b"Subject: ack\r\n\r\nWe have it.\r\n")
-
-
-def open_ticket(store: TicketStore, inbound: InboundMail, spool_id: str = "s1",
-                mail_out: bool = False) -> str:
-    decision = opening(inbound)
-    with store.transaction():
-        number = store.number_for(decision)
-        assert number is not None
-        rendered = Rendered(number, (reply(number),) if mail_out else ())
-        assert store.apply(decision, inbound, b"raw bytes", spool_id, NOW, rendered) == number
-    return number
+from maildaemon.domain import AttachmentUsage, Decision, Outcome, Status
+from maildaemon.store import Attempt, Rendered, TicketStore, iso
+from tests.backends import NOW, mail, open_ticket, reply
 
 
 def test_a_new_ticket_is_found_by_its_number_and_its_message(ticket_store: TicketStore) -> None:
