@@ -2,7 +2,9 @@
 
 Mail with a Message-ID is recognised on the rows stored under that Message-ID (their dedup
 hash: Message-ID and body); mail without one by the hash of its bytes in the processed
-table. Both through the real worker, spool and SQLite files.
+table. Both through the real worker, spool and SQLite files. The outcomes run on each
+backend (the `storage` fixture, conftest.py); where the hashes are kept and the query
+plans of the check (`sqlite_parts`, `Store`) are SQLite's own.
 """
 
 from __future__ import annotations
@@ -10,22 +12,38 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from maildaemon.config import config_from_dict
+from maildaemon.config import Config, config_from_dict
 from maildaemon.spool import Incoming
-from maildaemon.store import HASHES_UNDER_MESSAGE_ID, KEY_HASH_PROCESSED, Store
+from maildaemon.store import HASHES_UNDER_MESSAGE_ID, KEY_HASH_PROCESSED, Store, open_reads
 from maildaemon.workproc import Parts, worker_parts
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
+def settings(storage: dict[str, Any], tmp_path: Path) -> Config:
+    return config_from_dict({"storage": storage,
+                             "outbound": {"maildir": str(tmp_path / "out")}})
+
+
 @pytest.fixture
-def parts(tmp_path: Path) -> Iterator[Parts]:
-    config = config_from_dict({"storage": {"data_dir": str(tmp_path / "data")},
-                               "outbound": {"maildir": str(tmp_path / "out")}})
+def config(storage: dict[str, Any], tmp_path: Path) -> Config:
+    return settings(storage, tmp_path)
+
+
+@pytest.fixture
+def parts(config: Config) -> Iterator[Parts]:
     made = worker_parts(config, lambda: NOW)
+    yield made
+    made.checkpointer.stop()
+
+
+@pytest.fixture
+def sqlite_parts(tmp_path: Path) -> Iterator[Parts]:
+    made = worker_parts(settings({"data_dir": str(tmp_path / "data")}, tmp_path), lambda: NOW)
     yield made
     made.checkpointer.stop()
 
@@ -49,9 +67,10 @@ def mail(body: str = "The printer is on fire.", message_id: str | None = "<fire@
 
 
 def test_the_same_message_again_is_a_duplicate_found_on_its_message_row(
-        parts: Parts) -> None:
-    assert outcomes(parts, mail(), mail()) == ["new_ticket", "duplicate"]
-    store = parts.worker.store
+        sqlite_parts: Parts) -> None:
+    assert outcomes(sqlite_parts, mail(), mail()) == ["new_ticket", "duplicate"]
+    store = sqlite_parts.worker.store
+    assert isinstance(store, Store)
     keys = store.conn.execute("SELECT key_hash FROM processed").fetchall()
     assert [k[0] for k in keys] == [None, None]  # nothing in the processed table's index
     hashes = store.conn.execute("SELECT dedup_hash FROM messages"
@@ -69,11 +88,11 @@ def test_the_same_bytes_without_a_message_id_are_a_duplicate(parts: Parts) -> No
         "new_ticket", "duplicate"]
 
 
-def test_automatic_mail_delivered_twice_is_recorded_once(parts: Parts) -> None:
+def test_automatic_mail_delivered_twice_is_recorded_once(parts: Parts, config: Config) -> None:
     bounce = mail(body="Out of office.", message_id="<away@example.org>",
                   extra="Auto-Submitted: auto-replied\r\n")
     assert outcomes(parts, bounce, bounce) == ["automatic", "duplicate"]
-    assert len(parts.worker.store.reads.automatic_rows()) == 1
+    assert len(open_reads(config).automatic_rows()) == 1
 
 
 def test_the_duplicate_check_reads_indexes_only(tmp_path: Path) -> None:

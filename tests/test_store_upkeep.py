@@ -1,4 +1,7 @@
-"""The ticket database stays small where it is hot: the rate limit's hour, checkpoints."""
+"""The ticket database stays small where it is hot: the rate limit's hour, checkpoints.
+
+The rate limit is behaviour of the storage interface and runs on each backend (the
+`storage` fixture, conftest.py); the checkpoints are SQLite's own."""
 
 from __future__ import annotations
 
@@ -6,12 +9,13 @@ import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from maildaemon.config import Config, config_from_dict
 from maildaemon.render import Renderer
 from maildaemon.spool import Incoming
 from maildaemon.sqlite import Checkpointer
-from maildaemon.store import Store
+from maildaemon.store import Store, TicketStore, open_reads
 from maildaemon.sweeps import Sweeper
 from maildaemon.worker import load_secret
 from maildaemon.workproc import worker_parts
@@ -19,8 +23,8 @@ from maildaemon.workproc import worker_parts
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
-def installation(tmp_path: Path) -> Config:
-    return config_from_dict({"storage": {"data_dir": str(tmp_path / "data")},
+def installation(storage: dict[str, Any], tmp_path: Path) -> Config:
+    return config_from_dict({"storage": storage,
                              "outbound": {"maildir": str(tmp_path / "out")},
                              "autoreply": {"max_per_hour": 3}})
 
@@ -38,24 +42,21 @@ def new_tickets(config: Config, now: datetime, sender: str, count: int, tag: str
 
 
 def acks_to(config: Config, address: str) -> int:
-    store = Store(config.data_dir)
-    return int(store.conn.execute("SELECT count(*) FROM outbox WHERE rcpt_to = ?",
-                                  (address,)).fetchone()[0])
+    return sum(row["rcpt_to"] == address for row in open_reads(config).outbox_rows(True))
 
 
 def test_the_rate_limit_counts_one_hour_and_the_sweep_forgets_the_rest(
-        tmp_path: Path) -> None:
-    config = installation(tmp_path)
+        storage: dict[str, Any], ticket_store: TicketStore, tmp_path: Path) -> None:
+    config = installation(storage, tmp_path)
     new_tickets(config, T0, "flood@example.org", 5, "first")
     assert acks_to(config, "flood@example.org") == 3  # max_per_hour
     later = T0 + timedelta(minutes=61)
     new_tickets(config, later, "flood@example.org", 1, "later")
     assert acks_to(config, "flood@example.org") == 4  # the first hour is over
-    store = Store(config.data_dir)
-    Sweeper(config, store, Renderer(config.mail.domain, load_secret(config.data_dir))
+    Sweeper(config, ticket_store, Renderer(config.mail.domain, load_secret(config.data_dir))
             ).run(later)
-    kept = store.conn.execute("SELECT at FROM recent_replies").fetchall()
-    assert [r[0] for r in kept] == ["2026-11-28T10:01:00Z"]
+    assert ticket_store.forget_old_replies(later) == 0  # the sweep forgot the first hour
+    assert ticket_store.recent_autoreplies("flood@example.org", later) == 1
     new_tickets(config, later, "flood@example.org", 3, "again")
     assert acks_to(config, "flood@example.org") == 6  # 1 + 2 more in this hour
 
