@@ -5,9 +5,11 @@ from `open_reads`, the factory the commands use, and sees what `ticket_store` co
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 from maildaemon.domain import Attachment, AttachmentVerdict, Decision, Outcome, Status
 from maildaemon.store import Attempt, Rendered, TicketReads, TicketStore, iso
@@ -125,3 +127,23 @@ def test_automatic_mail_outcomes_and_ratings_are_read_back(
     assert ticket_reads.processed_outcome("s3") == ("followup", number)
     assert ticket_reads.ratings() == [
         {"queue": "support", "agent": "bob@healthsync.com", "n": 1, "mean": 2.0, "low": 1}]
+
+
+def test_the_read_commands_know_the_interface_not_the_sqlite_class() -> None:
+    """cli.py, views.py and agent.py get their reads from `open_reads`, typed `TicketReads`:
+    nothing outside the store package imports the SQLite `Reads` or its module."""
+    package = Path(__file__).resolve().parent.parent / "maildaemon"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if package / "store" in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (
+                    node.module == "maildaemon.store.reads"
+                    or any(alias.name == "Reads" for alias in node.names)):
+                found.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert not found, found
+    views = ast.parse((package / "views.py").read_text())
+    assert {alias.name for node in ast.walk(views) if isinstance(node, ast.ImportFrom)
+            and node.module == "maildaemon.store" for alias in node.names} == {
+        "Row", "TicketReads"}
