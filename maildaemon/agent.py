@@ -22,7 +22,14 @@ from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_tr
 from maildaemon.policy.mailbox import is_mailbox
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_of
-from maildaemon.store import Store, TicketCommands, TicketRecord, iso, open_reads
+from maildaemon.store import (
+    OutboxStore,
+    TicketCommands,
+    TicketRecord,
+    iso,
+    open_reads,
+    open_store,
+)
 from maildaemon.sweeps import Sweeper, in_days, timers_of
 from maildaemon.worker import load_secret
 
@@ -84,13 +91,13 @@ def _sweeper(config: Config, store: TicketCommands) -> Sweeper:
     return Sweeper(config, store, Renderer(config.mail.domain, load_secret(config.data_dir)))
 
 
-def _deliver(config: Config, store: Store, now: datetime) -> int:
+def _deliver(config: Config, store: OutboxStore, now: datetime) -> int:
     sender = Sender(store, transport_of(config), config.outbound)
     return sender.deliver_due(now).sent
 
 
 def cmd_sweep(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
+    store = open_store(config)
     now = clock_from(args.now)
     done = _sweeper(config, store).run(now)
     sent = _deliver(config, store, now)
@@ -100,7 +107,7 @@ def cmd_sweep(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
+    store = open_store(config)
     now = clock_from(args.now)
     new = Status(args.status)
     with store.transaction():
@@ -133,7 +140,7 @@ def cmd_reply(config: Config, args: argparse.Namespace) -> int:
     body = _read(args.body_file)
     files = [(clean_filename(Path(f).name, "attachment"), detect_type(data), data)
              for f in args.attach for data in [Path(f).read_bytes()]]
-    store = Store(config.data_dir)
+    store = open_store(config)
     now = clock_from(args.now)
     with store.transaction():
         row = _ticket(store, args.number)
@@ -199,7 +206,7 @@ def reply_recipients(requester: str, participants: list[str], cap: int) -> Reply
 
 
 def cmd_assign(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
+    store = open_store(config)
     with store.transaction():
         row = _ticket(store, args.number)
         if row is None:
@@ -214,7 +221,7 @@ def cmd_assign(config: Config, args: argparse.Namespace) -> int:
 def cmd_note(config: Config, args: argparse.Namespace) -> int:
     """An internal note: stored as an event on the ticket, never emailed."""
     text = _read(args.body_file)
-    store = Store(config.data_dir)
+    store = open_store(config)
     with store.transaction():
         row = _ticket(store, args.number)
         if row is None:

@@ -41,7 +41,7 @@ from maildaemon.ingest import Ingest, split_recipients
 from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
 from maildaemon.sender import Sender, transport_of
 from maildaemon.spool import Spool
-from maildaemon.store import TEMPORARY_ERRORS, Store, TicketReads, open_reads
+from maildaemon.store import TEMPORARY_ERRORS, TicketReads, open_reads, open_store
 from maildaemon.views import ticket_json, ticket_text
 from maildaemon.worker import Worker, load_secret
 
@@ -278,7 +278,7 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
                   "; exit 75 so that the MTA keeps the message" if from_mta else "")
         return EX_TEMPFAIL if from_mta else EX_USAGE
     spool = Spool(config.data_dir, config.spool.max_attempts)
-    store = Store(config.data_dir)
+    store = open_store(config)
     fixed = clock_from(args.now) if args.now else None
 
     def clock() -> datetime:
@@ -286,7 +286,7 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
 
     started = time.perf_counter()  # the pool's start-up counts too
     ingest = Ingest(config, spool, Worker(config, spool, store, clock),
-                    Sender(Store(config.data_dir), transport_of(config),
+                    Sender(open_store(config), transport_of(config),
                            config.outbound), clock, len(args.files))
     status = EX_OK
     outcomes: Counter[str] = Counter()
@@ -295,7 +295,7 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         if result is not None:
             outcome, number, detail = result.outcome, result.ticket, result.detail
         else:
-            outcome, number, detail = _wait_for_daemon(store.reads, spool_id)
+            outcome, number, detail = _wait_for_daemon(open_reads(config), spool_id)
         print(f"{name}: {outcome} {number or '-'} (spool {spool_id})"
               + (f": {detail}" if outcome in ("held", "pending") else ""))
         outcomes[outcome] += 1
@@ -319,7 +319,7 @@ def _wait_for_daemon(reads: TicketReads, spool_id: str) -> tuple[str, str | None
 
 
 def cmd_flush(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.data_dir)
+    store = open_store(config)
     sender = Sender(store, transport_of(config), config.outbound)
     sender.release_stale_leases()
     report = sender.deliver_due(utc_now(), everything=True)

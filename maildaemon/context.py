@@ -10,28 +10,10 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
-from maildaemon.domain import (
-    AttachmentUsage,
-    Context,
-    InboundMail,
-    PolicySettings,
-    ReferenceHit,
-    TicketRef,
-)
+from maildaemon.domain import Context, InboundMail, PolicySettings, ReferenceHit
 from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
-
-
-class ContextReads(Protocol):
-    """The reads a context needs: a part of `WorkerStore`, which a read-only store has."""
-
-    def received_before(self, message_id: str | None, dedup_key: str) -> bool: ...
-    def ticket_ref(self, number: str) -> TicketRef | None: ...
-    def ticket_of_received_message(self, message_id: str) -> TicketRef | None: ...
-    def is_survey(self, message_ids: tuple[str, ...]) -> bool: ...
-    def recent_autoreplies(self, address: str, now: datetime) -> int: ...
-    def attachment_usage(self, number: str) -> AttachmentUsage: ...
+from maildaemon.store.interface import ContextReads
 
 
 def read_secret(data_dir: Path) -> bytes:

@@ -24,7 +24,8 @@ from maildaemon.ingest import split_recipients
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import STEPS, decide
 from maildaemon.policy.followup import outbound_subject
-from maildaemon.store.readonly import NoDatabase, ReadOnlyStore
+from maildaemon.store import ReadOnlyTickets, open_readonly
+from maildaemon.store.readonly import NoDatabase
 from maildaemon.worker import policy_settings
 
 EX_OK, EX_USAGE, EX_CONFIG = 0, 2, 78
@@ -49,7 +50,7 @@ def cmd_decide(config: Config, args: argparse.Namespace) -> int:
         return EX_USAGE
     raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     try:
-        store = ReadOnlyStore(config.data_dir)
+        store = open_readonly(config)
     except NoDatabase as exc:
         print(f"maildaemon: {exc}; nothing decided (check --config)", file=sys.stderr)
         return EX_CONFIG
@@ -62,7 +63,7 @@ def cmd_decide(config: Config, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def explain(config: Config, store: ReadOnlyStore, raw: bytes, sender: str | None,
+def explain(config: Config, store: ReadOnlyTickets, raw: bytes, sender: str | None,
             rcpts: tuple[str, ...], now: datetime) -> dict[str, Any]:
     """The decision on `raw` against the database as it is, as plain data."""
     settings = policy_settings(config)

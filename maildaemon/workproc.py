@@ -38,7 +38,7 @@ from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_of
 from maildaemon.spool import Spool
 from maildaemon.sqlite import Checkpointer
-from maildaemon.store import Store
+from maildaemon.store import open_store, open_worker_stores
 from maildaemon.supervisor import Heartbeat, heartbeat_path
 from maildaemon.sweeps import Sweeper
 from maildaemon.worker import Worker, load_secret
@@ -48,13 +48,6 @@ log = logging.getLogger("maildaemon.workproc")
 POLL_SECONDS = 5.0
 WORKER_STOP_SECONDS = 10.0
 WORKER_NICENESS = 10
-# 64 MiB of page cache for the ticket database (SQLite's default is 2): lookups and inserts
-# under random keys (ticket numbers, Message-IDs) into a large database re-read fewer index
-# pages (a few percent on the million-ticket benchmark over 32 MiB; 256-512 MiB measured no
-# better). It fills only as a large database is used; message bytes of 1 MB and more never pass
-# through it. The spool's connections keep the small default: their pages are mostly
-# message bytes.
-WORKER_CACHE_KIB = 65536
 # After a disk, lock or I/O error: wait 0.5 s, doubling to 15 s while it lasts. A locked
 # database already costs its busy timeout (30 s) per try, so this mostly paces a full disk.
 BACKOFF_FIRST_SECONDS = 0.5
@@ -96,10 +89,9 @@ def worker_parts(config: Config, clock: Callable[[], datetime]) -> Parts:
     spool = Spool(data_dir, config.spool.max_attempts, synchronous="NORMAL")
     checkpointer = Checkpointer([spool.path, data_dir / "maildaemon.sqlite3"])
     checkpointer.take_over(spool.conn)
-    worker = Worker(config, spool, Store(data_dir, cache_kib=WORKER_CACHE_KIB,
-                                         checkpointer=checkpointer), clock)
-    sender = Sender(Store(data_dir, synchronous="NORMAL", checkpointer=checkpointer),
-                    transport_of(config), config.outbound)
+    worker_store, sender_store = open_worker_stores(config, checkpointer)
+    worker = Worker(config, spool, worker_store, clock)
+    sender = Sender(sender_store, transport_of(config), config.outbound)
     return Parts(spool, worker, sender, checkpointer)
 
 
@@ -209,7 +201,7 @@ class WorkerProcess:
         """The lifecycle sweep, on its own connection (it runs in the scheduler's thread)."""
         try:
             if self.sweeper is None:
-                self.sweeper = Sweeper(self.config, Store(self.config.data_dir),
+                self.sweeper = Sweeper(self.config, open_store(self.config),
                                        Renderer(self.config.mail.domain,
                                                 load_secret(self.config.data_dir)))
             done = self.sweeper.run(self.clock())

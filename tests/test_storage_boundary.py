@@ -111,3 +111,18 @@ def test_each_storage_module_imports_first() -> None:
         done = subprocess.run([sys.executable, "-c", f"import {module}"],
                               capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 0, f"import {module}: {done.stderr[-400:]}"
+
+
+def test_only_the_store_package_picks_the_backend() -> None:
+    """Outside maildaemon/store/, stores come from backend.py's open_* functions, typed by
+    the interfaces: no module names the SQLite classes, so a second backend is one branch
+    in backend.py, not an edit in every command."""
+    sqlite_classes = {"Store", "ReadOnlyStore", "Reads"}
+    found = []
+    for path in outside_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "maildaemon.store"):
+                found += [f"{path.relative_to(PACKAGE)}:{node.lineno} {a.name}"
+                          for a in node.names if a.name in sqlite_classes]
+    assert not found, f"SQLite store classes outside maildaemon/store/: {found}"

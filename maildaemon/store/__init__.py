@@ -1,15 +1,17 @@
 """The ticket database: one module per table or concern, the SQLite `Store` composing
 them, `TicketStore` and `TicketReads`, the interfaces the rest of the daemon is typed
-against, and `open_reads`, where the read side's backend is chosen.
+against, and backend.py's `open_*`, where the backend is chosen.
 
 Re-exports what callers imported from the former `maildaemon/store.py`.
 """
 
-from maildaemon.store.backend import open_reads
+from maildaemon.store.backend import open_readonly, open_reads, open_store, open_worker_stores
 from maildaemon.store.dedup import HASHES_UNDER_MESSAGE_ID, KEY_HASH_PROCESSED, key_hash
 from maildaemon.store.errors import TEMPORARY_ERRORS
 from maildaemon.store.interface import (
+    ContextReads,
     OutboxStore,
+    ReadOnlyTickets,
     Row,
     TicketCommands,
     TicketReads,
@@ -28,6 +30,7 @@ from maildaemon.store.upkeep import RATE_WINDOW
 
 __all__ = ["EVENTS_OF_TICKET", "HASHES_UNDER_MESSAGE_ID", "KEY_HASH_PROCESSED",
            "LAST_RECEIVED_MESSAGE_ID", "MESSAGES_OF_TICKET", "RATE_WINDOW", "TEMPORARY_ERRORS",
-           "Attempt", "Leased", "OutboxStore", "Rendered", "Row", "Store", "TicketCommands",
+           "Attempt", "ContextReads", "Leased", "OutboxStore", "ReadOnlyTickets", "Rendered",
+           "Row", "Store", "TicketCommands",
            "TicketReads", "TicketRecord", "TicketStore", "WorkerStore", "iso", "key_hash",
-           "open_reads", "parse_iso"]
+           "open_readonly", "open_reads", "open_store", "open_worker_stores", "parse_iso"]
