@@ -125,6 +125,16 @@ class LifecycleSection:
 
 
 @dataclass(frozen=True)
+class NotificationsSection:
+    # A customer's files up to this size in all are attached to the team's notification;
+    # beyond it the notification names the `maildaemon attachment` commands instead.
+    max_attached_bytes: int = 5 * MIB
+    # The daily digest per team: "HH:MM" in `digest_timezone` (an IANA name); "" is off.
+    digest_at: str = ""
+    digest_timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class Config:
     mail: MailSection = field(default_factory=MailSection)
     queues: dict[str, str] = field(
@@ -140,6 +150,9 @@ class Config:
     spool: SpoolSection = field(default_factory=SpoolSection)
     lifecycle: LifecycleSection = field(default_factory=LifecycleSection)
     attachments: AttachmentsSection = field(default_factory=AttachmentsSection)
+    # queue -> the internal addresses notified of its tickets; "default" for the others.
+    teams: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    notifications: NotificationsSection = field(default_factory=NotificationsSection)
     source: str = "<defaults>"
 
     @property
@@ -149,6 +162,10 @@ class Config:
     @property
     def maildir(self) -> Path:
         return Path(self.outbound.maildir).resolve()
+
+    def team_of(self, queue: str) -> tuple[str, ...]:
+        """Who is notified of a queue's tickets: its team, else the default team."""
+        return self.teams.get(queue) or self.teams.get("default", ())
 
     def queue_address(self, queue: str) -> str:
         for local, name in self.queues.items():
@@ -190,6 +207,8 @@ def config_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
             raise ConfigError(f"{source}: [{section}] must be a table")
         if section == "queues":
             values["queues"] = _queues(body, source)
+        elif section == "teams":
+            values["teams"] = _teams(body, source)
         else:
             values[section] = _section(hints[section], section, body, source)
     config = Config(**values)
@@ -206,6 +225,16 @@ def _queues(body: dict[str, Any], source: str) -> dict[str, str]:
         if "@" in local or not local:
             raise ConfigError(f"{source}: [queues] key {local!r} must be a bare local part")
     return {local.lower(): name for local, name in body.items()}
+
+
+def _teams(body: dict[str, Any], source: str) -> dict[str, tuple[str, ...]]:
+    teams: dict[str, tuple[str, ...]] = {}
+    for queue, addresses in body.items():
+        if not isinstance(addresses, list) or not all(
+                isinstance(a, str) and "@" in a for a in addresses):
+            raise ConfigError(f"{source}: [teams] {queue} must be a list of addresses")
+        teams[queue] = tuple(dict.fromkeys(a.strip().lower() for a in addresses))
+    return teams
 
 
 def _section(cls: type, name: str, body: dict[str, Any], source: str) -> Any:
@@ -282,6 +311,11 @@ def _validate(config: Config) -> None:
     for kind in files.allowed_types:
         if "/" not in kind:
             raise ConfigError(f"{src}: attachments.allowed_types: {kind!r} is not a MIME type")
+    for queue in config.teams:
+        if queue != "default" and queue not in queues:
+            raise ConfigError(f"{src}: [teams] names {queue!r}, which is not in [queues]")
+    if config.notifications.max_attached_bytes < 0:
+        raise ConfigError(f"{src}: notifications.max_attached_bytes must not be negative")
     if config.autoreply.max_per_hour < 0:
         raise ConfigError(f"{src}: autoreply.max_per_hour must not be negative")
 

@@ -51,6 +51,9 @@ class Outcome(StrEnum):
     FOLLOWUP = "followup"
     AUTOMATIC_ON_TICKET = "automatic_on_ticket"
     AUTOMATIC = "automatic"
+    AGENT_ANSWER = "agent_answer"  # an agent's mail to a ticket's reply address
+    AGENT_COMMENT = "agent_comment"  # to its comment address (or #note-only): internal
+    AGENT_REFUSED = "agent_refused"  # to a reply address whose tag is not the sender's
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,31 @@ class TicketRef:
 
 
 @dataclass(frozen=True)
+class AgentAddress:
+    """A per-ticket reply address among the envelope recipients, as context.py read it.
+
+    `queue+HS-123456-<tag>@domain` answers the customer, `...-<tag>-comment@domain` is an
+    internal note (policy/replyaddress.py). The tag is an HMAC over the ticket, the agent's
+    address and the kind, with the installation's key: `made_for` is the team address it
+    verifies for (None when it verifies for none), to be compared with the From address.
+    """
+
+    number: str
+    comment: bool
+    ticket: TicketRef | None  # None: no such ticket
+    made_for: str | None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """One `#command` line of an agent's mail and what became of it, for the confirmation."""
+
+    line: str
+    applied: bool
+    detail: str
+
+
+@dataclass(frozen=True)
 class ReferenceHit:
     """A ticket found through a message header, and how."""
 
@@ -145,6 +173,8 @@ class Context:
     attachment_usage: dict[str, AttachmentUsage] = field(default_factory=dict)
     # The message answers a satisfaction survey we sent (In-Reply-To/References).
     replied_to_survey: bool = False
+    # The message was sent to a per-ticket reply address (agents' answers and comments).
+    agent_address: AgentAddress | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +205,8 @@ class PolicySettings:
     # Addresses of an opening mail that become participants (the requester first).
     max_participants: int = 20
     dmarc_trust: DmarcTrust = field(default_factory=DmarcTrust)
+    # queue -> addresses notified of its tickets ("default": every other queue).
+    teams: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -246,6 +278,18 @@ class Decision:
     attachments: tuple[AttachmentVerdict, ...] = ()
     more_mail: tuple[Reply, ...] = ()  # besides `reply`: a survey when the ticket closes
     rating: tuple[int, str] | None = None
+    # An agent's mail (AGENT_ANSWER, AGENT_COMMENT): who, what the customer receives (own
+    # text without the command lines; empty: nothing is relayed), the internal note, and
+    # each command line's fate; the changes they make are `new_status` and these.
+    agent: str | None = None
+    agent_text: str = ""
+    note: str = ""
+    commands: tuple[CommandResult, ...] = ()
+    new_priority: Priority | None = None
+    assignee: str | None = None
+    # What the ticket's team is told of (notifications.py): "new_ticket", "customer_reply",
+    # "reopened", "escalated", "refused_tag"; empty for automatic mail, always.
+    notify: tuple[str, ...] = ()
 
     @property
     def trace(self) -> tuple[str, ...]:
