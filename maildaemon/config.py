@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo
 
 from maildaemon.domain import DEFAULT_ALLOWED, MIB
 from maildaemon.resources import shipped_file
@@ -316,8 +318,22 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{src}: [teams] names {queue!r}, which is not in [queues]")
     if config.notifications.max_attached_bytes < 0:
         raise ConfigError(f"{src}: notifications.max_attached_bytes must not be negative")
+    _validate_digest(config.notifications, src)
     if config.autoreply.max_per_hour < 0:
         raise ConfigError(f"{src}: autoreply.max_per_hour must not be negative")
+
+
+def _validate_digest(notes: NotificationsSection, src: str) -> None:
+    """The daily digest's time ("HH:MM" or "" for off) and its IANA time zone."""
+    if notes.digest_at and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", notes.digest_at):
+        raise ConfigError(f"{src}: notifications.digest_at must be a time of day as HH:MM"
+                          f" (e.g. \"08:00\") or \"\" for no digest, not {notes.digest_at!r}")
+    try:
+        ZoneInfo(notes.digest_timezone)
+    except (ValueError, KeyError, OSError):  # not found: KeyError; a directory: OSError
+        raise ConfigError(f"{src}: notifications.digest_timezone {notes.digest_timezone!r}"
+                          " is not a known time zone (an IANA name such as"
+                          " \"Europe/Berlin\")") from None
 
 
 def describe(config: Config) -> dict[str, Any]:

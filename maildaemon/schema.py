@@ -442,3 +442,21 @@ def m018_outbox_cc_tos(db: sqlite_utils.Database) -> None:
     # envelope recipients of one relay transaction. One row per participant made a reply to
     # a 10,000-address ticket into 10,000 deliveries of the same bytes. A JSON list.
     db.execute("ALTER TABLE outbox ADD COLUMN cc_tos TEXT NOT NULL DEFAULT '[]'")
+
+
+@migrations()
+def m019_digests(db: sqlite_utils.Database) -> None:
+    # The daily digest: the last day each team address received it, so that a job run
+    # twice in a day (a restart just after the hour, `maildaemon digest` by hand) queues
+    # nothing twice. One row per team and address, moved forward: it never grows.
+    db.executescript(
+        """
+        CREATE TABLE digests (
+            team TEXT NOT NULL,
+            address TEXT NOT NULL,
+            day TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (team, address)
+        );
+        """
+    )

@@ -32,6 +32,7 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from maildaemon.config import Config
+from maildaemon.digest import Digests, digest_trigger, past_digest_time
 from maildaemon.faults import EnvironmentFault, describe, is_environment_fault
 from maildaemon.files import remove_stale_temporaries
 from maildaemon.render import Renderer
@@ -143,6 +144,7 @@ class WorkerProcess:
         self.spool = self.parts.spool
         self.sender = self.parts.sender
         self.sweeper: Sweeper | None = None
+        self.digests: Digests | None = None
         self.wake = threading.Event()
         self.stop = threading.Event()
         self.delivery = DeliveryThread(self.sender, clock, self.stop)
@@ -179,6 +181,8 @@ class WorkerProcess:
         scheduler.add_job(self._sweep, "interval", seconds=self.config.lifecycle.sweep_seconds,
                           id="sweep", coalesce=True, max_instances=1,
                           next_run_time=datetime.now(UTC))
+        if self.config.notifications.digest_at:
+            self._schedule_digest(scheduler)
         scheduler.start()
         code = 0
         try:
@@ -210,6 +214,29 @@ class WorkerProcess:
                 self.delivery.wake()
         except Exception:
             log.exception("sweep failed; the next one retries (timers are in the database)")
+
+    def _schedule_digest(self, scheduler: BackgroundScheduler) -> None:
+        """The daily digest at its time; and now, if that time has passed today and the
+        digest may not have gone out (the day claimed per address stops a second one)."""
+        notes = self.config.notifications
+        first: dict[str, datetime] = {}  # one job, so never two runs at once
+        if past_digest_time(self.clock(), notes.digest_at, notes.digest_timezone):
+            first["next_run_time"] = datetime.now(UTC)
+        scheduler.add_job(self._digest, digest_trigger(notes.digest_at, notes.digest_timezone),
+                          id="digest", coalesce=True, max_instances=1, misfire_grace_time=3600,
+                          **first)
+
+    def _digest(self) -> None:
+        """Each team's digest for today, on its own connection (a scheduler thread)."""
+        try:
+            if self.digests is None:
+                self.digests = Digests(self.config, open_store(self.config))
+            queued = [o for o in self.digests.run(self.clock()) if o.result == "queued"]
+            if queued:
+                log.info("digest: %d queued", len(queued))
+                self.delivery.wake()
+        except Exception:
+            log.exception("digest failed; a restart or `maildaemon digest` sends it today")
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()

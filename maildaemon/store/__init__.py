@@ -23,14 +23,15 @@ from maildaemon.store.messages import (
     LAST_RECEIVED_MESSAGE_ID,
     MESSAGES_OF_TICKET,
 )
-from maildaemon.store.records import Attempt, Leased, Rendered, TicketRecord
+from maildaemon.store.records import Attempt, Leased, OpenTicket, Rendered, TicketRecord
 from maildaemon.store.sqlite_store import Store
 from maildaemon.store.stamps import iso, parse_iso
 from maildaemon.store.upkeep import RATE_WINDOW
 
 __all__ = ["EVENTS_OF_TICKET", "HASHES_UNDER_MESSAGE_ID", "KEY_HASH_PROCESSED",
            "LAST_RECEIVED_MESSAGE_ID", "MESSAGES_OF_TICKET", "RATE_WINDOW", "TEMPORARY_ERRORS",
-           "Attempt", "ContextReads", "Leased", "OutboxStore", "ReadOnlyTickets", "Rendered",
+           "Attempt", "ContextReads", "Leased", "OpenTicket", "OutboxStore", "ReadOnlyTickets",
+           "Rendered",
            "Row", "Store", "TicketCommands",
            "TicketReads", "TicketRecord", "TicketStore", "WorkerStore", "iso", "key_hash",
            "open_readonly", "open_reads", "open_store", "open_worker_stores", "parse_iso"]

@@ -26,13 +26,7 @@ from maildaemon.domain import (
     Status,
     TicketRef,
 )
-from maildaemon.store.records import (
-    Attempt,
-    Leased,
-    Rendered,
-    TicketBrief,
-    TicketRecord,
-)
+from maildaemon.store.records import Attempt, Leased, OpenTicket, Rendered, TicketRecord
 
 
 class ContextReads(Protocol):
@@ -62,8 +56,6 @@ class WorkerStore(ContextReads, Protocol):
     def number_for(self, decision: Decision) -> str | None: ...
     def apply(self, decision: Decision, mail: InboundMail, raw: bytes, spool_id: str,
               now: datetime, rendered: Rendered) -> str | None: ...
-    # The team notification's view of a ticket (notifications.py), read before the lock.
-    def ticket_brief(self, number: str, last: int) -> TicketBrief | None: ...
 
 
 class TicketCommands(Protocol):
@@ -83,6 +75,12 @@ class TicketCommands(Protocol):
     def assign(self, ticket_id: int, agent: str) -> None: ...
     def add_event(self, ticket_id: int, stamp: str, type_: str, detail: str) -> None: ...
     def enqueue(self, ticket_id: int, out: OutgoingMail, stamp: str) -> None: ...
+    # The daily digest (digest.py): open tickets of some queues, a day claimed per team
+    # address, mail queued on no ticket.
+    def open_tickets(self, queues: Sequence[str],
+                     limit: int) -> tuple[int, list[OpenTicket]]: ...
+    def claim_digest(self, team: str, address: str, day: str, stamp: str) -> bool: ...
+    def enqueue_unticketed(self, out: OutgoingMail, stamp: str) -> None: ...
 
 
 class OutboxStore(Protocol):

@@ -35,6 +35,14 @@ CREATE TABLE automatic_mail (
     spool_id TEXT NOT NULL
     , raw_id INTEGER, dedup_hash INTEGER);
 
+CREATE TABLE digests (
+    team TEXT NOT NULL,
+    address TEXT NOT NULL,
+    day TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    PRIMARY KEY (team, address)
+);
+
 CREATE TABLE events (
     id INTEGER PRIMARY KEY,
     ticket_id INTEGER NOT NULL REFERENCES tickets(id),
