@@ -10,9 +10,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from maildaemon.agentanswers import AGENT_OUTCOMES, agent_inputs, render_agent_mail
 from maildaemon.config import Config
 from maildaemon.domain import Decision, InboundMail, OutgoingMail, PolicySettings, Reply
+from maildaemon.notifications import BriefSource, TeamNotifications
 from maildaemon.policy.addresses import bounded_list, shorten
 from maildaemon.policy.priority import describe_hours
 from maildaemon.render import Renderer
@@ -23,7 +23,7 @@ ECHO_LINE = 200  # characters of one refused file's line (its name is the sender
 ECHO_REFUSED = 10  # refused files listed by name; then "and 4,990 more"
 
 
-class NumberSource(Protocol):
+class NumberSource(BriefSource, Protocol):
     def number_for(self, decision: Decision) -> str | None: ...
 
 
@@ -34,10 +34,15 @@ def render_inputs(decision: Decision) -> tuple[object, ...]:
     acknowledgement counted for the sender changes the trace, not the acknowledgement).
     """
     new, joins = decision.new_ticket, decision.ticket
+    # The team's notifications also show the ticket's state and the message's files.
+    notified = () if not decision.notify else (
+        decision.notify, decision.new_status, decision.new_priority,
+        None if joins is None else (joins.status, joins.queue, joins.participants),
+        None if new is None else (new.queue, new.first_response_due, new.participants),
+        tuple((v.candidate.sha256, v.reason) for v in decision.attachments))
     return (decision.reply, decision.more_mail, decision.refused_words,
             None if new is None else (new.subject, new.priority, new.follows),
-            None if joins is None else (joins.number, joins.subject),
-            agent_inputs(decision))
+            None if joins is None else (joins.number, joins.subject), notified)
 
 
 class Answers:
@@ -49,6 +54,7 @@ class Answers:
         self.settings = settings
         self.renderer = renderer
         self.store = numbers
+        self.notifications = TeamNotifications(config, renderer, numbers)
 
     def render(self, decision: Decision, mail: InboundMail, now: datetime,
                 numbers: set[str]) -> Rendered:
@@ -63,11 +69,13 @@ class Answers:
         if number is not None and decision.new_ticket is not None:
             numbers.add(number)
         replies = [r for r in (decision.reply, *decision.more_mail) if r is not None]
-        if number is None or not replies:
+        team = self.notifications.render(decision, mail, now, number) if number else ()
+        if number is None or not (replies or team):
             return Rendered(number)
         render = self._reply_renderer(decision, mail, now)
         subject = (decision.ticket or decision.new_ticket or mail).subject
-        return Rendered(number, tuple(render(number, subject, reply) for reply in replies))
+        return Rendered(number, (*(render(number, subject, reply) for reply in replies),
+                                 *team))
 
     def _reply_renderer(
         self, decision: Decision, mail: InboundMail, now: datetime
@@ -85,9 +93,6 @@ class Answers:
             variables["follows"] = decision.new_ticket.follows or ""
 
         def render(number: str, ticket_subject: str, reply: Reply) -> OutgoingMail:
-            if decision.outcome in AGENT_OUTCOMES:  # agents' mail to a reply address
-                return render_agent_mail(self.renderer, self.config, decision, mail, now,
-                                         number, ticket_subject, reply)
             values = dict(variables)
             if reply.template == "agent_reply":  # a staff member's emailed answer
                 values.update(customer_name="", body=mail.own_text or mail.text,

@@ -23,7 +23,7 @@ from maildaemon.resources import shipped_dir
 
 TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed",
              "agent_reply", "survey", "status_waiting", "status_on_hold", "status_resolved",
-             "status_closed", "status_reopened", "agent_confirmation", "agent_refused",
+             "status_closed", "status_reopened", "team_notification",
              "team_digest")
 
 
@@ -60,7 +60,11 @@ class Renderer:
         variables: dict[str, Any] | None = None,
         cc: list[str] | None = None,
         files: list[tuple[str, str, bytes]] | None = None,
+        reply_to: str | None = None,
+        kind: str | None = None,
     ) -> OutgoingMail:
+        """`reply_to`: where answers go instead of From (a team notification's per-ticket
+        reply address); `kind`: the outbox row's kind when it is not the template's name."""
         subject = outbound_subject(number, ticket_subject)
         values = {
             "number": number,
@@ -81,6 +85,7 @@ class Renderer:
             text_header("Subject", subject),
             fold("Date", format_datetime(now)),
             fold("Message-ID", message_id),
+            *([fold("Reply-To", reply_to)] if reply_to else []),
         ]
         if in_reply_to:
             headers.append(fold("In-Reply-To", in_reply_to))
@@ -90,7 +95,7 @@ class Renderer:
         # Exchange and Outlook: do not answer this with an out-of-office reply.
         headers.append("X-Auto-Response-Suppress: All")
         return OutgoingMail(
-            kind=template,
+            kind=kind or template,
             message_id=message_id,
             mail_from=queue_address,
             rcpt_to=to,
@@ -128,9 +133,20 @@ def sample_variables() -> dict[str, Any]:
             "body": "Could you send us the log file?\n\nThanks", "agent_name": "Sam",
             "status_line": "we are waiting for your answer",
             "status_words": "resolved", "note": "", "follows": "HS-000001",
-            "applied": ["#status resolved"], "fate": "Your text was sent to the customer.",
-            "not_applied": ["#frobnicate: unknown command"],
-            **digest_samples()}
+            **notification_samples(), **digest_samples()}
+
+
+def notification_samples() -> dict[str, Any]:
+    """The variables of team_notification (notifications.py fills them in)."""
+    return {"kinds": "New ticket", "customer": "alice@example.org", "about": "Pump stopped",
+            "customer_text": "My pump stopped.", "status": "new",
+            "due": "2026-12-01 09:00 UTC", "tier": "free",
+            "reply_address": "support+HS-000001-abcdefghijklmnop@healthsync.com",
+            "comment_address": "support+HS-000001-abcdefghijklmnop-comment@healthsync.com",
+            "recent": [{"sender": "alice@example.org", "at": "2026-11-30 08:00 UTC",
+                        "text": "It beeps."}],
+            "attached": ["pump.pdf"],
+            "listed": ["video.mp4: maildaemon attachment HS-000001 2 --output ."]}
 
 
 def digest_samples() -> dict[str, Any]:

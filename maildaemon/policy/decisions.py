@@ -33,6 +33,7 @@ from maildaemon.policy.steps import note
 
 LEFT_OUT_LISTED = 10  # addresses named in the event for those not made participants
 STORED_SUBJECT = 1000  # characters of the subject kept on the ticket row
+REOPENS = {Status.RESOLVED, Status.CLOSED}  # a reply to these opening it again is news
 
 
 def mailable(address: str, notes: list[TraceLine]) -> bool:
@@ -68,9 +69,19 @@ def judge_files(mail: InboundMail, usage: AttachmentUsage, settings: PolicySetti
     return verdicts
 
 
+def team_hears_of(ticket: TicketRef, new_status: Status | None) -> tuple[str, ...]:
+    """What a participant's message on `ticket` tells its team: that a finished ticket
+    opened again, else that the customer wrote. (Only people's mail comes here: automatic
+    mail, duplicates and staff answers are decided elsewhere and notify nobody.)"""
+    if new_status == Status.OPEN and ticket.status in REOPENS:
+        return ("reopened",)
+    return ("customer_reply",)
+
+
 def followup(mail: InboundMail, ctx: Context, settings: PolicySettings, ticket: TicketRef,
              new_status: Status | None, event_type: str, notes: list[TraceLine]) -> Decision:
-    """The message joins `ticket`; the sender is told it was received (unless limited)."""
+    """The message joins `ticket`; the sender is told it was received (unless limited),
+    and the ticket's team is told of it."""
     events = [Event(event_type, f"reply from {mail.from_addr}")]
     files = judge_files(mail, ctx.attachment_usage.get(ticket.number, AttachmentUsage()),
                         settings, events)
@@ -84,6 +95,7 @@ def followup(mail: InboundMail, ctx: Context, settings: PolicySettings, ticket: 
         reply=reply,
         events=tuple(events),
         attachments=files,
+        notify=team_hears_of(ticket, new_status),
     )
 
 
@@ -157,4 +169,4 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
     )
     reply = reply_or_limit(mail, ctx, settings, "ack", queue, notes)
     return Decision(Outcome.NEW_TICKET, new_ticket=new, reply=reply, events=tuple(events),
-                    attachments=files)
+                    attachments=files, notify=("new_ticket",))

@@ -26,7 +26,14 @@ from maildaemon.domain import (
     Status,
     TicketRef,
 )
-from maildaemon.store.records import Attempt, Leased, OpenTicket, Rendered, TicketRecord
+from maildaemon.store.records import (
+    Attempt,
+    Leased,
+    OpenTicket,
+    Rendered,
+    TicketBrief,
+    TicketRecord,
+)
 
 
 class ContextReads(Protocol):
@@ -56,6 +63,8 @@ class WorkerStore(ContextReads, Protocol):
     def number_for(self, decision: Decision) -> str | None: ...
     def apply(self, decision: Decision, mail: InboundMail, raw: bytes, spool_id: str,
               now: datetime, rendered: Rendered) -> str | None: ...
+    # The team notification's view of a ticket (notifications.py), read before the lock.
+    def ticket_brief(self, number: str, last: int) -> TicketBrief | None: ...
 
 
 class TicketCommands(Protocol):

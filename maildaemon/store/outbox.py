@@ -13,13 +13,17 @@ from maildaemon.policy.mailbox import is_mailbox, mailbox_problem
 from maildaemon.store.messages import insert_outbound
 from maildaemon.store.records import Attempt, Leased
 
+TEAM_MAIL = "notify_"  # the kinds of our notifications to a ticket's team
+
 
 def enqueue(conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail, stamp: str) -> None:
     """The outbox row, its bytes and the outbound message on the ticket.
 
     A primary recipient that is not a mailbox is stored as a failed row, with the reason
     `outbox ls` shows, instead of being handed to a relay; a copied one that is not a
-    mailbox is left out of the envelope (the sender checks each again).
+    mailbox is left out of the envelope (the sender checks each again). A notification to
+    the ticket's team is neither a message of the conversation (it would fill `show` and
+    the next notification's "last messages") nor an answer counted against a rate limit.
     """
     if out.kind == "survey":
         conn.execute("INSERT OR IGNORE INTO surveys VALUES (?, ?)", (out.message_id, ticket_id))
@@ -34,6 +38,8 @@ def enqueue(conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail, stamp: 
     )
     conn.execute("INSERT INTO outbox_raw (outbox_id, raw) VALUES (?, ?)",
                  (cursor.lastrowid, out.raw))
+    if out.kind.startswith(TEAM_MAIL):
+        return
     reached = [] if problem else [out.rcpt_to, *copies]
     conn.executemany("INSERT INTO recent_replies VALUES (?, ?)",
                      [(address, stamp) for address in reached])

@@ -61,6 +61,28 @@ class Rendered:
 
 
 @dataclass(frozen=True)
+class MessageBrief:
+    """One message of a ticket as a team notification recalls it: who, when, its start."""
+
+    sender: str
+    at: str
+    text: str  # at most `briefs.BRIEF_CHARS` characters of the sender's own text
+
+
+@dataclass(frozen=True)
+class TicketBrief:
+    """What a team notification says of a ticket beyond the message it is about (one
+    ticket's rows only: nothing of another ticket can reach its notification)."""
+
+    priority: str
+    status: str
+    first_response_due: str | None
+    due_at: str | None
+    files_stored: int  # attachment rows: the next file is `maildaemon attachment` N+1
+    recent: tuple[MessageBrief, ...]
+
+
+@dataclass(frozen=True)
 class OpenTicket:
     """A ticket as the daily digest lists it: no customer text beyond the subject."""
 

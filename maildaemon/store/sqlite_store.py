@@ -28,14 +28,14 @@ from maildaemon.domain import (
 )
 from maildaemon.schema import migrations
 from maildaemon.sqlite import Checkpointer, connect, immediate, savepoint
-from maildaemon.store import attachments, dedup, messages, outbox, tickets, upkeep
+from maildaemon.store import attachments, briefs, dedup, messages, outbox, tickets, upkeep
 from maildaemon.store.apply import apply_decision
 from maildaemon.store.blobs import Blobs
 from maildaemon.store.commands import CommandsOnSqlite, OutboxOnSqlite
 from maildaemon.store.digests import DigestsOnSqlite
 from maildaemon.store.interface import TicketStore
 from maildaemon.store.reads import Reads
-from maildaemon.store.records import Rendered
+from maildaemon.store.records import Rendered, TicketBrief
 from maildaemon.store.stamps import iso
 
 DATABASE = "maildaemon.sqlite3"
@@ -127,6 +127,9 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite):
     def attachment_usage(self, number: str) -> AttachmentUsage:
         return attachments.usage(self.conn, number)
 
+    def ticket_brief(self, number: str, last: int) -> TicketBrief | None:
+        return briefs.ticket_brief(self.conn, number, last)
+
     # -- applying a decision -------------------------------------------------------------
 
     def number_for(self, decision: Decision) -> str | None:
@@ -137,8 +140,6 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite):
             return None
         if decision.ticket is not None:
             return decision.ticket.number
-        if decision.new_ticket is None:  # an agent's refused mail naming no ticket
-            return None
         return tickets.fresh_number(self.conn)
 
     def apply(self, decision: Decision, mail: InboundMail, raw: bytes, spool_id: str,
