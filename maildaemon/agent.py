@@ -11,15 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from maildaemon.attachments import clean_filename, detect_type
 from maildaemon.config import Config
 from maildaemon.domain import Status
+from maildaemon.policy.agentcommands import CUSTOMER_EVENTS, STATUS_LINES
 from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition, next_due
-from maildaemon.policy.mailbox import is_mailbox
+from maildaemon.policy.recipients import reply_recipients
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_of
 from maildaemon.store import (
@@ -34,13 +34,6 @@ from maildaemon.sweeps import Sweeper, in_days, timers_of
 from maildaemon.worker import load_secret
 
 EX_OK, EX_NOTFOUND, EX_USAGE = 0, 1, 2
-CUSTOMER_EVENTS = ("waiting", "on_hold", "resolved", "closed", "reopened")
-STATUS_LINES = {
-    Status.WAITING: "we are waiting for your answer",
-    Status.ON_HOLD: "on hold while we wait for an internal resource",
-    Status.RESOLVED: "resolved; reply if the solution does not work for you",
-    Status.CLOSED: "closed; reply within the reopen window to reopen it",
-}
 
 
 def clock_from(value: str | None) -> datetime:
@@ -170,39 +163,6 @@ def cmd_reply(config: Config, args: argparse.Namespace) -> int:
     print(f"{row.number}: reply sent to {', '.join((people.to, *people.cc))}{people.left_out}"
           + (f"; {current} -> {new}" if new != current else ""))
     return EX_OK
-
-
-@dataclass(frozen=True)
-class ReplyRecipients:
-    to: str
-    cc: tuple[str, ...]
-    not_mailed: tuple[str, ...]  # beyond the cap, or not an address at all
-
-    @property
-    def left_out(self) -> str:
-        """For the event and the agent: who did not get it (the first few)."""
-        if not self.not_mailed:
-            return ""
-        shown = ", ".join(self.not_mailed[:5])
-        more = f" and {len(self.not_mailed) - 5} more" if len(self.not_mailed) > 5 else ""
-        return f"; not mailed: {shown}{more}"
-
-
-def reply_recipients(requester: str, participants: list[str], cap: int) -> ReplyRecipients:
-    """One message: To the requester, Cc the other participants, at most `cap` addresses.
-
-    A ticket from before participants were capped (or one the cap was lowered for) may
-    hold thousands: the cap bounds what one agent reply sends. Strings that are not
-    addresses are left out; if the requester is one, the first valid participant is the
-    To, so the others still hear the answer.
-    """
-    people = list(dict.fromkeys([requester, *participants]))
-    valid = [p for p in people if is_mailbox(p)]
-    mailed = valid[:cap]
-    not_mailed = tuple(p for p in people if p not in mailed)
-    if not mailed:  # nobody to send to: the outbox keeps it as failed, with the reason
-        return ReplyRecipients(requester, (), not_mailed)
-    return ReplyRecipients(mailed[0], tuple(mailed[1:]), not_mailed)
 
 
 def cmd_assign(config: Config, args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from maildaemon.agentanswers import AGENT_OUTCOMES, agent_inputs, render_agent_mail
 from maildaemon.config import Config
 from maildaemon.domain import Decision, InboundMail, OutgoingMail, PolicySettings, Reply
 from maildaemon.notifications import BriefSource, TeamNotifications
@@ -42,7 +43,8 @@ def render_inputs(decision: Decision) -> tuple[object, ...]:
         tuple((v.candidate.sha256, v.reason) for v in decision.attachments))
     return (decision.reply, decision.more_mail, decision.refused_words,
             None if new is None else (new.subject, new.priority, new.follows),
-            None if joins is None else (joins.number, joins.subject), notified)
+            None if joins is None else (joins.number, joins.subject), notified,
+            agent_inputs(decision))
 
 
 class Answers:
@@ -93,6 +95,9 @@ class Answers:
             variables["follows"] = decision.new_ticket.follows or ""
 
         def render(number: str, ticket_subject: str, reply: Reply) -> OutgoingMail:
+            if decision.outcome in AGENT_OUTCOMES:  # agents' mail to a reply address
+                return render_agent_mail(self.renderer, self.config, decision, mail, now,
+                                         number, ticket_subject, reply)
             values = dict(variables)
             if reply.template == "agent_reply":  # a staff member's emailed answer
                 values.update(customer_name="", body=mail.own_text or mail.text,

@@ -11,8 +11,9 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 
-from maildaemon.domain import Context, InboundMail, PolicySettings, ReferenceHit
+from maildaemon.domain import AgentAddress, Context, InboundMail, PolicySettings, ReferenceHit
 from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
+from maildaemon.policy.replyaddress import made_for, read_reply_address
 from maildaemon.store.interface import ContextReads
 
 
@@ -52,7 +53,26 @@ class ContextLoader:
             attachment_usage={n: self.store.attachment_usage(n) for n in named}
             if mail.attachments else {},
             replied_to_survey=self.store.is_survey((*mail.in_reply_to, *mail.references)),
+            agent_address=self.agent_address(mail),
         )
+
+    def agent_address(self, mail: InboundMail) -> AgentAddress | None:
+        """The first envelope recipient that is a ticket's reply address, its ticket and
+        the team address its tag verifies for (checked against the ticket's queue's team).
+        Only a recipient with "+HS-" is read, so other mail costs a substring test."""
+        for rcpt in mail.envelope_rcpts:  # bounded: the envelope's recipients
+            if "+hs-" not in rcpt.lower():
+                continue
+            tagged = read_reply_address(rcpt, self.settings.domain)
+            if tagged is None:
+                continue
+            ref = self.store.ticket_ref(tagged.number)
+            queue = ref.queue if ref else self.settings.queues.get(tagged.local, "")
+            teams = self.settings.teams
+            team = teams.get(queue) or teams.get("default", ())
+            return AgentAddress(tagged.number, tagged.comment, ref,
+                                made_for(self.secret, tagged, team) if ref else None)
+        return None
 
     def header_hit(self, mail: InboundMail) -> ReferenceHit | None:
         """In-Reply-To first, then References from the newest back to the thread's root."""

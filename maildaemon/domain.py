@@ -127,6 +127,9 @@ class TicketRef:
     subject: str
     participants: frozenset[str]
     closed_at: datetime | None = None
+    # For agents' mailed commands (#priority, #assign): what they change from.
+    priority: Priority | None = None
+    assignee: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,9 @@ class PolicySettings:
     dmarc_trust: DmarcTrust = field(default_factory=DmarcTrust)
     # queue -> addresses notified of its tickets ("default": every other queue).
     teams: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The timers a status set by an agent's mail starts (config [lifecycle]).
+    remind_days: float = 3.0
+    resolved_days: float = 7.0
 
 
 @dataclass(frozen=True)
@@ -237,6 +243,7 @@ class Reply:
     to: str
     queue: str
     auto_submitted: str = "auto-replied"
+    cc: tuple[str, ...] = ()  # an agent's answer: the ticket's other participants
 
 
 @dataclass(frozen=True)
@@ -290,6 +297,8 @@ class Decision:
     # What the ticket's team is told of (notifications.py): "new_ticket", "customer_reply",
     # "reopened", "escalated", "refused_tag"; empty for automatic mail, always.
     notify: tuple[str, ...] = ()
+    # When the timer of `new_status` falls due (an agent's #status waiting or resolved).
+    due_at: datetime | None = None
 
     @property
     def trace(self) -> tuple[str, ...]:

@@ -23,7 +23,8 @@ from maildaemon.resources import shipped_dir
 
 TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed",
              "agent_reply", "survey", "status_waiting", "status_on_hold", "status_resolved",
-             "status_closed", "status_reopened", "team_notification",
+             "status_closed", "status_reopened", "agent_confirmation", "agent_refused",
+             "team_notification",
              "team_digest")
 
 
@@ -133,6 +134,8 @@ def sample_variables() -> dict[str, Any]:
             "body": "Could you send us the log file?\n\nThanks", "agent_name": "Sam",
             "status_line": "we are waiting for your answer",
             "status_words": "resolved", "note": "", "follows": "HS-000001",
+            "applied": ["#status resolved"], "fate": "Your text was sent to the customer.",
+            "not_applied": ["#frobnicate: unknown command"],
             **notification_samples(), **digest_samples()}
 
 

@@ -65,6 +65,8 @@ def policy_settings(config: Config) -> PolicySettings:
         reopen_days=config.lifecycle.reopen_days,
         max_participants=config.mail.max_participants,
         teams=dict(config.teams),
+        remind_days=config.lifecycle.remind_days,
+        resolved_days=config.lifecycle.resolved_days,
         dmarc_trust=DmarcTrust(
             authserv_id=config.mail.trusted_authserv_id.strip(),
             domains=frozenset(d.lower() for d in config.staff.domains)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from maildaemon.domain import Context, Decision, InboundMail, PolicySettings
+from maildaemon.policy.agentmail import agent_mail
 from maildaemon.policy.finding import (
     automated,
     duplicate,
@@ -39,6 +40,8 @@ STEPS: tuple[Step, ...] = (
     Step("duplicate", "Message-ID or content seen before: nothing stored, nothing sent",
          duplicate),
     Step("automated", "RFC 3834 and friends (loops.py): never answered", automated),
+    Step("agent_mail", "to a ticket's reply address: the agent's answer or comment if the "
+         "tag was made for the sender, else refused (agentmail.py)", agent_mail),
     Step("staff_verified", "a staff From address proven by our MTA's DMARC pass; unproven "
          "staff is a stranger", staff_verified),
     Step("header_thread", "In-Reply-To/References name a ticket the sender takes part in",

@@ -15,6 +15,7 @@ from maildaemon.store.dedup import key_hash, mark_processed
 from maildaemon.store.events import EventRow, write_events
 from maildaemon.store.outbox import enqueue
 from maildaemon.store.records import Rendered
+from maildaemon.store.stamps import iso
 
 
 def trace_events(ticket_id: int, stamp: str, trace: tuple[str, ...]) -> list[EventRow]:
@@ -26,6 +27,26 @@ def reply_event(ticket_id: int, stamp: str, out: OutgoingMail) -> EventRow:
     copied = f" cc {', '.join(out.cc)}" if out.cc else ""
     return (ticket_id, stamp, "reply_queued",
             f"{out.kind} to {out.rcpt_to}{copied} {out.message_id}")
+
+
+def apply_refused(conn: sqlite3.Connection, ids: tickets.TicketIds, decision: Decision,
+                  mail: InboundMail, spool_id: str, stamp: str, rendered: Rendered,
+                  raw_id: int, dedup_hash: int) -> str | None:
+    """Mail to a reply address that is not the sender's: kept (never lost) with the
+    automatic mail, off every ticket's timeline, so its text is nobody's message; the
+    ticket, if there is one, gets the event and the short refusal to the sender."""
+    messages.insert_automatic(conn, mail, stamp, "agent_refused", spool_id, raw_id,
+                              dedup_hash)
+    if decision.ticket is None or rendered.number is None:
+        return None
+    ticket_id = ids.id_of(conn, rendered.number)
+    events = trace_events(ticket_id, stamp, decision.trace)
+    events += [(ticket_id, stamp, e.type, e.detail) for e in decision.events]
+    for out in rendered.mail:
+        enqueue(conn, ticket_id, out, stamp)
+        events.append(reply_event(ticket_id, stamp, out))
+    write_events(conn, events)
+    return rendered.number
 
 
 def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketIds,
@@ -41,6 +62,9 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
     if decision.outcome == Outcome.AUTOMATIC:
         messages.insert_automatic(conn, mail, stamp, decision.automated_reason or "",
                                   spool_id, raw_id, dedup_hash)
+    elif decision.outcome == Outcome.AGENT_REFUSED:
+        number = apply_refused(conn, ids, decision, mail, spool_id, stamp, rendered,
+                               raw_id, dedup_hash)
     else:
         number = rendered.number
         assert number is not None, "a ticket's mail is rendered for its number"
@@ -53,7 +77,12 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
                                               decision.automated_reason, raw_id, dedup_hash)
         attachments.insert_files(conn, blobs, ticket_id, message_row, decision.attachments)
         if decision.new_status is not None:
-            tickets.set_status(conn, ticket_id, decision.new_status, stamp, None)
+            tickets.set_status(conn, ticket_id, decision.new_status, stamp,
+                               iso(decision.due_at) if decision.due_at else None)
+        if decision.new_priority is not None:  # an agent's #priority
+            tickets.set_priority(conn, ticket_id, decision.new_priority)
+        if decision.assignee is not None:  # an agent's #assign
+            tickets.set_assignee(conn, ticket_id, decision.assignee)
         if decision.ticket is not None:  # a new ticket was created with this stamp
             tickets.touch(conn, ticket_id, stamp)
         events = trace_events(ticket_id, stamp, decision.trace)

@@ -140,6 +140,8 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite):
             return None
         if decision.ticket is not None:
             return decision.ticket.number
+        if decision.new_ticket is None:  # an agent's refused mail naming no ticket
+            return None
         return tickets.fresh_number(self.conn)
 
     def apply(self, decision: Decision, mail: InboundMail, raw: bytes, spool_id: str,

@@ -12,7 +12,7 @@ import secrets
 import sqlite3
 from typing import Any
 
-from maildaemon.domain import NewTicket, Status, TicketRef
+from maildaemon.domain import NewTicket, Priority, Status, TicketRef
 from maildaemon.store.events import write_event
 from maildaemon.store.records import TicketRecord
 from maildaemon.store.stamps import iso, parse_iso
@@ -45,6 +45,8 @@ class TicketIds:
             subject=row["subject"],
             participants=frozenset(people),
             closed_at=parse_iso(row["closed_at"]),
+            priority=Priority(row["priority"]),
+            assignee=row["assignee"],
         )
 
     def id_of(self, conn: sqlite3.Connection, number: str) -> int:
@@ -140,6 +142,10 @@ def set_rating(conn: sqlite3.Connection, ticket_id: int, rating: tuple[int, str]
 
 def set_assignee(conn: sqlite3.Connection, ticket_id: int, agent: str) -> None:
     conn.execute("UPDATE tickets SET assignee = ? WHERE id = ?", (agent, ticket_id))
+
+
+def set_priority(conn: sqlite3.Connection, ticket_id: int, priority: str) -> None:
+    conn.execute("UPDATE tickets SET priority = ? WHERE id = ?", (priority, ticket_id))
 
 
 def mark_reminded(conn: sqlite3.Connection, ticket_id: int) -> None:
