@@ -314,7 +314,7 @@ def _validate(config: Config) -> None:
         if "/" not in kind:
             raise ConfigError(f"{src}: attachments.allowed_types: {kind!r} is not a MIME type")
     for queue in config.teams:
-        if queue != "default" and queue not in queues:
+        if queue not in ("default", "ops") and queue not in queues:  # ops: held mail
             raise ConfigError(f"{src}: [teams] names {queue!r}, which is not in [queues]")
     if config.notifications.max_attached_bytes < 0:
         raise ConfigError(f"{src}: notifications.max_attached_bytes must not be negative")

@@ -35,6 +35,7 @@ from maildaemon.domain import (
     Priority,
 )
 from maildaemon.faults import describe, is_environment_fault
+from maildaemon.held_alert import HeldAlerts
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
 from maildaemon.render import Renderer
@@ -140,6 +141,7 @@ class Worker:
         self.renderer = Renderer(self.settings.domain, self.secret)
         self.contexts = ContextLoader(store, self.settings, self.secret)
         self.answers = Answers(config, self.settings, self.renderer, store)
+        self.held_alerts = HeldAlerts(config, store)
         # Called after each message of a batch: the worker process beats its heartbeat, so
         # a long batch of large messages is not taken for a hang by serve's watchdog.
         self.on_progress: Callable[[], None] = _nothing
@@ -217,6 +219,8 @@ class Worker:
         for entry in entries:
             if entry.id in failed:
                 state = self.spool.release(entry.id, failed[entry.id])
+                if state == "held":  # nobody would know to look at it: ops are told
+                    self.held_alerts.alert(entry, failed[entry.id], now)
                 results[entry.id] = Processed(entry.spool_id, state, None, failed[entry.id])
         return [results[entry.id] for entry in entries]
 
