@@ -234,3 +234,27 @@ def test_an_out_of_office_to_the_reply_address_changes_nothing(
         "out of the office" not in text_of(m) and "Applied" not in text_of(m)
         for m in mail_to(desk, SAM, number))
 
+
+
+# -- point 4: staff cannot be spoofed --------------------------------------------------------
+
+def test_an_agents_from_address_without_a_tag_or_dmarc_pass_is_a_strangers(
+        desk: Installation) -> None:
+    """Written to the queue's own address in the customer's thread, as anyone could: not
+    relayed, and a new ticket linked to the customer's opens for the team to review."""
+    number = open_ticket(desk, "vera@example.org", "Charged twice (spoof)")
+    settle(desk)
+    [ack] = mail_to(desk, "vera@example.org", number)
+    spoof = thunderbird(number, f"billing@{DOMAIN}", "Pay the balance at evil.example/pay")
+    spoof["In-Reply-To"] = str(ack["Message-ID"])
+    send(desk, spoof, f"billing@{DOMAIN}")
+    settle(desk)
+    assert not [m for m in mail_to(desk, "vera@example.org", number)
+                if "evil.example" in text_of(m)]
+    [linked] = [t for t in desk.tickets() if t["requester"] == SAM
+                and t["subject"] == f"Re: [{number}] Charged twice"]
+    original = desk.show(number)
+    assert original["status"] == "new"
+    assert "sender_not_participant" in json.dumps(original["events"]) + json.dumps(
+        desk.show(linked["number"])["events"])
+    assert f"linked to {number}" in json.dumps(desk.show(linked["number"])["events"])
