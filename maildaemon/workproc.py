@@ -7,7 +7,8 @@ on the second core instead of competing with SMTP acceptance for one interpreter
 The edge writes one byte to a pipe after each spool commit; the worker drains the pipe and
 works until the spool is empty, while a second thread delivers the outbox. APScheduler
 interval jobs wake it as well (new work that an
-`ingest` spooled, outbox retries falling due). End of file on the pipe means the edge is
+`ingest` spooled, outbox retries falling due); a cron job sends the teams' daily digest
+at `[notifications] digest_at` (digest.py). End of file on the pipe means the edge is
 gone, and the worker stops too. SIGTERM or SIGINT: finish the current message, then exit 0.
 
 The worker never stops for good on its own: a disk, lock or I/O error (faults.py) is logged
