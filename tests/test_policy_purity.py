@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ALLOWED = {"__future__", "base64", "collections", "dataclasses", "datetime", "enum", "hashlib", "hmac",
-           "ipaddress", "re", "typing", "maildaemon.domain"}
+ALLOWED = {"__future__", "base64", "collections", "dataclasses", "datetime", "enum", "hashlib",
+           "hmac", "ipaddress", "re", "typing", "maildaemon.domain"}
 POLICY = Path(__file__).resolve().parent.parent / "maildaemon" / "policy"
 FORBIDDEN_CALLS = {"open", "now", "utcnow", "time", "today", "sleep"}
 
