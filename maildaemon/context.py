@@ -42,8 +42,11 @@ class ContextLoader:
             ref for ref in (self.store.ticket_ref(n) for n in tokens_in_subject(mail.subject))
             if ref is not None
         )
+        agent_address = self.agent_address(mail)
         named = [t.number for t in subject_tickets] + ([header_hit.ticket.number]
                                                         if header_hit else [])
+        if agent_address is not None and agent_address.ticket is not None:
+            named.append(agent_address.ticket.number)  # the agent's files count on its quota
         return Context(
             already_processed=self.store.received_before(mail.message_id, mail.dedup_key),
             header_hit=header_hit,
@@ -53,7 +56,7 @@ class ContextLoader:
             attachment_usage={n: self.store.attachment_usage(n) for n in named}
             if mail.attachments else {},
             replied_to_survey=self.store.is_survey((*mail.in_reply_to, *mail.references)),
-            agent_address=self.agent_address(mail),
+            agent_address=agent_address,
         )
 
     def agent_address(self, mail: InboundMail) -> AgentAddress | None:
