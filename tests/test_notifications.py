@@ -235,3 +235,33 @@ def test_a_long_text_is_cut(parts: Parts) -> None:
     run(parts, customer_mail("x" * 30_000 + "\nTHE END"))
     body = text_of(sent(parts, "notify_")[0][2])
     assert "[cut]" in body and "THE END" not in body
+
+
+def test_an_outlook_reply_brings_only_the_customers_own_words(parts: Parts) -> None:
+    run(parts, customer_mail("Charged twice for March."))
+    number = number_of(parts)
+    outlook = customer_mail(
+        "Please refund the second charge.\n\nAnn Smith\n\n"
+        "________________________________\n"
+        f"From: Billing team <billing@{DOMAIN}>\n"
+        "Sent: Saturday, November 28, 2026 10:00 AM\n"
+        "To: Ann Smith <ann@example.org>\n"
+        f"Subject: [{number}] Charged twice for March\n\n"
+        "Thank you for writing to us. Your request is now ticket " + number + ".\n",
+        subject=f"RE: [{number}] Charged twice for March", message_id="<o1@example.org>")
+    assert run(parts, outlook) == "followup"
+    body = text_of(sent(parts, "notify_customer_reply")[0][2])
+    their_text = body.split("----- their text -----\n")[1].split("----- end")[0]
+    assert "Please refund the second charge." in their_text
+    assert "Sent: Saturday" not in their_text and "Thank you for writing" not in their_text
+
+
+def test_an_html_only_mail_reaches_the_team_as_text(parts: Parts) -> None:
+    msg = customer_mail("")
+    msg.set_content("<div dir=\"ltr\">My <b>pump</b> stopped &amp; beeps.</div>",
+                    subtype="html")
+    run(parts, msg)
+    note = sent(parts, "notify_new_ticket")[0][2]
+    assert "My pump stopped & beeps." in " ".join(text_of(note).split())
+    html = note.get_body(("html",))
+    assert html is not None and "&lt;b&gt;" not in str(html.get_content())
