@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -99,6 +99,37 @@ def thunderbird(number: str, to: str, body: str, sender: str = SAM) -> EmailMess
     return msg
 
 
+def gmail(number: str, to: str, body: str, sender: str = SAM) -> EmailMessage:
+    """A Gmail reply: plain and HTML, no signature, the attribution line wrapped before the
+    address (so only the quoted lines below it start with ">")."""
+    msg = EmailMessage()
+    msg["From"], msg["To"] = f"Sam Agent <{sender}>", to
+    msg["Subject"] = f"Re: [{number}] Charged twice"
+    msg["Message-ID"] = f"<CA+{secrets.token_hex(12)}@mail.gmail.com>"
+    msg.set_content(f"{body}\n\nOn Sat, Nov 28, 2026 at 10:00 AM Billing team <\n{to}> "
+                    "wrote:\n\n"
+                    f"> New ticket {number}\n> {QUOTED}\n>\n")
+    msg.add_alternative(
+        f'<div dir="ltr">{body}</div><br><div class="gmail_quote">'
+        f'<div dir="ltr" class="gmail_attr">On Sat, Nov 28, 2026 at 10:00 AM Billing team '
+        f'&lt;<a href="mailto:{to}">{to}</a>&gt; wrote:<br></div><blockquote '
+        f'class="gmail_quote">New ticket {number}<br>{QUOTED}</blockquote></div>',
+        subtype="html")
+    return msg
+
+
+def apple_mail(number: str, to: str, body: str, sender: str = SAM) -> EmailMessage:
+    """An Apple Mail reply: the signature without a separator, the attribution quoted."""
+    msg = EmailMessage()
+    msg["From"], msg["To"] = f"Sam Agent <{sender}>", f"Billing team <{to}>"
+    msg["Subject"] = f"Re: [{number}] Charged twice"
+    msg["Message-ID"] = f"<{secrets.token_hex(8).upper()}@healthsync.com>"
+    msg["X-Mailer"] = "Apple Mail (2.3774.200.91.1.1)"
+    msg.set_content(f"{body}\n\n\n> On 28 Nov 2026, at 10:00, Billing team <{to}> wrote:\n"
+                    f"> \n> New ticket {number}\n> {QUOTED}\n")
+    return msg
+
+
 def outlook(number: str, to: str, body: str, sender: str = SAM) -> EmailMessage:
     """An Outlook reply: plain and HTML, the header block of the notification below."""
     header_block = (f"From: Billing team <{to}>\nSent: Saturday, November 28, 2026 10:00 AM\n"
@@ -126,17 +157,20 @@ def send(inst: Installation, msg: EmailMessage, to: str, sender: str = SAM) -> N
 
 # -- answers ---------------------------------------------------------------------------------
 
-def test_a_thunderbird_answer_reaches_the_customer_with_only_the_agents_text(
-        desk: Installation) -> None:
-    number = open_ticket(desk, "ann@example.org", "Charged twice (tb)")
-    answer = thunderbird(number, tagged(desk, number), "Hello Ann, the refund is on its way.")
+@pytest.mark.parametrize("client", [thunderbird, gmail, apple_mail])
+def test_an_answer_reaches_the_customer_with_only_the_agents_text(
+        desk: Installation, client: Callable[[str, str, str], EmailMessage]) -> None:
+    customer = f"ann.{client.__name__}@example.org"
+    number = open_ticket(desk, customer, f"Charged twice ({client.__name__})")
+    answer = client(number, tagged(desk, number), "Hello Ann, the refund is on its way.")
     answer.add_attachment(PDF, maintype="application", subtype="pdf", filename="refund.pdf")
     send(desk, answer, tagged(desk, number))
     settle(desk)
-    [got] = [m for m in mail_to(desk, "ann@example.org", number)
+    [got] = [m for m in mail_to(desk, customer, number)
              if "refund is on its way" in text_of(m)]
     text = text_of(got)
     assert "QUOTED-CUSTOMER-TEXT" not in text and "SIGNATURE-LINE" not in text
+    assert "+HS-" not in got.as_string() and "wrote:" not in text
     assert str(got["From"]).endswith(f"<billing@{DOMAIN}>")
     assert "bob@example.org" in str(got["Cc"])
     assert [a.get_filename() for a in got.iter_attachments()] == ["refund.pdf"]

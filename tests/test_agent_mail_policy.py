@@ -177,3 +177,25 @@ def test_an_out_of_office_by_its_headers_changes_nothing() -> None:
     decision = agent_mail("I am away until Monday.",
                              loop_headers={"auto-submitted": "auto-replied"})
     assert decision.outcome == Outcome.AUTOMATIC and decision.new_status is None
+
+
+GMAIL = """Hello Alice, the refund is on its way.
+
+On Sat, Nov 28, 2026 at 10:00 AM Billing team <
+billing+HS-111111-abcdefghijklmnop@healthsync.com> wrote:
+
+> New ticket HS-111111 from alice@example.org
+> I was charged twice.
+"""
+
+
+def test_gmails_wrapped_attribution_line_is_cut() -> None:
+    decision = agent_mail(GMAIL)
+    assert decision.agent_text == "Hello Alice, the refund is on its way."
+
+
+def test_a_reply_address_never_reaches_the_customer() -> None:
+    decision = agent_mail("Write to billing+HS-111111-abcdefghijklmnop@healthsync.com or "
+                          "billing+HS-111111-abcdefghijklmnop-comment@healthsync.com.")
+    assert decision.agent_text == \
+        "Write to billing@healthsync.com or billing@healthsync.com."

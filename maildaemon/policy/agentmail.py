@@ -36,6 +36,7 @@ from maildaemon.policy.agentcommands import (
     Effects,
     run_commands,
     split_commands,
+    without_reply_addresses,
     without_signature,
 )
 from maildaemon.policy.decisions import judge_files, mailable, reply_or_limit, survey_for
@@ -106,6 +107,8 @@ def agent_decision(case: Case, ticket: TicketRef, comment: bool,
     mail, settings = case.mail, case.settings
     agent = mail.from_addr.lower()
     lines, text = split_commands(without_signature(mail.own_text))
+    local = next((k for k, q in settings.queues.items() if q == ticket.queue), ticket.queue)
+    text = without_reply_addresses(text, f"{local}@{settings.domain}")
     internal = comment or is_note_only(lines)
     answer = bool(text) and not internal
     start = ticket.status
