@@ -28,6 +28,19 @@ class NumberSource(BriefSource, Protocol):
     def number_for(self, decision: Decision) -> str | None: ...
 
 
+class StoreRead:
+    """Stands in `render_inputs` for what a notification on a ticket reads of the store
+    (its last messages, the numbers its files will have), which no decision carries: never
+    equal, so a message whose context changed under the lock (another message of the batch
+    joined the same ticket) has its notifications rendered again on what is there now."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return 0
+
+
 def render_inputs(decision: Decision) -> tuple[object, ...]:
     """What the rendered mail of a decision depends on, besides the message and `now`.
 
@@ -40,7 +53,8 @@ def render_inputs(decision: Decision) -> tuple[object, ...]:
         decision.notify, decision.new_status, decision.new_priority,
         None if joins is None else (joins.status, joins.queue, joins.participants),
         None if new is None else (new.queue, new.first_response_due, new.participants),
-        tuple((v.candidate.sha256, v.reason) for v in decision.attachments))
+        tuple((v.candidate.sha256, v.reason) for v in decision.attachments),
+        None if joins is None else StoreRead())
     return (decision.reply, decision.more_mail, decision.refused_words,
             None if new is None else (new.subject, new.priority, new.follows),
             None if joins is None else (joins.number, joins.subject), notified,

@@ -265,3 +265,26 @@ def test_an_html_only_mail_reaches_the_team_as_text(parts: Parts) -> None:
     assert "My pump stopped & beeps." in " ".join(text_of(note).split())
     html = note.get_body(("html",))
     assert html is not None and "&lt;b&gt;" not in str(html.get_content())
+
+
+def test_a_batch_with_two_messages_of_one_ticket_numbers_the_files_as_stored(
+        tmp_path: Path) -> None:
+    parts = make_parts(tmp_path, {"max_attached_bytes": 0})  # every file listed
+    try:
+        run(parts, customer_mail("Opening."))
+        number = number_of(parts)
+        first = customer_mail("One file.", message_id="<b1@example.org>",
+                              subject=f"Re: [{number}] Charged twice for March",
+                              files=(("march.pdf", PDF),))
+        second = customer_mail("Another file.", message_id="<b2@example.org>",
+                               subject=f"Re: [{number}] Charged twice for March",
+                               files=(("april.pdf", PDF + b"%"),))
+        parts.spool.put_many([Incoming("ann@example.org", (f"billing@{DOMAIN}",),
+                                       m.as_bytes(), "t") for m in (first, second)])
+        assert [d.outcome for d in parts.worker.process_batch(2)] == ["followup"] * 2
+        later = [n for _, _, n in sent(parts, "notify_customer_reply")
+                 if "Another file." in text_of(n)][0]
+        assert f"april.pdf: maildaemon attachment {number} 2 --output ." in text_of(later)
+        assert "ann@example.org: One file." in text_of(later).split("newest first:")[1]
+    finally:
+        parts.checkpointer.stop()

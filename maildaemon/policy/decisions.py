@@ -69,10 +69,19 @@ def judge_files(mail: InboundMail, usage: AttachmentUsage, settings: PolicySetti
     return verdicts
 
 
-def team_hears_of(ticket: TicketRef, new_status: Status | None) -> tuple[str, ...]:
+def has_team(queue: str, settings: PolicySettings) -> bool:
+    """Whether anyone is told of the queue's tickets (its team, else the default team)."""
+    return bool(settings.teams.get(queue) or settings.teams.get("default"))
+
+
+def team_hears_of(ticket: TicketRef, new_status: Status | None,
+                  settings: PolicySettings) -> tuple[str, ...]:
     """What a participant's message on `ticket` tells its team: that a finished ticket
-    opened again, else that the customer wrote. (Only people's mail comes here: automatic
-    mail, duplicates and staff answers are decided elsewhere and notify nobody.)"""
+    opened again, else that the customer wrote; nothing without a team. (Only people's
+    mail comes here: automatic mail, duplicates and staff answers are decided elsewhere
+    and notify nobody.)"""
+    if not has_team(ticket.queue, settings):
+        return ()
     if new_status == Status.OPEN and ticket.status in REOPENS:
         return ("reopened",)
     return ("customer_reply",)
@@ -95,7 +104,7 @@ def followup(mail: InboundMail, ctx: Context, settings: PolicySettings, ticket: 
         reply=reply,
         events=tuple(events),
         attachments=files,
-        notify=team_hears_of(ticket, new_status),
+        notify=team_hears_of(ticket, new_status, settings),
     )
 
 
@@ -169,4 +178,5 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
     )
     reply = reply_or_limit(mail, ctx, settings, "ack", queue, notes)
     return Decision(Outcome.NEW_TICKET, new_ticket=new, reply=reply, events=tuple(events),
-                    attachments=files, notify=("new_ticket",))
+                    attachments=files,
+                    notify=("new_ticket",) if has_team(queue, settings) else ())
