@@ -292,3 +292,28 @@ def test_an_agents_from_address_without_a_tag_or_dmarc_pass_is_a_strangers(
     assert "sender_not_participant" in json.dumps(original["events"]) + json.dumps(
         desk.show(linked["number"])["events"])
     assert f"linked to {number}" in json.dumps(desk.show(linked["number"])["events"])
+
+
+def test_an_answer_to_the_real_notification_unquoted_below_it_sends_only_the_answer(
+        desk: Installation) -> None:
+    """Outlook's bold header block with the notification unmarked below it, as Outlook on
+    Windows writes an HTML reply's text part: quoting.py does not see that, the marker the
+    notification starts with does. Sent to the notification's own Reply-To."""
+    number = open_ticket(desk, "nina@example.org", "Charged twice (marker)")
+    [notification] = wait_until(lambda: [m for m in mail_to(desk, SAM, number)
+                                         if m["Reply-To"]], 20, "the notification")
+    to = str(notification["Reply-To"])
+    answer = EmailMessage()
+    answer["From"], answer["To"] = f"Sam Agent <{SAM}>", to
+    answer["Subject"] = f"RE: {notification['Subject']}"
+    answer["Message-ID"] = f"<{secrets.token_hex(8)}@EXCH01.healthsync.com>"
+    answer.set_content("Hi Nina, refunded today.\n\nSam\n\n*From:* Billing team "
+                       f"<billing@{DOMAIN}>\n*Sent:* Monday, November 30, 2026 9:14 AM\n"
+                       f"*To:* Sam Agent <{SAM}>\n*Subject:* {notification['Subject']}\n\n"
+                       + text_of(notification))
+    send(desk, answer, to)
+    settle(desk)
+    [got] = [m for m in mail_to(desk, "nina@example.org", number)
+             if "refunded today" in text_of(m)]
+    assert "QUOTED-CUSTOMER-TEXT" not in text_of(got) and "*From:*" not in text_of(got)
+    assert "+HS-" not in got.as_string()

@@ -11,7 +11,8 @@ from dataclasses import replace
 import pytest
 
 from maildaemon.domain import AgentAddress, Decision, Outcome, Priority, Status, TicketRef
-from maildaemon.policy.agentcommands import run_commands, split_commands, without_signature
+from maildaemon.policy.agentcommands import run_commands, split_commands
+from maildaemon.policy.agenttext import agent_text
 from maildaemon.policy.decide import decide
 from maildaemon.policy.quoting import own_text
 from tests.test_policy import NOW, SETTINGS, ctx, inbound
@@ -59,9 +60,9 @@ def test_a_hash_that_is_not_a_command_line_is_text(text: str) -> None:
 
 
 def test_the_signature_block_is_cut() -> None:
-    assert without_signature("Done.\n-- \nSam\n+1 555") == "Done."
-    assert without_signature("Done.\n--\nSam") == "Done."
-    assert without_signature("a -- b") == "a -- b"
+    assert agent_text("Done.\n-- \nSam\n+1 555") == "Done."
+    assert agent_text("Done.\n--\nSam") == "Done."
+    assert agent_text("a -- b") == "a -- b"
 
 
 def test_each_command_is_checked_as_the_cli_would_and_the_rest_applied() -> None:

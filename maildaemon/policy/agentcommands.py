@@ -26,16 +26,6 @@ MAX_COMMANDS = 20  # lines read as commands; any further ones are refused, not r
 ECHO_LINE = 200  # characters of a command line named back to the agent
 COMMAND = re.compile(r"^#(?P<name>[a-z][a-z_-]*)(?:[^\S\n]+(?P<argument>.*?))?[^\S\n]*$",
                      re.IGNORECASE)
-SIGNATURE = re.compile(r"^--[^\S\n]?$", re.MULTILINE)  # "-- " (RFC 3676) or a trimmed "--"
-# The end of an attribution line that a mailer wrapped ("On ... Billing team <" then
-# "billing+HS-...> wrote:"), which quoting.py's one-line rule does not see.
-ATTRIBUTION_END = re.compile(r"(?:wrote|schrieb|a écrit|escribió|schreef)[^\S\n]*:[^\S\n]*\Z",
-                             re.IGNORECASE)
-ATTRIBUTION_START = re.compile(r"^[^\S\n]*(?:on|am|le|el|op)\b", re.IGNORECASE)
-ATTRIBUTION_LINES = 4  # how far back a wrapped attribution may start
-# A reply address of ours: it belongs to the agent it was made for, never to a customer.
-REPLY_ADDRESS = re.compile(r"[^\s<>\"'@+]+\+HS-\d{6,8}-[a-z2-7]{16}(?:-comment)?"
-                           r"@[a-z0-9.-]*[a-z0-9]", re.IGNORECASE)
 KNOWN = "#status, #assign, #priority, #escalate, #note-only"
 # What the customer is told of the status an agent's answer leaves (also `maildaemon reply`).
 STATUS_LINES = {
@@ -46,31 +36,6 @@ STATUS_LINES = {
 }
 # The status changes the customer hears of by mail (templates status_<event>).
 CUSTOMER_EVENTS = ("waiting", "on_hold", "resolved", "closed", "reopened")
-
-
-def without_signature(text: str) -> str:
-    """The text above the signature separator ("-- " on its own line), without an
-    attribution line the mailer wrapped at its end."""
-    found = SIGNATURE.search(text)
-    return without_attribution((text[:found.start()] if found else text).strip())
-
-
-def without_attribution(text: str) -> str:
-    """Gmail wraps a long "On <date> <name> <address> wrote:" over two lines; the quoted
-    history below it is cut already (quoting.py), the wrapped line is cut here."""
-    lines = text.split("\n")
-    if not lines or not ATTRIBUTION_END.search(lines[-1]):
-        return text
-    for back in range(1, min(ATTRIBUTION_LINES, len(lines)) + 1):
-        if ATTRIBUTION_START.match(lines[-back]):
-            return "\n".join(lines[:-back]).strip()
-    return text
-
-
-def without_reply_addresses(text: str, instead: str) -> str:
-    """`instead` (the queue's address) wherever the text names a reply address of ours:
-    an agent's tag must not reach the customer, whatever the mailer quoted where."""
-    return REPLY_ADDRESS.sub(instead, text)
 
 
 def split_commands(text: str) -> tuple[tuple[str, ...], str]:

@@ -36,9 +36,8 @@ from maildaemon.policy.agentcommands import (
     Effects,
     run_commands,
     split_commands,
-    without_reply_addresses,
-    without_signature,
 )
+from maildaemon.policy.agenttext import agent_text, without_reply_addresses
 from maildaemon.policy.decisions import judge_files, mailable, reply_or_limit, survey_for
 from maildaemon.policy.lifecycle import TicketClock, Timers, next_due
 from maildaemon.policy.recipients import reply_recipients
@@ -106,7 +105,7 @@ def agent_decision(case: Case, ticket: TicketRef, comment: bool,
     """The agent's answer or comment, its commands applied as the CLI would."""
     mail, settings = case.mail, case.settings
     agent = mail.from_addr.lower()
-    lines, text = split_commands(without_signature(mail.own_text))
+    lines, text = split_commands(agent_text(mail.own_text))
     local = next((k for k, q in settings.queues.items() if q == ticket.queue), ticket.queue)
     text = without_reply_addresses(text, f"{local}@{settings.domain}")
     internal = comment or is_note_only(lines)
