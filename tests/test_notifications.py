@@ -288,3 +288,33 @@ def test_a_batch_with_two_messages_of_one_ticket_numbers_the_files_as_stored(
         assert "ann@example.org: One file." in text_of(later).split("newest first:")[1]
     finally:
         parts.checkpointer.stop()
+
+
+def agent_mail(agent: str, to: str, body: str, number: str) -> EmailMessage:
+    """An agent's answer to a notification as Thunderbird writes it: text, then the quote."""
+    msg = customer_mail(
+        body + f"\n\nOn 28/11/2026 09:00, Billing team wrote:\n> New ticket: {number}\n",
+        sender=agent, to=to, subject=f"Re: [{number}] New ticket: Charged twice for March",
+        message_id=f"<{agent.split('@')[0]}-{number}@healthsync.com>")
+    del msg["From"]
+    msg["From"] = agent
+    return msg
+
+
+def test_an_escalation_and_a_refused_tag_are_told_to_the_rest_of_the_team(
+        parts: Parts) -> None:
+    run(parts, customer_mail("Charged twice."))
+    number = number_of(parts)
+    tags = {to: str(note["Reply-To"].addresses[0].addr_spec)
+            for _, to, note in sent(parts, "notify_new_ticket")}
+    escalate = agent_mail(BILLING[0], tags[BILLING[0]], "#escalate\n\nLooking into it.",
+                          number)
+    assert run(parts, escalate, tags[BILLING[0]]) == "agent_answer"
+    [(_, to, note)] = sent(parts, "notify_escalated")
+    assert to == BILLING[1]  # not Ben, who escalated
+    assert str(note["Subject"]).startswith(f"[{number}] Escalated: ")
+    misuse = agent_mail(BILLING[1], tags[BILLING[0]], "Let me answer as Ben.", number)
+    assert run(parts, misuse, tags[BILLING[0]]) == "agent_refused"
+    [(_, to, note)] = sent(parts, "notify_refused_tag")
+    assert to == BILLING[0]  # Ben hears that his address was used; Bea gets a refusal
+    assert str(note["Subject"]).startswith(f"[{number}] Refused reply address: ")
