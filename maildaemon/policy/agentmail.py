@@ -3,7 +3,8 @@
 A team notification's Reply-To is `queue+HS-123456-<tag>@domain` (and the comment address
 is the same with `-comment`): the tag is an HMAC over the ticket and the agent's address
 (replyaddress.py), so mail there is the agent's only when the tag was made for its From
-address. Then its own text (quoted history and signature cut, command lines taken off)
+address. Then its own text (agenttext.py: the quoted notification, its head and the
+signature cut; the command lines taken off)
 goes to the requester as `maildaemon reply` would send it, or becomes an internal note;
 the command lines are applied as the CLI would (agentcommands.py) and confirmed to the
 agent. Otherwise nothing is applied: the sender gets a short refusal that names nothing
