@@ -64,6 +64,8 @@ def render_agent_mail(renderer: Renderer, config: Config, decision: Decision,
     elif reply.template == "agent_confirmation":
         values.update(confirmation_words(decision, reply))
         in_reply_to = mail.message_id
+    elif reply.template == "agent_empty":  # only quote: nothing went to the customer
+        in_reply_to = mail.message_id
     elif reply.template == "agent_refused":
         ticket_subject, in_reply_to = REFUSED_SUBJECT, mail.message_id
     return renderer.render(

@@ -113,8 +113,10 @@ class Answers:
                 return render_agent_mail(self.renderer, self.config, decision, mail, now,
                                          number, ticket_subject, reply)
             values = dict(variables)
-            if reply.template == "agent_reply":  # a staff member's emailed answer
-                values.update(customer_name="", body=mail.own_text or mail.text,
+            if reply.template in ("agent_reply", "agent_empty"):  # a staff member's answer
+                # Only their own words (policy/ownwords.py), never the history they quote;
+                # none at all: agent_empty tells them so instead.
+                values.update(customer_name="", body=decision.agent_text,
                               agent_name=shorten(mail.from_name, ECHO_NAME)
                               or mail.from_addr.split("@")[0],
                               status_line="")

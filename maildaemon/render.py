@@ -24,7 +24,7 @@ from maildaemon.resources import shipped_dir
 TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed",
              "agent_reply", "survey", "status_waiting", "status_on_hold", "status_resolved",
              "status_closed", "status_reopened", "agent_confirmation", "agent_refused",
-             "team_notification",
+             "agent_empty", "team_notification",
              "team_digest")
 
 

@@ -41,6 +41,7 @@ from maildaemon.policy.agentcommands import (
 from maildaemon.policy.agenttext import agent_text, without_reply_addresses
 from maildaemon.policy.decisions import judge_files, mailable, reply_or_limit, survey_for
 from maildaemon.policy.lifecycle import TicketClock, Timers, next_due
+from maildaemon.policy.ownwords import own_words
 from maildaemon.policy.recipients import reply_recipients
 from maildaemon.policy.steps import Case, Verdict, hit, miss
 
@@ -106,7 +107,9 @@ def agent_decision(case: Case, ticket: TicketRef, comment: bool,
     """The agent's answer or comment, its commands applied as the CLI would."""
     mail, settings = case.mail, case.settings
     agent = mail.from_addr.lower()
-    lines, text = split_commands(agent_text(mail.own_text))
+    # Own words only: the quoted lines an inline answer carries are the customer's or the
+    # notification's, never relayed (ownwords.py); then the notification marker's cut.
+    lines, text = split_commands(agent_text(own_words(mail.own_text)))
     local = next((k for k, q in settings.queues.items() if q == ticket.queue), ticket.queue)
     text = without_reply_addresses(text, f"{local}@{settings.domain}")
     internal = comment or is_note_only(lines)
@@ -150,6 +153,9 @@ def _implied_status(status: Status) -> Status | None:
 def _events(agent: str, ticket: TicketRef, text: str, internal: bool,
             effects: Effects) -> list[Event]:
     events: list[Event] = []
+    if not text and not internal and not effects.results:  # only quote: nothing relayed
+        events.append(Event("agent_reply_empty", f"by {agent}, by email: no text of their "
+                                                 "own, nothing sent to the customer"))
     if text:
         events.append(Event("note", f"by {agent}, by email: {text}") if internal
                       else Event("agent_reply", f"by {agent}, by email"))
@@ -192,4 +198,6 @@ def _mail_for(mail: InboundMail, ticket: TicketRef, agent: str, answer: bool,
     out = [r for r in out if mailable(r.to, notes)]
     if lines and mailable(agent, notes):
         out.append(Reply("agent_confirmation", agent, ticket.queue))
+    elif not answer and not internal and not lines and mailable(agent, notes):
+        out.append(Reply("agent_empty", agent, ticket.queue))  # only quote: they are told
     return out

@@ -27,6 +27,7 @@ from maildaemon.policy.addresses import bounded_list
 from maildaemon.policy.attachments import judge
 from maildaemon.policy.loops import may_autoreply
 from maildaemon.policy.mailbox import is_mailbox
+from maildaemon.policy.ownwords import own_words
 from maildaemon.policy.priority import first_response_due, priority_for
 from maildaemon.policy.routing import choose_queue, is_own_address
 from maildaemon.policy.steps import note
@@ -115,19 +116,30 @@ def survey_for(ticket: TicketRef) -> Reply:
 
 def staff_reply(mail: InboundMail, ctx: Context, settings: PolicySettings,
                 ticket: TicketRef, notes: list[TraceLine]) -> Decision:
-    """A staff member answered in the ticket's thread by email: their own text goes on to
-    the requester as the agent's response, from the queue's address."""
+    """A staff member answered in the ticket's thread by email: their own words go on to
+    the requester as the agent's response, from the queue's address. Never the history
+    the answer quotes (the customer's own message, with their account details): an inline
+    answer goes without its quoted lines, and an answer that is only quote sends the
+    customer nothing; the staff member is told instead (template agent_empty)."""
+    words = own_words(mail.own_text)
+    usage = ctx.attachment_usage.get(ticket.number, AttachmentUsage())
+    if not words:
+        events = [Event("agent_reply_empty", f"by {mail.from_addr}, by email: no text of "
+                                             "their own, nothing sent to the customer")]
+        files = judge_files(mail, usage, settings, events)
+        told = reply_or_limit(mail, ctx, settings, "agent_empty", ticket.queue, notes)
+        return Decision(Outcome.FOLLOWUP, ticket=ticket, reply=told, events=tuple(events),
+                        attachments=files)
     events = [Event("agent_reply", f"by {mail.from_addr}, by email")]
     new_status = Status.OPEN if ticket.status == Status.NEW else None
     if new_status:
         events.append(Event("status", f"{ticket.status} -> {new_status} by "
                                       f"{mail.from_addr}'s reply"))
-    files = judge_files(mail, ctx.attachment_usage.get(ticket.number, AttachmentUsage()),
-                        settings, events)
+    files = judge_files(mail, usage, settings, events)
     reply = Reply(template="agent_reply", to=ticket.requester, queue=ticket.queue)
     return Decision(Outcome.FOLLOWUP, ticket=ticket, new_status=new_status,
                     reply=reply if mailable(reply.to, notes) else None,
-                    events=tuple(events), attachments=files)
+                    events=tuple(events), attachments=files, agent_text=words)
 
 
 def participants(mail: InboundMail, settings: PolicySettings

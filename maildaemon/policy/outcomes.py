@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from maildaemon.domain import Decision, Event, Outcome, Status, TicketRef, TraceLine
 from maildaemon.policy.decisions import followup, mailable, new_ticket, staff_reply, survey_for
-from maildaemon.policy.quoting import confirms_solution, rating_in
+from maildaemon.policy.ownwords import confirms_solution, rating_in
 from maildaemon.policy.steps import Case, Verdict, hit, miss
 
 REOPENED_BY_REPLY = {Status.WAITING, Status.RESOLVED}
@@ -22,7 +22,7 @@ NO_RATING = miss("answers our survey without a rating 1-5")
 NO_CLOSED_TICKET = miss("joins no closed ticket")
 NOT_STAFF_IN_THREAD = miss("not proven staff answering in a ticket's thread")
 NO_RESOLVED_TICKET = miss("joins no resolved ticket")
-NOT_CONFIRMED = miss("the reply's first line does not confirm the solution")
+NOT_CONFIRMED = miss("the first line of the reply's own words does not confirm the solution")
 NO_TICKET = miss("joins no ticket")
 
 
@@ -41,11 +41,13 @@ def automatic_mail(case: Case) -> Verdict:
 
 
 def survey_reply(case: Case) -> Verdict:
-    """A rating 1-5 in an answer to our survey is stored; the ticket stays as it is."""
+    """A rating 1-5 in an answer to our survey is stored; the ticket stays as it is. Read
+    in the reply's own words (ownwords.py): above, below or inline under the quoted survey,
+    never the scale the survey itself quotes."""
     ticket = case.found.ticket
     if ticket is None or not case.ctx.replied_to_survey:
         return NOT_A_SURVEY_ANSWER
-    rating = rating_in(case.mail.text)
+    rating = rating_in(case.mail.own_text)
     if rating is None:
         return NO_RATING
     comment = f": {rating[1]}" if rating[1] else ""
@@ -86,11 +88,12 @@ def staff_reply_step(case: Case) -> Verdict:
 
 
 def confirmation(case: Case) -> Verdict:
-    """The customer says "solved" to a resolved ticket: closed, and the survey sent."""
+    """The customer says "solved" to a resolved ticket: closed, and the survey sent. The
+    first line of their own words counts, wherever they wrote it; our quoted notice never."""
     ticket = case.found.ticket
     if ticket is None or ticket.status != Status.RESOLVED:
         return NO_RESOLVED_TICKET
-    if not confirms_solution(case.mail.text):
+    if not confirms_solution(case.mail.own_text):
         return NOT_CONFIRMED
     notes: list[TraceLine] = []
     decision = followup(case.mail, case.ctx, case.settings, ticket, Status.CLOSED,

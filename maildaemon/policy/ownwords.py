@@ -1,0 +1,52 @@
+"""What the rules read of a reply: the sender's own words, never the history it quotes.
+
+parse.py gives every message its own text (InboundMail.own_text, from the reply model):
+the own blocks in order, wherever they were written (above, between or below quotes), the
+signature left out. An inline answer's blocks each start with the quoted line they answer,
+written "> line", so that an agent reads "Yes" next to the question it answers. Those lines
+are ours or the customer's history, not what was said this time: quoted "Did that solve
+it?" must not confirm anything, quoted "Rate us 1-5" is no rating of 1, and a staff answer
+relayed to the customer must carry no quoted customer line. So every rule that acts on a
+reply reads `own_words`: the own text without its ">" lines.
+"""
+
+from __future__ import annotations
+
+import re
+
+# "Yes" and "solved" as customers write them first, in the languages of issue 17.
+CONFIRMATION = re.compile(
+    r"(?:yes\b|yep\b|solved\b|resolved\b|fixed\b|works\b|it works\b|that worked\b|"
+    r"close it\b|please close\b|you can close\b|thanks?,? that fixed it\b|"
+    r"thank you,? that fixed it\b|problem solved\b|all good\b"
+    r"|ja\b|oui\b|sí\b|sì\b|sim\b|tak\b|ano\b|kyllä\b|да\b|так\b|evet\b|vâng\b"
+    r"|はい|是的|네\b)",
+    re.IGNORECASE,
+)
+RATING = re.compile(r"(?<![\d.])([1-5])(?!\d|\.\d)")
+
+
+def own_words(own_text: str) -> str:
+    """The own text without the quoted lines an inline answer carries for context (and
+    without any ">" line the reply model left in: it is quoted, whoever wrote it)."""
+    lines = own_text.replace("\r\n", "\n").split("\n")  # bounded by the text's length
+    return "\n".join(line for line in lines if not line.lstrip().startswith(">")).strip()
+
+
+def confirms_solution(own_text: str) -> bool:
+    """Does the first line of the reply's own words confirm the solution ("yes",
+    "solved", "that fixed it", "ja", "oui" ...)? Kept simple on purpose, and documented in
+    the README: a wrong close is undone by the customer's next reply (reopen_days)."""
+    words = own_words(own_text)
+    first = next((line for line in words.split("\n") if line.strip()), "")
+    return bool(CONFIRMATION.match(first.strip()))
+
+
+def rating_in(own_text: str) -> tuple[int, str] | None:
+    """The first number 1-5 of the reply's own words, and the rest as a comment."""
+    words = own_words(own_text)
+    match = RATING.search(words)
+    if match is None:
+        return None
+    comment = (words[:match.start()] + words[match.end():]).strip(" \n\t-:.,")
+    return int(match.group(1)), comment
