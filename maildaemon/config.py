@@ -12,10 +12,12 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, get_type_hints
 from zoneinfo import ZoneInfo
 
+from maildaemon.calendar_config import calendar_from_section
 from maildaemon.domain import DEFAULT_ALLOWED, MIB
 from maildaemon.resources import shipped_file
 
@@ -98,6 +100,17 @@ class SlaSection:
 
 
 @dataclass(frozen=True)
+class BusinessHoursSection:
+    # The working week that business-hour and business-day targets count in: local times
+    # in `timezone` (an IANA name), weekday names, holidays as "YYYY-MM-DD".
+    timezone: str = "UTC"
+    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    start: str = "09:00"
+    end: str = "17:00"
+    holidays: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SpoolSection:
     max_attempts: int = 3
     # A worker whose heartbeat stops this long is killed and restarted by serve.
@@ -149,6 +162,7 @@ class Config:
     staff: StaffSection = field(default_factory=StaffSection)
     autoreply: AutoreplySection = field(default_factory=AutoreplySection)
     sla: SlaSection = field(default_factory=SlaSection)
+    business_hours: BusinessHoursSection = field(default_factory=BusinessHoursSection)
     spool: SpoolSection = field(default_factory=SpoolSection)
     lifecycle: LifecycleSection = field(default_factory=LifecycleSection)
     attachments: AttachmentsSection = field(default_factory=AttachmentsSection)
@@ -211,6 +225,8 @@ def config_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
             values["queues"] = _queues(body, source)
         elif section == "teams":
             values["teams"] = _teams(body, source)
+        elif section == "business_hours":
+            values[section] = _section(hints[section], section, _dates_as_text(body), source)
         else:
             values[section] = _section(hints[section], section, body, source)
     config = Config(**values)
@@ -237,6 +253,15 @@ def _teams(body: dict[str, Any], source: str) -> dict[str, tuple[str, ...]]:
             raise ConfigError(f"{source}: [teams] {queue} must be a list of addresses")
         teams[queue] = tuple(dict.fromkeys(a.strip().lower() for a in addresses))
     return teams
+
+
+def _dates_as_text(body: dict[str, Any]) -> dict[str, Any]:
+    """Holidays written as TOML dates (2026-12-25, unquoted) read as their ISO text."""
+    holidays = body.get("holidays")
+    if not isinstance(holidays, list):
+        return body
+    return {**body, "holidays": [h.isoformat() if isinstance(h, date) else h
+                                 for h in holidays]}
 
 
 def _section(cls: type, name: str, body: dict[str, Any], source: str) -> Any:
@@ -319,6 +344,10 @@ def _validate(config: Config) -> None:
     if config.notifications.max_attached_bytes < 0:
         raise ConfigError(f"{src}: notifications.max_attached_bytes must not be negative")
     _validate_digest(config.notifications, src)
+    try:
+        calendar_from_section(config.business_hours)
+    except ValueError as exc:
+        raise ConfigError(f"{src}: {exc}") from None
     if config.autoreply.max_per_hour < 0:
         raise ConfigError(f"{src}: autoreply.max_per_hour must not be negative")
 
