@@ -34,6 +34,7 @@ from maildaemon.agent import (
     cmd_sweep,
 )
 from maildaemon.config import Config, ConfigError, describe, load_config, resolve_config_path
+from maildaemon.customers_cli import add_customers_parser, cmd_customers
 from maildaemon.domain import Status
 from maildaemon.explain import add_decide_parser, cmd_decide
 from maildaemon.files import make_private
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--wake-fd", type=int, default=None, help=argparse.SUPPRESS)
     sub.add_parser("check-config", help="validate the configuration and templates")
     add_decide_parser(sub)
+    add_customers_parser(sub)
     ingest = sub.add_parser("ingest", help="put raw messages through the pipeline now")
     ingest.add_argument("--sender", help="envelope sender (\"\" for a bounce)")
     ingest.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
@@ -505,6 +507,7 @@ COMMANDS = {
     "report": cmd_report,
     "note": cmd_note,
     "digest": cmd_digest,
+    "customers": cmd_customers,
 }
 
 __all__ = ["main", "load_secret"]

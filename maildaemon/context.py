@@ -29,7 +29,8 @@ def read_secret(data_dir: Path) -> bytes:
 
 
 class ContextLoader:
-    """Loads the `Context` of a message: duplicates, the ticket it names, rate and quota."""
+    """Loads the `Context` of a message: duplicates, the ticket it names, rate and quota,
+    the sender's entry in the customer directory."""
 
     def __init__(self, store: ContextReads, settings: PolicySettings, secret: bytes) -> None:
         self.store = store
@@ -57,6 +58,7 @@ class ContextLoader:
             if mail.attachments else {},
             replied_to_survey=self.store.is_survey((*mail.in_reply_to, *mail.references)),
             agent_address=agent_address,
+            customer=self.store.customer(mail.from_addr) if mail.from_addr else None,
         )
 
     def agent_address(self, mail: InboundMail) -> AgentAddress | None:

@@ -45,6 +45,37 @@ class Priority(StrEnum):
     LOW = "low"
 
 
+class Tier(StrEnum):
+    """A customer's plan (the customer directory, `maildaemon customers`): what they are
+    promised. Unknown senders are free; a tier written in a mail is never believed."""
+
+    FREE = "free"
+    PLUS = "plus"
+    PREMIUM = "premium"
+    ENTERPRISE = "enterprise"
+
+
+@dataclass(frozen=True)
+class Customer:
+    """One entry of the customer directory; `email` is lower-cased."""
+
+    email: str
+    tier: Tier
+    name: str = ""
+    account_manager: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerChange:
+    """An import row or `customers set`: None leaves what the directory has (a column the
+    file lacks, an option not given); an `account_manager` of "" removes the one it has."""
+
+    email: str
+    tier: Tier
+    name: str | None = None
+    account_manager: str | None = None
+
+
 class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     NEW_TICKET = "new_ticket"
@@ -178,6 +209,8 @@ class Context:
     replied_to_survey: bool = False
     # The message was sent to a per-ticket reply address (agents' answers and comments).
     agent_address: AgentAddress | None = None
+    # The sender's entry in the customer directory; None: not in it, so free.
+    customer: Customer | None = None
 
 
 @dataclass(frozen=True)

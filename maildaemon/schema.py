@@ -460,3 +460,21 @@ def m019_digests(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m020_customers(db: sqlite_utils.Database) -> None:
+    # The customer directory (issue 12): each sender's tier, looked up once per message by
+    # its lower-cased address, the primary key, so one read of one index page path. Without
+    # rowid: the table is its own index, nothing else to write on an import.
+    db.executescript(
+        """
+        CREATE TABLE customers (
+            email TEXT PRIMARY KEY,
+            tier TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            account_manager TEXT,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )

@@ -5,11 +5,18 @@ against, and backend.py's `open_*`, where the backend is chosen.
 Re-exports what callers imported from the former `maildaemon/store.py`.
 """
 
-from maildaemon.store.backend import open_readonly, open_reads, open_store, open_worker_stores
+from maildaemon.store.backend import (
+    open_customers,
+    open_readonly,
+    open_reads,
+    open_store,
+    open_worker_stores,
+)
 from maildaemon.store.dedup import HASHES_UNDER_MESSAGE_ID, KEY_HASH_PROCESSED, key_hash
 from maildaemon.store.errors import TEMPORARY_ERRORS
 from maildaemon.store.interface import (
     ContextReads,
+    CustomerDirectory,
     OutboxStore,
     ReadOnlyTickets,
     Row,
@@ -30,8 +37,10 @@ from maildaemon.store.upkeep import RATE_WINDOW
 
 __all__ = ["EVENTS_OF_TICKET", "HASHES_UNDER_MESSAGE_ID", "KEY_HASH_PROCESSED",
            "LAST_RECEIVED_MESSAGE_ID", "MESSAGES_OF_TICKET", "RATE_WINDOW", "TEMPORARY_ERRORS",
-           "Attempt", "ContextReads", "Leased", "OpenTicket", "OutboxStore", "ReadOnlyTickets",
+           "Attempt", "ContextReads", "CustomerDirectory", "Leased", "OpenTicket",
+           "OutboxStore", "ReadOnlyTickets",
            "Rendered",
            "Row", "Store", "TicketCommands",
            "TicketReads", "TicketRecord", "TicketStore", "WorkerStore", "iso", "key_hash",
-           "open_readonly", "open_reads", "open_store", "open_worker_stores", "parse_iso"]
+           "open_customers", "open_readonly", "open_reads", "open_store", "open_worker_stores",
+           "parse_iso"]

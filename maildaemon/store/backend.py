@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from maildaemon.config import Config
 from maildaemon.sqlite import Checkpointer
-from maildaemon.store.interface import ReadOnlyTickets, TicketReads, TicketStore
+from maildaemon.store.interface import (
+    CustomerDirectory,
+    ReadOnlyTickets,
+    TicketReads,
+    TicketStore,
+)
 from maildaemon.store.readonly import ReadOnlyStore
 from maildaemon.store.sqlite_store import Store
 
@@ -29,6 +34,11 @@ def open_reads(config: Config) -> TicketReads:
 def open_store(config: Config) -> TicketStore:
     """The ticket store of a command (sweep, status, reply, flush, ingest): one
     connection, durable commits, migrated on opening."""
+    return Store(config.data_dir)
+
+
+def open_customers(config: Config) -> CustomerDirectory:
+    """The customer directory, for `maildaemon customers` (migrated on opening)."""
     return Store(config.data_dir)
 
 

@@ -35,6 +35,14 @@ CREATE TABLE automatic_mail (
     spool_id TEXT NOT NULL
     , raw_id INTEGER, dedup_hash INTEGER);
 
+CREATE TABLE customers (
+    email TEXT PRIMARY KEY,
+    tier TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    account_manager TEXT,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE digests (
     team TEXT NOT NULL,
     address TEXT NOT NULL,

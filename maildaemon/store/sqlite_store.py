@@ -32,8 +32,9 @@ from maildaemon.store import attachments, briefs, dedup, messages, outbox, ticke
 from maildaemon.store.apply import apply_decision
 from maildaemon.store.blobs import Blobs
 from maildaemon.store.commands import CommandsOnSqlite, OutboxOnSqlite
+from maildaemon.store.customers import CustomersOnSqlite
 from maildaemon.store.digests import DigestsOnSqlite
-from maildaemon.store.interface import TicketStore
+from maildaemon.store.interface import CustomerDirectory, TicketStore
 from maildaemon.store.reads import Reads
 from maildaemon.store.records import Rendered, TicketBrief
 from maildaemon.store.stamps import iso
@@ -41,7 +42,7 @@ from maildaemon.store.stamps import iso
 DATABASE = "maildaemon.sqlite3"
 
 
-class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite):
+class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite):
     """`TicketStore` on one SQLite file. Beyond the interface, `conn` and the connection
     that `transaction()` yields are for what is SQLite's alone: the migrations, and the
     tests and benchmarks that seed or inspect the file directly."""
@@ -158,4 +159,9 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite):
 
 def as_ticket_store(store: Store) -> TicketStore:
     """Where mypy checks that `Store` implements the whole interface."""
+    return store
+
+
+def as_customer_directory(store: Store) -> CustomerDirectory:
+    """Where mypy checks that `Store` implements the customer directory."""
     return store
