@@ -211,9 +211,9 @@ HOSTILE = {
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_html_finishes_quickly_and_never_raises(name: str) -> None:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine's other work does not count
     text = quoted_text(HOSTILE[name])
-    assert time.perf_counter() - start < 0.8
+    assert time.process_time() - start < 0.5
     assert len(text) <= 30 * len(HOSTILE[name])
 
 

@@ -53,7 +53,7 @@ MAX_MARKS = 10  # deeper quotes are marked as depth 10: the output stays linear 
 MAX_OPEN = 100_000
 # Tags read for their structure; a reply has a few hundred, a long thread a few thousand.
 # Past this, tags only end lines: hostile markup costs a cheap pass, not a walk per tag.
-MAX_TAGS = 20_000
+MAX_TAGS = 10_000
 
 
 def quoted_text(markup: str) -> str:
