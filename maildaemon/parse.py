@@ -21,6 +21,7 @@ from maildaemon.authresults import dmarc_pass_domain
 from maildaemon.domain import DmarcTrust, InboundMail
 from maildaemon.headers import Headers, decode_bytes, decode_words, repair_header_block
 from maildaemon.policy.quoting import own_text
+from maildaemon.policy.reply import read_reply
 from maildaemon.policy.replyhtml import quoted_text
 
 __all__ = ["decode_words", "html_to_text", "parse_mail"]
@@ -225,11 +226,17 @@ def text_to_read(plain: str | None, markup: str | None, is_reply: bool) -> str:
     is the customer's own text."""
     if plain is None or not plain.strip():
         return faithful_text(plain, markup)
-    if markup is None or not is_reply or QUOTED_LINE.search(plain) or \
-            own_text(plain) != plain.strip():
+    if markup is None or not is_reply or QUOTED_LINE.search(plain) or _shows_quote(plain):
         return plain
     from_markup = quoted_text(markup)
     return from_markup if QUOTED_LINE.search(from_markup) else plain
+
+
+def _shows_quote(plain: str) -> bool:
+    """Does the model find quoted history in the text part (an attribution, a header block,
+    unmarked history under them)? A signature alone is not a quote."""
+    return any(block.kind in ("quote", "attribution", "header_block")
+               for block in read_reply(plain).blocks)
 
 
 def html_to_text(markup: str) -> str:
