@@ -24,13 +24,16 @@ CONFIRMATION = re.compile(
     re.IGNORECASE,
 )
 RATING = re.compile(r"(?<![\d.])([1-5])(?!\d|\.\d)")
+# A quoted line, with its line break: ">" after nothing but spaces. Tried at line starts
+# only, so a megabyte of spaces or ">" is one linear pass.
+QUOTED_LINE = re.compile(r"^[^\S\n]*>[^\n]*(?:\n|\Z)", re.MULTILINE)
 
 
 def own_words(own_text: str) -> str:
     """The own text without the quoted lines an inline answer carries for context (and
     without any ">" line the reply model left in: it is quoted, whoever wrote it)."""
-    lines = own_text.replace("\r\n", "\n").split("\n")  # bounded by the text's length
-    return "\n".join(line for line in lines if not line.lstrip().startswith(">")).strip()
+    text = own_text.replace("\r\n", "\n")
+    return (QUOTED_LINE.sub("", text) if ">" in text else text).strip()
 
 
 def confirms_solution(own_text: str) -> bool:
@@ -38,7 +41,7 @@ def confirms_solution(own_text: str) -> bool:
     "solved", "that fixed it", "ja", "oui" ...)? Kept simple on purpose, and documented in
     the README: a wrong close is undone by the customer's next reply (reopen_days)."""
     words = own_words(own_text)
-    first = next((line for line in words.split("\n") if line.strip()), "")
+    first = words.split("\n", 1)[0]  # `own_words` starts with a character, not a space
     return bool(CONFIRMATION.match(first.strip()))
 
 
