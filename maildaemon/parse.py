@@ -20,6 +20,7 @@ from maildaemon.attachments import find_attachments
 from maildaemon.authresults import dmarc_pass_domain
 from maildaemon.domain import DmarcTrust, InboundMail
 from maildaemon.headers import Headers, decode_bytes, decode_words, repair_header_block
+from maildaemon.policy.attributions import is_forward_subject
 from maildaemon.policy.quoting import own_text
 from maildaemon.policy.reply import read_reply
 from maildaemon.policy.replyhtml import quoted_text
@@ -78,7 +79,8 @@ def parse_mail(
         loop_headers={name: headers.first(name) for name in LOOP_HEADERS if name in msg},
         content_type=_content_type(msg),
         text=faithful_text(plain, markup)[:MAX_TEXT],
-        own_text=own_text(text_to_read(plain, markup, is_reply)[:MAX_TEXT]),
+        own_text=own_text(text_to_read(plain, markup, is_reply)[:MAX_TEXT],
+                          forwarded=not is_reply and is_forward_subject(headers.text("subject"))),
         envelope_sender=envelope_sender,
         envelope_rcpts=tuple(a.lower() for a in envelope_rcpts),
         raw_sha256=raw_sha256,

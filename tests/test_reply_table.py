@@ -10,7 +10,8 @@ import time
 import pytest
 from replies_table import ReplyCase, load
 
-from maildaemon.parse import html_to_text
+from maildaemon.parse import html_to_text, parse_mail
+from maildaemon.policy.attributions import is_forward_subject
 from maildaemon.policy.reply import read_reply
 
 
@@ -152,3 +153,23 @@ def test_hostile_input_is_read_in_well_under_a_second(name: str) -> None:
     reply = read_reply(HOSTILE[name])
     assert time.perf_counter() - started < 1.0
     assert reply.full == HOSTILE[name]
+
+
+
+@pytest.mark.parametrize("subject,forward", [
+    ("FW: Card payment", True), ("Fwd: Card payment", True), ("WG: Abbuchung", True),
+    ("TR : Paiement", True), ("I: Addebito", True), ("PD: Płatność", True),
+    ("İLT: Ödeme", True), ("转发: 付款", True), ("전달: 결제", True),
+    ("RE: FW: Card payment", False), ("AW: Sync", False), ("Invoice: March", False),
+    ("[HS-123456] Sync", False),
+])
+def test_a_forward_is_told_by_its_subject(subject: str, forward: bool) -> None:
+    assert is_forward_subject(subject) is forward
+
+
+@pytest.mark.parametrize("case", table())
+def test_parse_gives_each_mail_the_tables_own_text(case: ReplyCase) -> None:
+    """End to end through parse.py, which picks the part the model reads and says whether
+    the mail answers anything: Outlook writes a forward's header block as it writes a
+    reply's, and a mail without In-Reply-To or References keeps it as a forward."""
+    assert normalised(parse_mail(case.raw).own_text) == normalised(case.own_text)

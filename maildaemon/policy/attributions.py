@@ -193,3 +193,16 @@ def is_rule_line(line: str) -> bool:
     """Outlook's divider above its header block: a line of underscores."""
     text = line.strip()
     return len(text) >= 10 and text.strip("_") == ""
+
+
+# A forward's subject prefix, as the clients of the 20 languages write it ("FW:", "Fwd:",
+# "WG:", "TR :", "RV:", "I:", "ENC:", "VS:", "VB:", "VL:", "PD:", "İLT:", "转发:", "전달:",
+# "CT:" ...). Outlook writes a forward's header block as it writes a reply's, so a mail
+# that answers nothing and says it is a forward keeps that block as its own text.
+_FORWARD_SUBJECT = re.compile(
+    r"[ \t]*(?:fwd?|wg|tr|rv|i|enc|vs|vb|vl|pd|doorst|i̇lt|ilt|İlt|пересл|转发|轉寄|転送|전달|ct)"
+    r"[ \t]*[:：]", re.IGNORECASE)
+
+
+def is_forward_subject(subject: str) -> bool:
+    return _FORWARD_SUBJECT.match(subject[:MAX_MARKER]) is not None
