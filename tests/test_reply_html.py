@@ -150,16 +150,15 @@ def test_every_html_reply_keeps_its_own_lines_and_marks_our_message(case: ReplyC
 
 def test_table_through_parse_mail_html_only_and_multipart() -> None:
     """parse_mail(raw).own_text against the table, for the mail that has an HTML part. The
-    count depends on the reply model too (policy/reply.py): read through it, 183 of 187
-    (the four Outlook forwards need parse.py to say the mail answers nothing); with the
-    first-quote cut it was 85, and 26 with the regex conversion and the cut."""
+    count depends on the reply model too (policy/reply.py): read through it, all 187; with
+    the first-quote cut it was 85, and 26 with the regex conversion and the cut."""
     exact = 0
     for case in WITH_HTML:
         got = "\n".join(line.rstrip() for line in parse_mail(case.raw).own_text.splitlines())
         with_signature = f"{case.own_text}\n\n{case.signature}" if case.signature else ""
         exact += got.strip() in (case.own_text, with_signature)
     print(f"HTML-only and multipart replies exact: {exact}/{len(WITH_HTML)}")
-    assert exact >= 183
+    assert exact == len(WITH_HTML)
 
 
 # ------------------------------------------------------------------ what parse.py reads
