@@ -39,6 +39,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Hostile-input tests assert that bad input ends, not how fast: catastrophic backtracking
+# or a quadratic loop takes minutes on their inputs, and speed belongs in bench/.
+HANG_GUARD_SECONDS = 30.0
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -23,6 +23,7 @@ from maildaemon.policy.businesstime import (
     add_clock_hours,
     business_hours_between,
 )
+from tests.conftest import HANG_GUARD_SECONDS
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -132,7 +133,7 @@ def test_a_ten_year_target_is_computed_by_days_not_hours() -> None:
     start = datetime(2026, 12, 1, 9, tzinfo=UTC)
     began = clock.perf_counter()
     due = add_business_hours(start, 8 * 5 * 52 * 10, UTC_WEEK)
-    assert clock.perf_counter() - began < 1.0
+    assert clock.perf_counter() - began < HANG_GUARD_SECONDS
     assert datetime(2036, 11, 1, tzinfo=UTC) < due < datetime(2036, 12, 31, tzinfo=UTC)
     assert business_hours_between(start, due, UTC_WEEK) == pytest.approx(8 * 5 * 52 * 10)
 

@@ -20,6 +20,7 @@ from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
 from maildaemon.policy.ownwords import confirms_solution, own_words, rating_in
 from maildaemon.render import TEMPLATES, Renderer, sample_variables
+from tests.conftest import HANG_GUARD_SECONDS
 from tests.replies_table import load
 from tests.test_policy import NOW, SETTINGS, ctx, inbound, ticket
 
@@ -91,7 +92,7 @@ def test_hostile_text_is_read_in_linear_time(hostile: str) -> None:
     assert not confirms_solution(hostile)
     assert rating_in(hostile) is None
     assert not confirms_solution(hostile + "x")
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < HANG_GUARD_SECONDS
 
 
 # -- the decisions --------------------------------------------------------------------------
