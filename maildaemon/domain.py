@@ -318,9 +318,10 @@ class Decision:
     attachments: tuple[AttachmentVerdict, ...] = ()
     more_mail: tuple[Reply, ...] = ()  # besides `reply`: a survey when the ticket closes
     rating: tuple[int, str] | None = None
-    # An agent's mail (AGENT_ANSWER, AGENT_COMMENT): who, what the customer receives (own
-    # text without the command lines; empty: nothing is relayed), the internal note, and
-    # each command line's fate; the changes they make are `new_status` and these.
+    # An agent's mail (AGENT_ANSWER, AGENT_COMMENT) or a proven staff answer in a thread
+    # (FOLLOWUP): who, what the customer receives (their own words, without quoted lines
+    # or command lines; empty: nothing is relayed), the internal note, and each command
+    # line's fate; the changes they make are `new_status` and these.
     agent: str | None = None
     agent_text: str = ""
     note: str = ""
