@@ -266,6 +266,8 @@ class NewTicket:
     # The requester's own closed ticket this one follows (named in the acknowledgement;
     # a stranger's link is never named to them).
     follows: str | None = None
+    # The agent of the ticket it follows, who keeps the customer (issue 12, point 8).
+    assignee: str | None = None
 
 
 @dataclass(frozen=True)

@@ -157,9 +157,10 @@ def participants(mail: InboundMail, settings: PolicySettings
 
 
 def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: datetime,
-               related: tuple[str, ...], follows: str | None, notes: list[TraceLine]
-               ) -> Decision:
-    """A new ticket in the first queue addressed, acknowledged to the sender."""
+               related: tuple[str, ...], follows: str | None, notes: list[TraceLine],
+               assignee: str | None = None) -> Decision:
+    """A new ticket in the first queue addressed, acknowledged to the sender; one that
+    follows a ticket closed too long ago goes to that ticket's agent (`assignee`)."""
     recipients = [*mail.envelope_rcpts, *mail.to, *mail.cc]
     queue, addressed = choose_queue(recipients, settings)
     priority = priority_for(queue, mail.subject)
@@ -177,6 +178,8 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
         events.append(Event("routed", f"no address of ours among the recipients; {queue}"))
     for number in related:
         events.append(Event("related", f"linked to {number}"))
+    if assignee and follows:
+        events.append(Event("assigned", f"to {assignee}, the agent of {follows}"))
     files = judge_files(mail, AttachmentUsage(), settings, events)
     new = NewTicket(
         queue=queue,
@@ -187,6 +190,7 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
         related=related,
         first_response_due=first_response_due(priority, settings, now),
         follows=follows,
+        assignee=assignee if follows else None,
     )
     reply = reply_or_limit(mail, ctx, settings, "ack", queue, notes)
     return Decision(Outcome.NEW_TICKET, new_ticket=new, reply=reply, events=tuple(events),

@@ -71,7 +71,8 @@ def reopen_window(case: Case) -> Verdict:
                    "reopened", decision, notes=tuple(notes))
     return hit(f"{ticket.number} closed too long ago, new linked ticket",
                found=case.found._replace(ticket=None, related=(ticket.number,),
-                             follows=ticket.number))
+                                         follows=ticket.number,
+                                         follows_assignee=ticket.assignee))
 
 
 def staff_reply_step(case: Case) -> Verdict:
@@ -124,6 +125,6 @@ def new_ticket_step(case: Case) -> Verdict:
     related = (*found.related, *(t.number for t in refused))
     notes: list[TraceLine] = []
     decision = new_ticket(case.mail, case.ctx, case.settings, case.now, related,
-                          found.follows, notes)
+                          found.follows, notes, assignee=found.follows_assignee)
     return hit("no reference or subject token this sender may follow", decision,
                notes=tuple(notes))

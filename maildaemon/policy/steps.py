@@ -33,6 +33,7 @@ class Found(NamedTuple):
     refused: TicketRef | None = None  # a ticket it named but may not join (a stranger's)
     related: tuple[str, ...] = ()  # tickets a new ticket is linked to
     follows: str | None = None  # the requester's closed ticket a new one follows
+    follows_assignee: str | None = None  # that ticket's agent, who keeps the customer
 
 
 class Case:

@@ -99,10 +99,10 @@ def insert_ticket(conn: sqlite3.Connection, number: str, new: NewTicket, stamp: 
     people = list(dict.fromkeys(new.participants))
     cur = conn.execute(
         "INSERT INTO tickets (number, status, priority, queue, requester, subject,"
-        " created_at, updated_at, first_response_due, status_since, participants)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        " created_at, updated_at, first_response_due, status_since, participants, assignee)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         (number, Status.NEW, new.priority, new.queue, new.requester, new.subject, stamp,
-         stamp, iso(new.first_response_due), stamp, json.dumps(people)),
+         stamp, iso(new.first_response_due), stamp, json.dumps(people), new.assignee),
     )
     ticket_id = int(cur.lastrowid or 0)
     for i, address in enumerate(new.participants):
