@@ -296,12 +296,14 @@ def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
                            config.outbound), clock, len(args.files))
     status = EX_OK
     outcomes: Counter[str] = Counter()
+    reads: TicketReads | None = None  # opened once, if the daemon takes any message first
     for name, spool_id, result in ingest.run(args.files, args.sender,
                                              split_recipients(args.rcpt)):
         if result is not None:
             outcome, number, detail = result.outcome, result.ticket, result.detail
         else:
-            outcome, number, detail = _wait_for_daemon(open_reads(config), spool_id)
+            reads = reads or open_reads(config)
+            outcome, number, detail = _wait_for_daemon(reads, spool_id)
         print(f"{name}: {outcome} {number or '-'} (spool {spool_id})"
               + (f": {detail}" if outcome in ("held", "pending") else ""))
         outcomes[outcome] += 1
