@@ -29,6 +29,7 @@ from maildaemon.sender import Sender, transport_of
 from maildaemon.spool import Incoming
 from maildaemon.store import Store, iso, open_store
 from maildaemon.workproc import Parts, worker_parts
+from tests.conftest import SettableClock
 
 T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 07:00 in Berlin (winter)
 AGENT = "ann.agent@internal.healthsync.com"
@@ -46,17 +47,9 @@ def settings(tmp_path: Path, **notifications: str) -> Config:
     })
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> SettableClock:
+    return SettableClock(T0)
 
 
 @pytest.fixture
@@ -65,7 +58,7 @@ def config(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-def parts(config: Config, clock: Clock) -> Iterator[Parts]:
+def parts(config: Config, clock: SettableClock) -> Iterator[Parts]:
     made = worker_parts(config, clock)
     yield made
     made.checkpointer.stop()
@@ -103,7 +96,7 @@ def test_each_team_covers_its_queues_and_the_default_team_the_others(config: Con
 
 
 def test_overdue_tickets_come_first_then_each_priority_without_resolved_or_closed(
-        parts: Parts, config: Config, clock: Clock) -> None:
+        parts: Parts, config: Config, clock: SettableClock) -> None:
     medium = new_ticket(parts, "billing", "Question about my invoice")
     clock.now = T0 + timedelta(minutes=30)
     critical = new_ticket(parts, "billing", "Payment outage for all our clinics")
@@ -140,7 +133,7 @@ def test_overdue_tickets_come_first_then_each_priority_without_resolved_or_close
 
 
 def test_a_digest_is_queued_once_a_day_per_team_address_and_delivered(
-        parts: Parts, config: Config, clock: Clock) -> None:
+        parts: Parts, config: Config, clock: SettableClock) -> None:
     new_ticket(parts, "billing", "Invoice twice")
     clock.now = T0 + timedelta(hours=1)  # 08:00 in Berlin
     first = Digests(config, open_store(config)).run(clock.now)
@@ -170,7 +163,7 @@ def test_a_digest_is_queued_once_a_day_per_team_address_and_delivered(
 
 
 def test_a_dry_run_queues_nothing_and_claims_no_day(
-        parts: Parts, config: Config, clock: Clock) -> None:
+        parts: Parts, config: Config, clock: SettableClock) -> None:
     new_ticket(parts, "billing", "Invoice twice")
     dry = Digests(config, open_store(config)).run(clock.now, dry_run=True)
     assert {o.result for o in dry} == {"dry run"} and digest_rows(parts) == []

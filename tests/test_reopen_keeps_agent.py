@@ -18,26 +18,19 @@ from maildaemon.domain import Status
 from maildaemon.spool import Incoming
 from maildaemon.store import iso
 from maildaemon.workproc import Parts, worker_parts
+from tests.conftest import SettableClock
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 AGENT = "sam@healthsync.com"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock(START)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def parts(tmp_path: Path, clock: Clock) -> Iterator[Parts]:
+def parts(tmp_path: Path, clock: SettableClock) -> Iterator[Parts]:
     made = worker_parts(config_from_dict({"storage": {"data_dir": str(tmp_path / "data")},
                                           "outbound": {"maildir": str(tmp_path / "out")}}),
                         clock)
@@ -57,7 +50,7 @@ def mail(message_id: str, subject: str) -> bytes:
             "It happened again.\r\n").encode()
 
 
-def closed_and_assigned(parts: Parts, clock: Clock) -> str:
+def closed_and_assigned(parts: Parts, clock: SettableClock) -> str:
     outcome, number = deliver(parts, mail("first", "Upload fails"))
     assert outcome == "new_ticket" and number
     store = parts.worker.store
@@ -74,7 +67,7 @@ def assignee_of(parts: Parts, number: str) -> str | None:
 
 
 def test_a_reply_within_the_window_reopens_the_ticket_with_its_agent(
-        parts: Parts, clock: Clock) -> None:
+        parts: Parts, clock: SettableClock) -> None:
     number = closed_and_assigned(parts, clock)
     clock.now += timedelta(days=3)
     assert deliver(parts, mail("second", f"Re: [{number}] Upload fails")) == \
@@ -84,7 +77,7 @@ def test_a_reply_within_the_window_reopens_the_ticket_with_its_agent(
 
 
 def test_a_reply_after_the_window_opens_a_linked_ticket_for_the_same_agent(
-        parts: Parts, clock: Clock) -> None:
+        parts: Parts, clock: SettableClock) -> None:
     number = closed_and_assigned(parts, clock)
     clock.now += timedelta(days=30)
     outcome, new_number = deliver(parts, mail("third", f"Re: [{number}] Upload fails"))
