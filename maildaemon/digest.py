@@ -21,7 +21,6 @@ import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,9 +29,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from maildaemon.config import Config
 from maildaemon.domain import OutgoingMail, Priority
-from maildaemon.mime import alternative, fold, text_header
 from maildaemon.policy.followup import echoed_subject
-from maildaemon.render import environment, mailbox_header
+from maildaemon.render import compose, environment
 from maildaemon.store import OpenTicket, TicketCommands, iso, parse_iso
 
 log = logging.getLogger("maildaemon.digest")
@@ -180,18 +178,8 @@ class Digests:
         sender = self.config.queue_address(team.queues[0])
         subject = (f"[{team.label}] Daily digest: {variables['total']} open, "
                    f"{variables['overdue_count']} overdue")
-        text = self.env.get_template(f"{TEMPLATE}.txt").render(variables)
-        html = self.env.get_template(f"{TEMPLATE}.html").render(variables)
-        message_id = f"<digest.{secrets.token_hex(8)}@{domain}>"
-        headers = [
-            mailbox_header("From", f"{team.queues[0].capitalize()} digest", sender),
-            fold("To", address),
-            text_header("Subject", subject),
-            fold("Date", format_datetime(now)),
-            fold("Message-ID", message_id),
-            fold("Auto-Submitted", "auto-generated"),
-            "X-Auto-Response-Suppress: All",
-        ]
-        return OutgoingMail(kind=TEMPLATE, message_id=message_id, mail_from=sender,
-                            rcpt_to=address, subject=subject, text=text,
-                            raw=alternative(headers, text, html))
+        return compose(self.env, TEMPLATE, variables, kind=TEMPLATE,
+                       sender=(f"{team.queues[0].capitalize()} digest", sender), to=address,
+                       subject=subject, now=now,
+                       message_id=f"<digest.{secrets.token_hex(8)}@{domain}>",
+                       auto_submitted="auto-generated")

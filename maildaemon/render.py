@@ -76,35 +76,44 @@ class Renderer:
             "domain": self.domain,
             **(variables or {}),
         }
-        text = self.env.get_template(f"{template}.txt").render(values)
-        html = self.env.get_template(f"{template}.html").render(values)
-        message_id = make_message_id(self.secret, number, secrets.token_hex(8), self.domain)
-        headers = [
-            mailbox_header("From", f"{queue.capitalize()} team", queue_address),
-            fold("To", to),
-            *([fold("Cc", ", ".join(cc))] if cc else []),
-            text_header("Subject", subject),
-            fold("Date", format_datetime(now)),
-            fold("Message-ID", message_id),
-            *([fold("Reply-To", reply_to)] if reply_to else []),
-        ]
-        if in_reply_to:
-            headers.append(fold("In-Reply-To", in_reply_to))
-            refs = dict.fromkeys([*references[-10:], in_reply_to])
-            headers.append(fold("References", " ".join(refs)))
-        headers.append(fold("Auto-Submitted", auto_submitted))
-        # Exchange and Outlook: do not answer this with an out-of-office reply.
-        headers.append("X-Auto-Response-Suppress: All")
-        return OutgoingMail(
-            kind=kind or template,
-            message_id=message_id,
-            mail_from=queue_address,
-            rcpt_to=to,
-            subject=subject,
-            text=text,
-            raw=alternative(headers, text, html, files or ()),
-            cc=tuple(cc or ()),
-        )
+        return compose(
+            self.env, template, values, kind=kind or template,
+            sender=(f"{queue.capitalize()} team", queue_address), to=to, subject=subject,
+            now=now,
+            message_id=make_message_id(self.secret, number, secrets.token_hex(8), self.domain),
+            auto_submitted=auto_submitted, cc=cc or [], reply_to=reply_to,
+            in_reply_to=in_reply_to, references=references, files=files or [])
+
+
+def compose(env: jinja2.Environment, template: str, values: dict[str, Any], *, kind: str,
+            sender: tuple[str, str], to: str, subject: str, now: datetime, message_id: str,
+            auto_submitted: str, cc: list[str] | None = None, reply_to: str | None = None,
+            in_reply_to: str | None = None, references: tuple[str, ...] = (),
+            files: list[tuple[str, str, bytes]] | None = None) -> OutgoingMail:
+    """A template pair rendered into a complete message: the headers every mail of ours
+    carries (the ticket mail of `Renderer.render`, the digest), in one order."""
+    text = env.get_template(f"{template}.txt").render(values)
+    html = env.get_template(f"{template}.html").render(values)
+    headers = [
+        mailbox_header("From", sender[0], sender[1]),
+        fold("To", to),
+        *([fold("Cc", ", ".join(cc))] if cc else []),
+        text_header("Subject", subject),
+        fold("Date", format_datetime(now)),
+        fold("Message-ID", message_id),
+        *([fold("Reply-To", reply_to)] if reply_to else []),
+    ]
+    if in_reply_to:
+        headers.append(fold("In-Reply-To", in_reply_to))
+        refs = dict.fromkeys([*references[-10:], in_reply_to])
+        headers.append(fold("References", " ".join(refs)))
+    headers.append(fold("Auto-Submitted", auto_submitted))
+    # Exchange and Outlook: do not answer this with an out-of-office reply.
+    headers.append("X-Auto-Response-Suppress: All")
+    return OutgoingMail(kind=kind, message_id=message_id, mail_from=sender[1], rcpt_to=to,
+                        subject=subject, text=text,
+                        raw=alternative(headers, text, html, files or ()),
+                        cc=tuple(cc or ()))
 
 
 def mailbox_header(name: str, display: str, address: str) -> str:
