@@ -169,6 +169,8 @@ class Config:
     # queue -> the internal addresses notified of its tickets; "default" for the others.
     teams: dict[str, tuple[str, ...]] = field(default_factory=dict)
     notifications: NotificationsSection = field(default_factory=NotificationsSection)
+    # queue -> the managers told of SLA breaches and escalations; "default" for the others.
+    managers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = "<defaults>"
 
     @property
@@ -182,6 +184,10 @@ class Config:
     def team_of(self, queue: str) -> tuple[str, ...]:
         """Who is notified of a queue's tickets: its team, else the default team."""
         return self.teams.get(queue) or self.teams.get("default", ())
+
+    def managers_of(self, queue: str) -> tuple[str, ...]:
+        """Who hears of a queue's breaches and escalations: its managers, else the default."""
+        return self.managers.get(queue) or self.managers.get("default", ())
 
     def queue_address(self, queue: str) -> str:
         for local, name in self.queues.items():
@@ -223,8 +229,8 @@ def config_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
             raise ConfigError(f"{source}: [{section}] must be a table")
         if section == "queues":
             values["queues"] = _queues(body, source)
-        elif section == "teams":
-            values["teams"] = _teams(body, source)
+        elif section in ("teams", "managers"):
+            values[section] = _teams(body, source, section)
         elif section == "business_hours":
             values[section] = _section(hints[section], section, _dates_as_text(body), source)
         else:
@@ -245,12 +251,14 @@ def _queues(body: dict[str, Any], source: str) -> dict[str, str]:
     return {local.lower(): name for local, name in body.items()}
 
 
-def _teams(body: dict[str, Any], source: str) -> dict[str, tuple[str, ...]]:
+def _teams(body: dict[str, Any], source: str, section: str = "teams"
+           ) -> dict[str, tuple[str, ...]]:
+    """`[teams]` and `[managers]`: queue (or "default") -> a list of internal addresses."""
     teams: dict[str, tuple[str, ...]] = {}
     for queue, addresses in body.items():
         if not isinstance(addresses, list) or not all(
                 isinstance(a, str) and "@" in a for a in addresses):
-            raise ConfigError(f"{source}: [teams] {queue} must be a list of addresses")
+            raise ConfigError(f"{source}: [{section}] {queue} must be a list of addresses")
         teams[queue] = tuple(dict.fromkeys(a.strip().lower() for a in addresses))
     return teams
 
@@ -341,6 +349,9 @@ def _validate(config: Config) -> None:
     for queue in config.teams:
         if queue not in ("default", "ops") and queue not in queues:  # ops: held mail
             raise ConfigError(f"{src}: [teams] names {queue!r}, which is not in [queues]")
+    for queue in config.managers:
+        if queue != "default" and queue not in queues:
+            raise ConfigError(f"{src}: [managers] names {queue!r}, which is not in [queues]")
     if config.notifications.max_attached_bytes < 0:
         raise ConfigError(f"{src}: notifications.max_attached_bytes must not be negative")
     _validate_digest(config.notifications, src)
