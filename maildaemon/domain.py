@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:  # only a type here: policy/sla.py imports this module
+    from maildaemon.policy.sla import SlaSettings
 
 MIB = 1024 * 1024
 
@@ -161,6 +164,11 @@ class TicketRef:
     # For agents' mailed commands (#priority, #assign): what they change from.
     priority: Priority | None = None
     assignee: str | None = None
+    # The SLA clock (policy/sla.py): when the status began (a wait on the customer pauses
+    # the resolution clock from then), the customer's tier at creation, the due time.
+    status_since: datetime | None = None
+    tier: Tier = Tier.FREE
+    resolution_due: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +254,9 @@ class PolicySettings:
     # The timers a status set by an agent's mail starts (config [lifecycle]).
     remind_days: float = 3.0
     resolved_days: float = 7.0
+    # The SLA targets and business calendar ([sla], [business_hours]); None: the default
+    # targets with `sla_hours` for first responses (policy/sla.py: sla_of).
+    sla: SlaSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -268,6 +279,9 @@ class NewTicket:
     follows: str | None = None
     # The agent of the ticket it follows, who keeps the customer (issue 12, point 8).
     assignee: str | None = None
+    # The requester's tier when the ticket opened, and the resolution target's due time.
+    tier: Tier = Tier.FREE
+    resolution_due: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -335,6 +349,9 @@ class Decision:
     notify: tuple[str, ...] = ()
     # When the timer of `new_status` falls due (an agent's #status waiting or resolved).
     due_at: datetime | None = None
+    # The ticket stops waiting on the customer: its resolution due time, moved later by
+    # the time waited (policy/slaclock.py); None when it does not move.
+    resolution_due: datetime | None = None
 
     @property
     def trace(self) -> tuple[str, ...]:

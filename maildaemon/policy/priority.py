@@ -2,15 +2,16 @@
 
 Deliberately simple and documented in the README: the escalation queue is at least high; a
 subject naming an outage is critical, one saying it is urgent is high; everything else is
-medium. The expected first response is `now` plus the configured hours for that priority.
+medium. The due times come from policy/sla.py (targets by priority and tier).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from maildaemon.domain import PolicySettings, Priority
+from maildaemon.domain import PolicySettings, Priority, Tier
+from maildaemon.policy.sla import due_times, sla_of
 
 CRITICAL_WORDS = re.compile(
     r"\b(outage|down|emergency|critical|data loss|security breach|breach)\b", re.IGNORECASE
@@ -26,8 +27,10 @@ def priority_for(queue: str, subject: str) -> Priority:
     return Priority.MEDIUM
 
 
-def first_response_due(priority: Priority, settings: PolicySettings, now: datetime) -> datetime:
-    return now + timedelta(hours=settings.sla_hours[priority])
+def first_response_due(priority: Priority, settings: PolicySettings, now: datetime,
+                       tier: Tier = Tier.FREE) -> datetime:
+    """The first-response due time alone; policy/sla.py's `due_times` computes it."""
+    return due_times(priority, tier, now, sla_of(settings)).first_response
 
 
 def describe_hours(hours: float) -> str:
