@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 
 from maildaemon.calendar_config import calendar_from_section
 from maildaemon.domain import DEFAULT_ALLOWED, MIB
+from maildaemon.policy.sla import SlaTable
 from maildaemon.resources import shipped_file
+from maildaemon.sla_config import as_written, sla_table
 
 QUEUE_ORDER = ("escalation", "bugs", "billing", "tech", "support")
 
@@ -91,15 +93,6 @@ class AutoreplySection:
 
 
 @dataclass(frozen=True)
-class SlaSection:
-    # Expected first response, in hours, by priority; quoted in the acknowledgement.
-    critical: float = 1.0
-    high: float = 4.0
-    medium: float = 24.0
-    low: float = 72.0
-
-
-@dataclass(frozen=True)
 class BusinessHoursSection:
     # The working week that business-hour and business-day targets count in: local times
     # in `timezone` (an IANA name), weekday names, holidays as "YYYY-MM-DD".
@@ -161,7 +154,8 @@ class Config:
     outbound: OutboundSection = field(default_factory=OutboundSection)
     staff: StaffSection = field(default_factory=StaffSection)
     autoreply: AutoreplySection = field(default_factory=AutoreplySection)
-    sla: SlaSection = field(default_factory=SlaSection)
+    # SLA targets by priority and tier (sla_config.py reads [sla]; policy/sla.py).
+    sla: SlaTable = field(default_factory=SlaTable)
     business_hours: BusinessHoursSection = field(default_factory=BusinessHoursSection)
     spool: SpoolSection = field(default_factory=SpoolSection)
     lifecycle: LifecycleSection = field(default_factory=LifecycleSection)
@@ -233,6 +227,8 @@ def config_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
             values[section] = _teams(body, source, section)
         elif section == "business_hours":
             values[section] = _section(hints[section], section, _dates_as_text(body), source)
+        elif section == "sla":
+            values[section] = _sla(body, source)
         else:
             values[section] = _section(hints[section], section, body, source)
     config = Config(**values)
@@ -261,6 +257,13 @@ def _teams(body: dict[str, Any], source: str, section: str = "teams"
             raise ConfigError(f"{source}: [{section}] {queue} must be a list of addresses")
         teams[queue] = tuple(dict.fromkeys(a.strip().lower() for a in addresses))
     return teams
+
+
+def _sla(body: dict[str, Any], source: str) -> SlaTable:
+    try:
+        return sla_table(body)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _dates_as_text(body: dict[str, Any]) -> dict[str, Any]:
@@ -379,7 +382,8 @@ def _validate_digest(notes: NotificationsSection, src: str) -> None:
 def describe(config: Config) -> dict[str, Any]:
     """Every effective setting, for `check-config` to print."""
     return {
-        f.name: dataclasses.asdict(getattr(config, f.name))
+        f.name: as_written(config.sla) if f.name == "sla"
+        else dataclasses.asdict(getattr(config, f.name))
         if dataclasses.is_dataclass(getattr(config, f.name))
         else getattr(config, f.name)
         for f in dataclasses.fields(config)

@@ -32,13 +32,13 @@ from maildaemon.domain import (
     DmarcTrust,
     InboundMail,
     PolicySettings,
-    Priority,
 )
 from maildaemon.faults import describe, is_environment_fault
 from maildaemon.held_alert import HeldAlerts
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
 from maildaemon.render import Renderer
+from maildaemon.sla_config import hours_of, sla_settings
 from maildaemon.spool import Spool, SpoolEntry
 from maildaemon.store import Rendered, WorkerStore
 
@@ -49,6 +49,7 @@ BATCH = 64
 
 
 def policy_settings(config: Config) -> PolicySettings:
+    sla = sla_settings(config)
     return PolicySettings(
         domain=config.mail.domain.lower(),
         queues=dict(config.queues),
@@ -57,12 +58,7 @@ def policy_settings(config: Config) -> PolicySettings:
         staff_addresses=frozenset(a.lower() for a in config.staff.addresses),
         staff_domains=frozenset(d.lower() for d in config.staff.domains),
         autoreply_max_per_hour=config.autoreply.max_per_hour,
-        sla_hours={
-            Priority.CRITICAL: config.sla.critical,
-            Priority.HIGH: config.sla.high,
-            Priority.MEDIUM: config.sla.medium,
-            Priority.LOW: config.sla.low,
-        },
+        sla_hours={p: hours_of(t, sla.calendar) for p, t in sla.table.first_response.items()},
         reopen_days=config.lifecycle.reopen_days,
         max_participants=config.mail.max_participants,
         teams=dict(config.teams),
@@ -79,6 +75,7 @@ def policy_settings(config: Config) -> PolicySettings:
             max_ticket_bytes=config.attachments.max_ticket_bytes,
             allowed_types=frozenset(config.attachments.allowed_types),
         ),
+        sla=sla,
     )
 
 
