@@ -22,6 +22,7 @@ from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_tr
 from maildaemon.policy.recipients import reply_recipients
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_of
+from maildaemon.sla_status import resumed_resolution_due
 from maildaemon.store import (
     OutboxStore,
     TicketCommands,
@@ -74,7 +75,8 @@ def _transition(config: Config, store: TicketCommands, row: TicketRecord, new: S
     """Move the ticket to `new` (timers restart), record who did it; closing sends the
     satisfaction survey."""
     due = next_due(TicketClock(new, now, False, False), timers_of(config))
-    store.set_status(row.id, new, iso(now), iso(due) if due else None)
+    store.set_status(row.id, new, iso(now), iso(due) if due else None,
+                     resumed_resolution_due(config, row, new, now))
     _event(store, row.id, now, "status", f"{row.status} -> {new} by {cause}")
     if new == Status.CLOSED:
         _sweeper(config, store).notify(row, "survey", now, {})
@@ -156,6 +158,7 @@ def cmd_reply(config: Config, args: argparse.Namespace) -> int:
             cc=list(people.cc), files=files,
         )
         store.enqueue(row.id, out, iso(now))
+        store.record_first_response(row.id, iso(now))
         _event(store, row.id, now, "agent_reply", f"by {args.agent}{people.left_out}")
         if new != current:
             _transition(config, store, row, new, now, f"{args.agent}'s reply")

@@ -15,7 +15,7 @@ from maildaemon.config import Config
 from maildaemon.domain import Decision, InboundMail, OutgoingMail, PolicySettings, Reply
 from maildaemon.notifications import BriefSource, TeamNotifications
 from maildaemon.policy.addresses import bounded_list, shorten
-from maildaemon.policy.priority import describe_hours
+from maildaemon.policy.sla import Kind, sla_of
 from maildaemon.render import Renderer
 from maildaemon.store import Rendered
 
@@ -56,7 +56,7 @@ def render_inputs(decision: Decision) -> tuple[object, ...]:
         tuple((v.candidate.sha256, v.reason) for v in decision.attachments),
         None if joins is None else StoreRead())
     return (decision.reply, decision.more_mail, decision.refused_words,
-            None if new is None else (new.subject, new.priority, new.follows),
+            None if new is None else (new.subject, new.priority, new.follows, new.tier),
             None if joins is None else (joins.number, joins.subject), notified,
             agent_inputs(decision))
 
@@ -103,9 +103,10 @@ class Answers:
                                         "priority": "", "first_response": "",
                                         "refused": bounded_list(refused, ECHO_REFUSED)}
         if decision.new_ticket is not None:
-            hours = self.settings.sla_hours[decision.new_ticket.priority]
+            new = decision.new_ticket  # the promise by its priority and the sender's tier
+            target = sla_of(self.settings).target(Kind.FIRST_RESPONSE, new.priority, new.tier)
             variables["priority"] = str(decision.new_ticket.priority)
-            variables["first_response"] = describe_hours(hours)
+            variables["first_response"] = f"within {target.words()}"
             variables["follows"] = decision.new_ticket.follows or ""
 
         def render(number: str, ticket_subject: str, reply: Reply) -> OutgoingMail:

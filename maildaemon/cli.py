@@ -344,7 +344,7 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
         return EX_OK
     for t in rows:
         print(f"{t['number']}  {t['status']:<8} {t['priority']:<8} {t['queue']:<10} "
-              f"{t['requester']:<30} {t['subject']}")
+              f"{t['tier']:<10} {t['requester']:<30} {t['subject']}")
     return EX_OK
 
 

@@ -478,3 +478,46 @@ def m020_customers(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@migrations()
+def m022_sla(db: sqlite_utils.Database) -> None:
+    # Issue 12's SLA clocks on the ticket: the requester's tier when it opened, the
+    # resolution due time (first_response_due exists), when each clock stopped (the
+    # first agent answer; the first resolution or closing) and whether the sweep has
+    # reported each breach, so that an alert goes out once per target per ticket. The two
+    # partial indexes hold only the tickets whose clock still runs (a few, however large
+    # the database), so the sweep finds what is due without reading every ticket; the
+    # resolution one leaves out tickets waiting on the customer (the clock is paused).
+    # Tickets from before: the tier from the customer directory, the clocks from their
+    # events, no resolution target (none was promised), and breaches that happened
+    # before this version counted by the report but not alerted.
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN tier TEXT NOT NULL DEFAULT 'free';
+        ALTER TABLE tickets ADD COLUMN resolution_due TEXT;
+        ALTER TABLE tickets ADD COLUMN first_response_at TEXT;
+        ALTER TABLE tickets ADD COLUMN resolved_at TEXT;
+        ALTER TABLE tickets ADD COLUMN response_breached INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tickets ADD COLUMN resolution_breached INTEGER NOT NULL DEFAULT 0;
+        UPDATE tickets SET tier = coalesce(
+            (SELECT c.tier FROM customers c WHERE c.email = lower(tickets.requester)), 'free');
+        UPDATE tickets SET resolved_at = (
+            SELECT min(e.at) FROM timeline t JOIN events e ON e.id = t.row_id
+            WHERE t.ticket_id = tickets.id AND t.kind = 'event' AND e.type = 'status'
+              AND (e.detail LIKE '%-> resolved%' OR e.detail LIKE '%-> closed%'));
+        UPDATE tickets SET resolved_at = coalesce(closed_at, status_since)
+            WHERE resolved_at IS NULL AND status IN ('resolved', 'closed');
+        UPDATE tickets SET first_response_at = (
+            SELECT min(e.at) FROM timeline t JOIN events e ON e.id = t.row_id
+            WHERE t.ticket_id = tickets.id AND t.kind = 'event' AND e.type = 'agent_reply');
+        UPDATE tickets SET first_response_at = coalesce(
+            min(first_response_at, resolved_at), first_response_at, resolved_at);
+        UPDATE tickets SET response_breached = 1 WHERE first_response_at IS NULL
+            AND first_response_due < strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+        CREATE INDEX tickets_response_due ON tickets(first_response_due)
+            WHERE first_response_at IS NULL AND response_breached = 0;
+        CREATE INDEX tickets_resolution_due ON tickets(resolution_due)
+            WHERE resolved_at IS NULL AND resolution_breached = 0 AND status <> 'waiting';
+        """
+    )

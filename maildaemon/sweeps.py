@@ -19,6 +19,7 @@ from maildaemon.domain import Status
 from maildaemon.policy.lifecycle import TicketClock, Timers, due_action, next_due
 from maildaemon.policy.priority import describe_hours
 from maildaemon.render import Renderer
+from maildaemon.sla_status import resumed_resolution_due
 from maildaemon.store import TicketCommands, TicketRecord, iso, parse_iso
 
 log = logging.getLogger("maildaemon.sweeps")
@@ -77,7 +78,9 @@ class Sweeper:
                 reason = ("we did not hear from you for " if clock.status == Status.WAITING
                           else "the solution was provided ") + in_days(waited) + \
                     ("" if clock.status == Status.WAITING else " ago")
-                self.store.set_status(ticket_id, Status.CLOSED, stamp, None)
+                self.store.set_status(ticket_id, Status.CLOSED, stamp, None,
+                                      resumed_resolution_due(self.config, row, Status.CLOSED,
+                                                             now))
                 self.store.add_event(ticket_id, stamp, "status",
                                      f"{clock.status} -> closed by the sweep: {reason}")
                 self.notify(row, "closed", now, {

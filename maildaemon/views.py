@@ -28,6 +28,12 @@ def ticket_json(store: TicketReads, row: Row, full: bool = True) -> dict[str, An
         "first_response_due": row["first_response_due"],
         "assignee": row["assignee"],
         "rating": row["rating"],
+        # The SLA (issue 12): the tier the ticket opened with, the resolution target's due
+        # time (moved later by waits on the customer), and when each clock stopped.
+        "tier": row["tier"],
+        "resolution_due": row["resolution_due"],
+        "first_response_at": row["first_response_at"],
+        "resolved_at": row["resolved_at"],
     }
     if full:
         files: dict[int, list[dict[str, Any]]] = {}
@@ -79,6 +85,10 @@ def ticket_text(data: dict[str, Any]) -> str:
         f"  status {data['status']}, priority {data['priority']}, queue {data['queue']}",
         f"  requester {data['requester']}; participants {', '.join(data['participants'])}",
         f"  created {data['created_at']}, updated {data['updated_at']}",
+        f"  tier {data['tier']}; assignee {data['assignee'] or 'nobody'}",
+        f"  first response due {data['first_response_due'] or '-'}"
+        f" (answered {data['first_response_at'] or 'not yet'}); resolution due"
+        f" {data['resolution_due'] or '-'} (resolved {data['resolved_at'] or 'not yet'})",
     ]
     if data["related"]:
         lines.append(f"  related {', '.join(data['related'])}")

@@ -34,6 +34,7 @@ from maildaemon.policy.outcomes import (
     staff_reply_step,
     survey_reply,
 )
+from maildaemon.policy.slaclock import with_resumed_clock
 from maildaemon.policy.steps import Step, run_steps
 
 STEPS: tuple[Step, ...] = (
@@ -69,5 +70,6 @@ def decide(
     mail: InboundMail, ctx: Context, settings: PolicySettings, now: datetime,
     steps: tuple[Step, ...] = STEPS,
 ) -> Decision:
-    """Run `steps` (the table above unless a test or tool passes its own copy)."""
-    return run_steps(steps, mail, ctx, settings, now)
+    """Run `steps` (the table above unless a test or tool passes its own copy); a status
+    change that ends a wait on the customer moves the resolution due time (slaclock.py)."""
+    return with_resumed_clock(run_steps(steps, mail, ctx, settings, now), settings, now)

@@ -21,6 +21,7 @@ from maildaemon.domain import (
     Reply,
     Status,
     TicketRef,
+    Tier,
     TraceLine,
 )
 from maildaemon.policy.addresses import bounded_list
@@ -28,8 +29,9 @@ from maildaemon.policy.attachments import judge
 from maildaemon.policy.loops import may_autoreply
 from maildaemon.policy.mailbox import is_mailbox
 from maildaemon.policy.ownwords import own_words
-from maildaemon.policy.priority import first_response_due, priority_for
+from maildaemon.policy.priority import priority_for
 from maildaemon.policy.routing import choose_queue, is_own_address
+from maildaemon.policy.sla import due_times, sla_of
 from maildaemon.policy.steps import note
 
 LEFT_OUT_LISTED = 10  # addresses named in the event for those not made participants
@@ -164,8 +166,11 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
     recipients = [*mail.envelope_rcpts, *mail.to, *mail.cc]
     queue, addressed = choose_queue(recipients, settings)
     priority = priority_for(queue, mail.subject)
+    # The directory's tier, never one the mail claims; unknown senders are free.
+    tier = ctx.customer.tier if ctx.customer is not None else Tier.FREE
+    due = due_times(priority, tier, now, sla_of(settings))
     people, left_out = participants(mail, settings)
-    events = [Event("created", f"queue {queue}, priority {priority}")]
+    events = [Event("created", f"queue {queue}, priority {priority}, tier {tier}")]
     if left_out:
         named = ", ".join(bounded_list([a[:100] for a in left_out], LEFT_OUT_LISTED))
         events.append(Event("participants_capped",
@@ -188,9 +193,11 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
         requester=mail.from_addr,
         participants=people,
         related=related,
-        first_response_due=first_response_due(priority, settings, now),
+        first_response_due=due.first_response,
         follows=follows,
         assignee=assignee if follows else None,
+        tier=tier,
+        resolution_due=due.resolution,
     )
     reply = reply_or_limit(mail, ctx, settings, "ack", queue, notes)
     return Decision(Outcome.NEW_TICKET, new_ticket=new, reply=reply, events=tuple(events),

@@ -76,9 +76,13 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
         message_row = messages.insert_inbound(conn, ticket_id, mail, stamp,
                                               decision.automated_reason, raw_id, dedup_hash)
         attachments.insert_files(conn, blobs, ticket_id, message_row, decision.attachments)
+        if decision.agent_text:  # an agent's words reach the customer
+            tickets.record_first_response(conn, ticket_id, stamp)
         if decision.new_status is not None:
             tickets.set_status(conn, ticket_id, decision.new_status, stamp,
-                               iso(decision.due_at) if decision.due_at else None)
+                               iso(decision.due_at) if decision.due_at else None,
+                               iso(decision.resolution_due) if decision.resolution_due
+                               else None)
         if decision.new_priority is not None:  # an agent's #priority
             tickets.set_priority(conn, ticket_id, decision.new_priority)
         if decision.assignee is not None:  # an agent's #assign

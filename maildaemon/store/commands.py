@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 
 from maildaemon.domain import OutgoingMail, Status
-from maildaemon.store import messages, outbox, tickets, upkeep
+from maildaemon.store import messages, outbox, sla, tickets, upkeep
 from maildaemon.store.apply import reply_event
 from maildaemon.store.events import write_event
 from maildaemon.store.reads import Reads
@@ -49,8 +49,17 @@ class CommandsOnSqlite(OnSqlite):
         return messages.last_received_message_id(self.conn, ticket_id)
 
     def set_status(self, ticket_id: int, status: Status, stamp: str,
-                   due_at: str | None) -> None:
-        tickets.set_status(self.conn, ticket_id, status, stamp, due_at)
+                   due_at: str | None, resolution_due: str | None = None) -> None:
+        tickets.set_status(self.conn, ticket_id, status, stamp, due_at, resolution_due)
+
+    def record_first_response(self, ticket_id: int, stamp: str) -> None:
+        tickets.record_first_response(self.conn, ticket_id, stamp)
+
+    def sla_overdue(self, kind: str, now: datetime, limit: int) -> list[int]:
+        return sla.overdue_ids(self.conn, kind, iso(now), limit)
+
+    def mark_breached(self, ticket_id: int, kind: str, now: datetime) -> bool:
+        return sla.mark_breached(self.conn, ticket_id, kind, iso(now))
 
     def set_due(self, ticket_id: int, due_at: str | None) -> None:
         tickets.set_due(self.conn, ticket_id, due_at)

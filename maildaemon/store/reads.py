@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from maildaemon.store import attachments, messages, outbox
+from maildaemon.store import attachments, messages, outbox, sla
 from maildaemon.store.blobs import Blobs
 from maildaemon.store.dedup import processed_outcome
 from maildaemon.store.interface import TicketReads
@@ -76,6 +76,9 @@ class Reads:
             " avg(rating) AS mean, sum(rating <= 2) AS low FROM tickets"
             " WHERE rating IS NOT NULL GROUP BY queue, agent ORDER BY queue, agent").fetchall()
         return [dict(r) for r in rows]
+
+    def sla_rows(self, since: str, until: str) -> list[dict[str, Any]]:
+        return sla.report_rows(self.conn, since, until)
 
     def raw_message(self, raw_id: int) -> bytes | None:
         """The exact bytes received, by `messages.raw_id` or `automatic_mail.raw_id`."""

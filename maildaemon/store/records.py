@@ -49,6 +49,13 @@ class TicketRecord:
     status_since: str | None
     reminded: bool
     waiting_on_customer: bool
+    # The SLA clocks (ISO stamps): what the targets are, and when each was met.
+    priority: str = "medium"
+    tier: str = "free"
+    first_response_due: str | None = None
+    resolution_due: str | None = None
+    first_response_at: str | None = None
+    resolved_at: str | None = None
 
 
 @dataclass(frozen=True)

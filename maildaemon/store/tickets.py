@@ -12,7 +12,7 @@ import secrets
 import sqlite3
 from typing import Any
 
-from maildaemon.domain import NewTicket, Priority, Status, TicketRef
+from maildaemon.domain import NewTicket, Priority, Status, TicketRef, Tier
 from maildaemon.store.events import write_event
 from maildaemon.store.records import TicketRecord
 from maildaemon.store.stamps import iso, parse_iso
@@ -47,6 +47,9 @@ class TicketIds:
             closed_at=parse_iso(row["closed_at"]),
             priority=Priority(row["priority"]),
             assignee=row["assignee"],
+            status_since=parse_iso(row["status_since"]),
+            tier=Tier(row["tier"]),
+            resolution_due=parse_iso(row["resolution_due"]),
         )
 
     def id_of(self, conn: sqlite3.Connection, number: str) -> int:
@@ -67,7 +70,9 @@ def record_of(row: sqlite3.Row | None) -> TicketRecord | None:
     return TicketRecord(int(row["id"]), row["number"], row["status"], row["queue"],
                         row["requester"], row["subject"], row["assignee"],
                         row["status_since"], bool(row["reminded"]),
-                        bool(row["waiting_on_customer"]))
+                        bool(row["waiting_on_customer"]), row["priority"], row["tier"],
+                        row["first_response_due"], row["resolution_due"],
+                        row["first_response_at"], row["resolved_at"])
 
 
 def row_by_id(conn: sqlite3.Connection, ticket_id: int) -> Any:
@@ -99,10 +104,11 @@ def insert_ticket(conn: sqlite3.Connection, number: str, new: NewTicket, stamp: 
     people = list(dict.fromkeys(new.participants))
     cur = conn.execute(
         "INSERT INTO tickets (number, status, priority, queue, requester, subject,"
-        " created_at, updated_at, first_response_due, status_since, participants, assignee)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        " created_at, updated_at, first_response_due, status_since, participants, assignee,"
+        " tier, resolution_due) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (number, Status.NEW, new.priority, new.queue, new.requester, new.subject, stamp,
-         stamp, iso(new.first_response_due), stamp, json.dumps(people), new.assignee),
+         stamp, iso(new.first_response_due), stamp, json.dumps(people), new.assignee,
+         new.tier, iso(new.resolution_due) if new.resolution_due else None),
     )
     ticket_id = int(cur.lastrowid or 0)
     for i, address in enumerate(new.participants):
@@ -121,14 +127,33 @@ def insert_ticket(conn: sqlite3.Connection, number: str, new: NewTicket, stamp: 
 
 
 def set_status(conn: sqlite3.Connection, ticket_id: int, status: Status, stamp: str,
-               due_at: str | None) -> None:
-    """A new status restarts every timer: `since` is now, nothing reminded or marked."""
+               due_at: str | None, resolution_due: str | None = None) -> None:
+    """A new status restarts every timer: `since` is now, nothing reminded or marked.
+
+    Every status change passes here, so the SLA clocks stop here too: the first time a
+    ticket is resolved or closed is its resolution, and also ends its first-response clock
+    if no agent had answered (the customer was told; nothing is left to answer).
+    `resolution_due`: the due time moved by a wait on the customer (policy/slaclock.py).
+    """
+    done = status in (Status.RESOLVED, Status.CLOSED)
     conn.execute(
         "UPDATE tickets SET status = ?, status_since = ?, reminded = 0,"
         " waiting_on_customer = 0, due_at = ?, updated_at = ?,"
-        " closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END WHERE id = ?",
-        (status, stamp, due_at, stamp, status, stamp, ticket_id),
+        " closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END,"
+        " resolved_at = CASE WHEN ? THEN coalesce(resolved_at, ?) ELSE resolved_at END,"
+        " first_response_at = CASE WHEN ? THEN coalesce(first_response_at, ?)"
+        " ELSE first_response_at END,"
+        " resolution_due = coalesce(?, resolution_due) WHERE id = ?",
+        (status, stamp, due_at, stamp, status, stamp, done, stamp, done, stamp,
+         resolution_due, ticket_id),
     )
+
+
+def record_first_response(conn: sqlite3.Connection, ticket_id: int, stamp: str) -> None:
+    """An agent's answer reached the customer: the first one stops the first-response
+    clock (later ones change nothing)."""
+    conn.execute("UPDATE tickets SET first_response_at = coalesce(first_response_at, ?)"
+                 " WHERE id = ?", (stamp, ticket_id))
 
 
 def touch(conn: sqlite3.Connection, ticket_id: int, stamp: str) -> None:
