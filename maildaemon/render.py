@@ -25,7 +25,7 @@ TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed
              "agent_reply", "survey", "status_waiting", "status_on_hold", "status_resolved",
              "status_closed", "status_reopened", "agent_confirmation", "agent_refused",
              "agent_empty", "team_notification",
-             "team_digest")
+             "team_digest", "sla_breach")
 
 
 def environment(directory: Path | None = None) -> jinja2.Environment:
@@ -145,7 +145,7 @@ def sample_variables() -> dict[str, Any]:
             "status_words": "resolved", "note": "", "follows": "HS-000001",
             "applied": ["#status resolved"], "fate": "Your text was sent to the customer.",
             "not_applied": ["#frobnicate: unknown command"],
-            **notification_samples(), **digest_samples()}
+            **notification_samples(), **digest_samples(), **sla_breach_samples()}
 
 
 def notification_samples() -> dict[str, Any]:
@@ -171,3 +171,9 @@ def digest_samples() -> dict[str, Any]:
     return {"team": "billing", "day": "2026-01-05", "timezone": "Europe/Berlin",
             "total": 2, "overdue_count": 1, "overdue": [late],
             "groups": [{"priority": "high", "tickets": [waiting]}], "unlisted": 0}
+
+
+def sla_breach_samples() -> dict[str, Any]:
+    """The variables of sla_breach (sla_sweep.py fills them in) that no other has."""
+    return {"target": "first response", "promised": "within 2 hours", "late": "5 minutes",
+            "requester": "alice@example.org", "assignee": "nobody"}

@@ -20,6 +20,7 @@ from maildaemon.policy.lifecycle import TicketClock, Timers, due_action, next_du
 from maildaemon.policy.priority import describe_hours
 from maildaemon.render import Renderer
 from maildaemon.sla_status import resumed_resolution_due
+from maildaemon.sla_sweep import sla_breaches
 from maildaemon.store import TicketCommands, TicketRecord, iso, parse_iso
 
 log = logging.getLogger("maildaemon.sweeps")
@@ -53,6 +54,7 @@ class Sweeper:
                 break
             for ticket_id in ids:
                 done[self._one(ticket_id, now)] += 1
+        done.update(sla_breaches(self.config, self.store, self.renderer, now))  # sla_sweep.py
         return done
 
     def _one(self, ticket_id: int, now: datetime) -> str:
