@@ -100,3 +100,54 @@ def test_a_tickets_history_is_read_through_the_timeline_and_kept_by_triggers(
     indexes = {row[0] for row in store.conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert not indexes & {"messages_ticket", "events_ticket"}  # replaced by the timeline
+
+
+def test_tickets_from_before_the_sla_clocks_get_theirs_from_their_history(
+        tmp_path: Path) -> None:
+    """m022: the tier from the directory, the clocks from the events; breaches that
+    happened before the upgrade are counted (the report) but never alerted."""
+    data = tmp_path / "data"
+    data.mkdir()
+    conn = connect(data / "maildaemon.sqlite3")
+    migrations.apply(sqlite_utils.Database(conn), stop_before="m022_sla")
+    tickets = [  # id, status, requester, first_response_due
+        (1, "open", "Vip@Example.org", "2020-01-01T10:00:00Z"),  # answered, then waiting
+        (2, "closed", "ann@example.org", "2020-01-01T10:00:00Z"),  # closed, never answered
+        (3, "new", "bob@example.org", "2020-01-01T10:00:00Z"),  # overdue long ago
+        (4, "new", "cy@example.org", "2999-01-01T10:00:00Z"),  # not due yet
+    ]
+    for ticket_id, status, requester, due in tickets:
+        conn.execute("INSERT INTO tickets (id, number, status, priority, queue, requester,"
+                     " subject, created_at, updated_at, first_response_due, status_since,"
+                     " closed_at) VALUES (?, ?, ?, 'high', 'support', ?, 's', ?, ?, ?, ?, ?)",
+                     (ticket_id, f"HS-00000{ticket_id}", status, requester,
+                      "2020-01-01T09:00:00Z", "2020-01-02T09:00:00Z", due,
+                      "2020-01-02T09:00:00Z",
+                      "2020-01-03T09:00:00Z" if status == "closed" else None))
+    conn.executemany("INSERT INTO events (ticket_id, at, type, detail) VALUES (?, ?, ?, ?)", [
+        (1, "2020-01-01T09:30:00Z", "agent_reply", "by sam@healthsync.com"),
+        (1, "2020-01-01T11:00:00Z", "agent_reply", "by sam@healthsync.com"),
+        (1, "2020-01-01T12:00:00Z", "status", "open -> resolved by an agent"),
+        (1, "2020-01-02T09:00:00Z", "status", "resolved -> open by customer reply"),
+        (2, "2020-01-03T09:00:00Z", "status", "new -> closed by an agent")])
+    conn.execute("INSERT INTO customers VALUES ('vip@example.org', 'premium', 'V', NULL, 'x')")
+    conn.commit()
+    conn.close()
+
+    store = Store(data)
+    rows = {r["id"]: dict(r) for r in store.conn.execute(
+        "SELECT id, tier, resolution_due, first_response_at, resolved_at, response_breached,"
+        " resolution_breached FROM tickets")}
+    assert rows[1] == {"id": 1, "tier": "premium", "resolution_due": None,
+                       "first_response_at": "2020-01-01T09:30:00Z",
+                       "resolved_at": "2020-01-01T12:00:00Z", "response_breached": 0,
+                       "resolution_breached": 0}
+    assert (rows[2]["first_response_at"], rows[2]["resolved_at"]) == (
+        "2020-01-03T09:00:00Z", "2020-01-03T09:00:00Z")
+    assert (rows[3]["tier"], rows[3]["first_response_at"], rows[3]["response_breached"]) \
+        == ("free", None, 1)
+    assert rows[4]["response_breached"] == 0
+    now = datetime.now(UTC)
+    assert store.sla_overdue("first_response", now, 10) == []  # nothing alerted for history
+    assert store.sla_overdue("resolution", now, 10) == []
+    assert store.sla_overdue("first_response", datetime(3000, 1, 1, tzinfo=UTC), 10) == [4]
