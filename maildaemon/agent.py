@@ -22,6 +22,7 @@ from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_tr
 from maildaemon.policy.recipients import reply_recipients
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_of
+from maildaemon.sla_report import cmd_report_sla
 from maildaemon.sla_status import resumed_resolution_due
 from maildaemon.store import (
     OutboxStore,
@@ -195,6 +196,8 @@ def cmd_note(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_report(config: Config, args: argparse.Namespace) -> int:
+    if args.what == "sla":
+        return cmd_report_sla(config, args)
     items = open_reads(config).ratings()
     if args.json:
         print(json.dumps(items, indent=2))

@@ -41,6 +41,7 @@ from maildaemon.files import make_private
 from maildaemon.ingest import Ingest, split_recipients
 from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
 from maildaemon.sender import Sender, transport_of
+from maildaemon.sla_report import add_sla_options
 from maildaemon.spool import Spool
 from maildaemon.store import TEMPORARY_ERRORS, TicketReads, open_reads, open_store
 from maildaemon.views import ticket_json, ticket_text
@@ -123,8 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--note", default="", help="internal note stored with the change")
     status.add_argument("--now", help=argparse.SUPPRESS)
     report = sub.add_parser("report", help="reports")
-    report.add_argument("what", choices=["ratings"])
+    report.add_argument("what", choices=["ratings", "sla"])
     report.add_argument("--json", action="store_true")
+    add_sla_options(report)
     assign = sub.add_parser("assign", help="assign a ticket to an agent")
     assign.add_argument("number")
     assign.add_argument("agent")

@@ -86,9 +86,11 @@ def ticket_text(data: dict[str, Any]) -> str:
         f"  requester {data['requester']}; participants {', '.join(data['participants'])}",
         f"  created {data['created_at']}, updated {data['updated_at']}",
         f"  tier {data['tier']}; assignee {data['assignee'] or 'nobody'}",
-        f"  first response due {data['first_response_due'] or '-'}"
-        f" (answered {data['first_response_at'] or 'not yet'}); resolution due"
-        f" {data['resolution_due'] or '-'} (resolved {data['resolved_at'] or 'not yet'})",
+        f"  first response due {data['first_response_due'] or '-'}, "
+        + (f"answered {data['first_response_at']}" if data["first_response_at"]
+           else "not answered yet")
+        + f"; resolution due {data['resolution_due'] or '-'}, "
+        + (f"resolved {data['resolved_at']}" if data["resolved_at"] else "not resolved yet"),
     ]
     if data["related"]:
         lines.append(f"  related {', '.join(data['related'])}")

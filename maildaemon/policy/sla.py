@@ -250,3 +250,24 @@ def next_target(first_response_due: datetime | None, first_response_at: datetime
     if resolved_at is None and resolution_due is not None and not waiting:
         return NextTarget(Kind.RESOLUTION, resolution_due)
     return None
+
+
+class Verdict(StrEnum):
+    MET = "met"
+    MISSED = "missed"
+    OPEN = "open"  # not met yet, and not yet due (or paused before it fell due)
+
+
+def verdict(due: datetime | None, stopped: datetime | None, now: datetime,
+            paused_since: datetime | None = None) -> Verdict | None:
+    """Whether one target of a ticket was met, as of `now`: by when its clock `stopped`
+    (the first answer; the first resolution), else by whether it is past due. A clock
+    paused (`paused_since`: waiting on the customer) before its due time is still open.
+    None without a target (tickets from before issue 12 have no resolution target)."""
+    if due is None:
+        return None
+    if stopped is not None:
+        return Verdict.MET if stopped <= due else Verdict.MISSED
+    if paused_since is not None:
+        return Verdict.OPEN if paused_since < due else Verdict.MISSED
+    return Verdict.OPEN if now <= due else Verdict.MISSED
