@@ -35,8 +35,6 @@ TEXT_LIMIT = 20_000  # characters of the customer's text in one notification
 RECENT = 3  # earlier messages recalled
 NAME_LIMIT = 100  # characters of a file's name (the customer chose it)
 LISTED = 20  # files named, attached or not; then "and 3 more"
-# Until the customer directory (a later issue) knows customers' plans, everyone is "free".
-CUSTOMER_TIER = "free"
 
 
 class BriefSource(Protocol):
@@ -124,7 +122,9 @@ class TeamNotifications:
         return {
             "customer": f"{sender} <{mail.from_addr}>" if sender else mail.from_addr,
             "customer_text": bounded_text(mail.own_text or mail.text),
-            "priority": priority, "status": status, "due": due, "tier": CUSTOMER_TIER,
+            "priority": priority, "status": status, "due": due,
+            # The tier the ticket opened with (the customer directory's, else free).
+            "tier": str(new.tier if new is not None else ticket.tier if ticket else "free"),
             "about": echoed_subject((ticket or new or mail).subject),
             "recent": [{"sender": m.sender, "at": moment(m.at), "text": m.text}
                        for m in (brief.recent if brief else ())],

@@ -36,7 +36,7 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     made.close()
 
 
-def raw_alert(desk: Desk, row: dict[str, Any]) -> bytes:
+def raw_of(desk: Desk, row: dict[str, Any]) -> bytes:
     found = desk.store.conn.execute("SELECT raw FROM outbox_raw WHERE outbox_id = ?",
                                     (row["id"],)).fetchone()
     return bytes(found[0])
@@ -58,7 +58,7 @@ def test_a_missed_first_response_is_alerted_once_however_often_the_sweep_runs(
     assert (alert["number"], alert["rcpt_to"]) == (number, MANAGERS[0])
     assert desk.breaches(number) == [
         f"first response target missed: due {iso(T0 + timedelta(hours=2))}, 30 minutes late"]
-    message = message_from_bytes(raw_alert(desk, alert), policy=default)
+    message = message_from_bytes(raw_of(desk, alert), policy=default)
     assert message["Cc"] == MANAGERS[1]  # one mail to all the managers
     assert message["Subject"] == f"[{number}] SLA breach: first response 30 minutes late"
     assert message["Auto-Submitted"] == "auto-generated"
@@ -158,3 +158,17 @@ def test_the_sweep_reads_only_the_partial_indexes(desk: Desk) -> None:
         plan = " ".join(row[3] for row in desk.store.conn.execute(
             "EXPLAIN QUERY PLAN " + OVERDUE[kind], (iso(T0), 10)))
         assert plan.startswith(f"SEARCH tickets USING INDEX {index} "), plan
+
+
+def test_the_teams_notifications_name_the_tier_the_ticket_opened_with(desk: Desk) -> None:
+    desk.customer("vip@example.org", Tier.PREMIUM)
+    number = desk.open(URGENT, "vip@example.org")
+    desk.customer("vip@example.org", Tier.FREE)  # a later change leaves the ticket's tier
+    desk.at(1)
+    desk.deliver(b"From: vip@example.org\r\nTo: support@healthsync.com\r\n"
+                 + f"Subject: Re: [{number}] {URGENT}\r\n".encode()
+                 + b"Message-ID: <again@example.org>\r\n\r\nAny news?\r\n", "vip@example.org")
+    notes = [r for r in desk.store.reads.outbox_rows(True) if r["kind"].startswith("notify_")]
+    assert [r["kind"] for r in notes] == ["notify_new_ticket", "notify_customer_reply"]
+    for note in notes:
+        assert b"Customer:  premium tier" in raw_of(desk, note)
