@@ -118,7 +118,9 @@ def test_a_reply_resets_the_timers_and_an_out_of_office_does_not(
     ingest(installation, reply, 5)
     shown = installation.show(number)
     assert shown["status"] == "open" and shown["waiting_on_customer"] is False
-    assert "nothing due" in sweep(installation, 30)  # an open ticket has no timers
+    # An open ticket has no timers; its SLA resolution target (5 business days, due on
+    # day 7) moved later by the business time it waited (days 0.1 to 5), so none is missed.
+    assert "nothing due" in sweep(installation, 9)
 
 
 def test_closed_reopens_within_the_window_and_links_after_it(tmp_path: Path,
