@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 MONDAY_TO_FRIDAY = frozenset(range(5))  # date.weekday(): Monday is 0
 # No target walks further than this (about 100 years): the bound of every loop here.
 MAX_SPAN_DAYS = 36_600
+SPAN_MEMO = 4096  # days whose working span a calendar remembers (then it starts afresh)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class Calendar:
     opens: time = time.fromisoformat("09:00")
     closes: time = time.fromisoformat("17:00")
     holidays: frozenset[date] = field(default_factory=frozenset)
+    # Each day's span in UTC, worked out once: a new ticket's due time walks the same few
+    # days as the ticket before it, and the zone arithmetic was most of its cost. Not
+    # part of the calendar's value (equality, hash, repr); bounded by SPAN_MEMO.
+    _spans: dict[date, tuple[datetime, datetime] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not self.working_days:
@@ -55,6 +61,14 @@ class Calendar:
 
     def working_span(self, day: date) -> tuple[datetime, datetime] | None:
         """That local day's working time in UTC, or None on a day off."""
+        if day in self._spans:
+            return self._spans[day]
+        if len(self._spans) >= SPAN_MEMO:
+            self._spans.clear()
+        span = self._spans[day] = self._working_span(day)
+        return span
+
+    def _working_span(self, day: date) -> tuple[datetime, datetime] | None:
         if day.weekday() not in self.working_days or day in self.holidays:
             return None
         opens = _on(day, self.opens, self.zone).astimezone(UTC)
