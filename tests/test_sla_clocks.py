@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from maildaemon.domain import Tier
 from maildaemon.policy.replyaddress import reply_address
 from maildaemon.store import iso
 from maildaemon.worker import load_secret
@@ -178,3 +179,24 @@ def test_the_customers_confirmation_closes_without_moving_the_first_resolution(
     customer_reply(desk, number, 5, "Yes, that fixed it, thanks!")
     row = desk.ticket(number)
     assert (row.status, row.resolved_at) == ("closed", iso(T0 + timedelta(hours=2)))
+
+
+# -- the promise in the acknowledgement ------------------------------------------------------
+
+@pytest.mark.parametrize(("sla", "words"), [
+    ({}, "We will reply within 24 hours."),
+    ({"medium": "2bd"}, "We will reply within 2 business days."),
+    ({"medium": 0.5}, "We will reply within 30 minutes."),
+    ({"plus": {"medium": "4bh"}}, "We will reply within 4 business hours."),
+])
+def test_the_acknowledgement_states_the_first_response_target(
+        tmp_path: Path, sla: dict[str, object], words: str) -> None:
+    desk = Desk(tmp_path, extra={"sla": sla})
+    try:
+        desk.customer("ann@example.org", Tier.PLUS)
+        number = desk.open()
+        [ack] = [m for m in desk.shown(number)["messages"] if m["direction"] == "outbound"]
+        assert words in ack["text"]
+        assert "Priority: medium" in ack["text"]
+    finally:
+        desk.close()
