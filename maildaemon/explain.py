@@ -24,7 +24,7 @@ from maildaemon.ingest import split_recipients
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import STEPS, decide
 from maildaemon.policy.followup import outbound_subject
-from maildaemon.store import ReadOnlyTickets, open_readonly
+from maildaemon.store import ReadOnlyTickets, iso, open_readonly
 from maildaemon.store.readonly import NoDatabase
 from maildaemon.worker import policy_settings
 
@@ -93,7 +93,9 @@ def describe(config: Config, mail: InboundMail, decision: Decision) -> dict[str,
         "ticket": joins.number if joins else None,
         "new_ticket": None if new is None else {
             "priority": str(new.priority), "participants": list(new.participants),
-            "related": list(new.related), "follows": new.follows},
+            "related": list(new.related), "follows": new.follows,
+            "tier": str(new.tier), "first_response_due": iso(new.first_response_due),
+            "resolution_due": iso(new.resolution_due) if new.resolution_due else None},
         "status": None if joins is None else {
             "now": str(joins.status),
             "after": str(decision.new_status or joins.status)},
@@ -117,7 +119,8 @@ def as_text(data: dict[str, Any]) -> str:
         ticket = f"joins {data['ticket']} ({change})"
     elif new:
         links = f", linked to {', '.join(new['related'])}" if new["related"] else ""
-        ticket = f"opens a new ticket, priority {new['priority']}{links}"
+        ticket = (f"opens a new ticket, priority {new['priority']}, tier {new['tier']};"
+                  f" first response due {new['first_response_due']}{links}")
     else:
         ticket = "none"
     lines = [f"message {data['message_id']} from {data['from'] or '<>'}",

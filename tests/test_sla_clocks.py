@@ -11,6 +11,7 @@ worker, the commands as `maildaemon` parses them, the sweep.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -200,3 +201,17 @@ def test_the_acknowledgement_states_the_first_response_target(
         assert "Priority: medium" in ack["text"]
     finally:
         desk.close()
+
+
+def test_decide_shows_the_tier_and_the_due_times_a_new_ticket_would_get(
+        desk: Desk, capsys: pytest.CaptureFixture[str]) -> None:
+    desk.customer("vip@example.org", Tier.PREMIUM)
+    path = desk.config.data_dir.parent / "vip.eml"
+    path.write_bytes(outlook("vip@example.org", "URGENT: cannot upload documents", "Help.",
+                             "<vip@example.org>"))
+    capsys.readouterr()
+    assert desk.command("decide", str(path), "--json", hours=0) == 0
+    new = json.loads(capsys.readouterr().out)["new_ticket"]
+    assert (new["priority"], new["tier"]) == ("high", "premium")
+    assert (new["first_response_due"], new["resolution_due"]) == (
+        iso(T0 + timedelta(hours=2)), iso(T0 + timedelta(hours=24)))
