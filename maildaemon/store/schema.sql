@@ -153,7 +153,7 @@ CREATE TABLE tickets (
     first_response_due TEXT,
     escalated INTEGER NOT NULL DEFAULT 0,
     waiting_on_customer INTEGER NOT NULL DEFAULT 0
-    , status_since TEXT, reminded INTEGER NOT NULL DEFAULT 0, due_at TEXT, assignee TEXT, rating INTEGER, rating_comment TEXT, participants TEXT);
+    , status_since TEXT, reminded INTEGER NOT NULL DEFAULT 0, due_at TEXT, assignee TEXT, rating INTEGER, rating_comment TEXT, participants TEXT, proactive INTEGER NOT NULL DEFAULT 0, next_update_at TEXT);
 
 CREATE TABLE timeline (
     ticket_id INTEGER NOT NULL,
@@ -186,6 +186,9 @@ CREATE INDEX recent_replies_rcpt ON recent_replies(rcpt_to, at);
 CREATE INDEX rejected_ticket ON rejected_attachments(ticket_id, id);
 
 CREATE INDEX tickets_due ON tickets(due_at) WHERE due_at IS NOT NULL;
+
+CREATE INDEX tickets_next_update ON tickets(next_update_at)
+    WHERE next_update_at IS NOT NULL;
 
 CREATE INDEX tickets_status ON tickets(status, queue);
 

@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from maildaemon.domain import NewTicket, Priority, Status, TicketRef
+from maildaemon.store import updates
 from maildaemon.store.events import write_event
 from maildaemon.store.records import TicketRecord
 from maildaemon.store.stamps import iso, parse_iso
@@ -47,6 +48,7 @@ class TicketIds:
             closed_at=parse_iso(row["closed_at"]),
             priority=Priority(row["priority"]),
             assignee=row["assignee"],
+            escalated=bool(row["escalated"]),
         )
 
     def id_of(self, conn: sqlite3.Connection, number: str) -> int:
@@ -129,6 +131,7 @@ def set_status(conn: sqlite3.Connection, ticket_id: int, status: Status, stamp: 
         " closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END WHERE id = ?",
         (status, stamp, due_at, stamp, status, stamp, ticket_id),
     )
+    updates.poke(conn, ticket_id, stamp)  # a premium ticket's next update is looked at
 
 
 def touch(conn: sqlite3.Connection, ticket_id: int, stamp: str) -> None:
