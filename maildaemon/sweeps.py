@@ -20,6 +20,7 @@ from maildaemon.policy.lifecycle import TicketClock, Timers, due_action, next_du
 from maildaemon.policy.priority import describe_hours
 from maildaemon.render import Renderer
 from maildaemon.store import TicketCommands, TicketRecord, iso, parse_iso
+from maildaemon.updates_sweep import ProactiveUpdates
 
 log = logging.getLogger("maildaemon.sweeps")
 
@@ -52,6 +53,7 @@ class Sweeper:
                 break
             for ticket_id in ids:
                 done[self._one(ticket_id, now)] += 1
+        done.update(ProactiveUpdates(self.config, self.store, self.renderer).run(now))
         return done
 
     def _one(self, ticket_id: int, now: datetime) -> str:
