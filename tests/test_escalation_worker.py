@@ -20,8 +20,10 @@ import pytest
 from maildaemon.config import Config, config_from_dict
 from maildaemon.domain import CustomerChange, EscalationFate, Tier
 from maildaemon.escalations import AUTO_REASON, Escalator
+from maildaemon.explain import explain
 from maildaemon.render import Renderer
 from maildaemon.spool import Incoming
+from maildaemon.store.readonly import ReadOnlyStore
 from maildaemon.sweeps import Sweeper
 from maildaemon.workproc import Parts, worker_parts
 from tests.conftest import SettableClock
@@ -279,3 +281,28 @@ def test_no_updates_while_waiting_on_the_customer_nor_for_free_customers(
     clock.now = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
     assert sweeper.run(clock.now)["proactive_update"] == 0
     assert row(parts, number)["next_update_at"] == "2026-12-09T10:00:00Z"
+
+
+def test_decide_explains_an_escalation_and_a_refusal_without_writing(
+        tmp_path: Path, parts: Parts) -> None:
+    """`maildaemon decide` on the read-only database: the same decision the worker makes."""
+    number = opened(parts)
+    config = parts.worker.config
+    reads = ReadOnlyStore(config.data_dir)
+    try:
+        mine = explain(config, reads, outlook(f"Escalate {number}", "Help",
+                                              to=f"escalation@{DOMAIN}").as_bytes(),
+                       None, (), START)
+        eve = explain(config, reads, outlook(f"Escalate {number}", "Help",
+                                             to=f"escalation@{DOMAIN}",
+                                             sender="eve@example.net").as_bytes(),
+                      None, (), START)
+    finally:
+        reads.close()
+    assert (mine["outcome"], mine["ticket"], mine["queue"]) == ("followup", number, "support")
+    assert [r["template"] for r in mine["replies"]] == ["escalation_confirmed"]
+    assert eve["outcome"] == "escalation_refused" and eve["ticket"] is None
+    assert eve["replies"] == [{"template": "escalation_refused", "to": "eve@example.net",
+                               "from": f"escalation@{DOMAIN}",
+                               "subject": f"[{number}] Your escalation request"}]
+    assert row(parts, number)["escalated"] == 0
