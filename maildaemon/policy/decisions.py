@@ -6,6 +6,7 @@ Rules checked on the way (an answer rate-limited, an address we cannot mail) are
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from maildaemon.domain import (
@@ -201,7 +202,7 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
     )
     reply = reply_or_limit(mail, ctx, settings, "ack", queue, notes)
     if reply is not None and manager:
-        reply = Reply(reply.template, reply.to, reply.queue, cc=(manager,))
+        reply = replace(reply, cc=(manager,))
     return Decision(Outcome.NEW_TICKET, new_ticket=new, reply=reply, events=tuple(events),
                     attachments=files,
                     notify=("new_ticket",) if has_team(queue, settings) else ())
