@@ -13,6 +13,8 @@ from typing import Protocol
 from maildaemon.agentanswers import AGENT_OUTCOMES, agent_inputs, render_agent_mail
 from maildaemon.config import Config
 from maildaemon.domain import Decision, InboundMail, OutgoingMail, PolicySettings, Reply
+from maildaemon.escalation_mail import TEMPLATES as ESCALATION_TEMPLATES
+from maildaemon.escalation_mail import render_escalation_reply
 from maildaemon.notifications import BriefSource, TeamNotifications
 from maildaemon.policy.addresses import bounded_list, shorten
 from maildaemon.policy.sla import Kind, sla_of
@@ -58,7 +60,7 @@ def render_inputs(decision: Decision) -> tuple[object, ...]:
     return (decision.reply, decision.more_mail, decision.refused_words,
             None if new is None else (new.subject, new.priority, new.follows, new.tier),
             None if joins is None else (joins.number, joins.subject), notified,
-            agent_inputs(decision))
+            agent_inputs(decision), decision.escalation)
 
 
 class Answers:
@@ -110,6 +112,14 @@ class Answers:
             variables["follows"] = decision.new_ticket.follows or ""
 
         def render(number: str, ticket_subject: str, reply: Reply) -> OutgoingMail:
+            if reply.template in ESCALATION_TEMPLATES and decision.escalation is not None:
+                own = reply.to.lower() == mail.from_addr.lower()  # else: an agent's mail
+                return render_escalation_reply(
+                    self.renderer, self.config, self.settings, decision.escalation, reply,
+                    number=number, ticket_subject=ticket_subject, now=now,
+                    in_reply_to=mail.message_id if own else None,
+                    references=mail.references if own else (),
+                    customer_name=str(variables["customer_name"]) if own else "")
             if decision.outcome in AGENT_OUTCOMES:  # agents' mail to a reply address
                 return render_agent_mail(self.renderer, self.config, decision, mail, now,
                                          number, ticket_subject, reply)
@@ -133,6 +143,7 @@ class Answers:
                 references=mail.references,
                 auto_submitted=reply.auto_submitted,
                 variables=values,
+                cc=list(reply.cc),  # an acknowledgement: the customer's account manager
             )
 
         return render

@@ -36,6 +36,7 @@ from maildaemon.agent import (
 from maildaemon.config import Config, ConfigError, describe, load_config, resolve_config_path
 from maildaemon.customers_cli import add_customers_parser, cmd_customers
 from maildaemon.domain import Status
+from maildaemon.escalate_cli import add_escalate_parser, cmd_escalate
 from maildaemon.explain import add_decide_parser, cmd_decide
 from maildaemon.files import make_private
 from maildaemon.ingest import Ingest, split_recipients
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate the configuration and templates")
     add_decide_parser(sub)
     add_customers_parser(sub)
+    add_escalate_parser(sub)
     ingest = sub.add_parser("ingest", help="put raw messages through the pipeline now")
     ingest.add_argument("--sender", help="envelope sender (\"\" for a bounce)")
     ingest.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
@@ -512,6 +514,7 @@ COMMANDS = {
     "note": cmd_note,
     "digest": cmd_digest,
     "customers": cmd_customers,
+    "escalate": cmd_escalate,
 }
 
 __all__ = ["main", "load_secret"]

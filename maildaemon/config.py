@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from maildaemon.calendar_config import calendar_from_section
 from maildaemon.domain import DEFAULT_ALLOWED, MIB
+from maildaemon.escalation_config import EscalationSection, PremiumSection, check
 from maildaemon.policy.sla import SlaTable
 from maildaemon.resources import shipped_file
 from maildaemon.sla_config import as_written, sla_table
@@ -165,6 +166,8 @@ class Config:
     notifications: NotificationsSection = field(default_factory=NotificationsSection)
     # queue -> the managers told of SLA breaches and escalations; "default" for the others.
     managers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    escalation: EscalationSection = field(default_factory=EscalationSection)
+    premium: PremiumSection = field(default_factory=PremiumSection)
     source: str = "<defaults>"
 
     @property
@@ -364,6 +367,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{src}: {exc}") from None
     if config.autoreply.max_per_hour < 0:
         raise ConfigError(f"{src}: autoreply.max_per_hour must not be negative")
+    try:
+        check(config.escalation, config.premium)
+    except ValueError as exc:
+        raise ConfigError(f"{src}: {exc}") from None
 
 
 def _validate_digest(notes: NotificationsSection, src: str) -> None:

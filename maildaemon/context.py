@@ -11,7 +11,16 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 
-from maildaemon.domain import AgentAddress, Context, InboundMail, PolicySettings, ReferenceHit
+from maildaemon.domain import (
+    AgentAddress,
+    Context,
+    Customer,
+    InboundMail,
+    PolicySettings,
+    ReferenceHit,
+    TicketRef,
+)
+from maildaemon.policy.escalation import asks_for_escalation, number_named
 from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
 from maildaemon.policy.replyaddress import made_for, read_reply_address
 from maildaemon.store.interface import ContextReads
@@ -44,10 +53,13 @@ class ContextLoader:
             if ref is not None
         )
         agent_address = self.agent_address(mail)
+        escalation = self.escalation_named(mail, subject_tickets)
         named = [t.number for t in subject_tickets] + ([header_hit.ticket.number]
                                                         if header_hit else [])
         if agent_address is not None and agent_address.ticket is not None:
             named.append(agent_address.ticket.number)  # the agent's files count on its quota
+        if escalation is not None and escalation[1] is not None:
+            named.append(escalation[0])
         return Context(
             already_processed=self.store.received_before(mail.message_id, mail.dedup_key),
             header_hit=header_hit,
@@ -59,7 +71,40 @@ class ContextLoader:
             replied_to_survey=self.store.is_survey((*mail.in_reply_to, *mail.references)),
             agent_address=agent_address,
             customer=self.store.customer(mail.from_addr) if mail.from_addr else None,
+            escalation_named=escalation,
+            requester_customer=self.requester_customer(mail, agent_address, escalation,
+                                                       header_hit, subject_tickets),
         )
+
+    def escalation_named(self, mail: InboundMail, subject_tickets: tuple[TicketRef, ...]
+                         ) -> tuple[str, TicketRef | None] | None:
+        """A mail to the escalation address: the number it names and its ticket."""
+        number = number_named(mail, self.settings)
+        if number is None:
+            return None
+        known = next((t for t in subject_tickets if t.number == number), None)
+        return number, known or self.store.ticket_ref(number)
+
+    def requester_customer(self, mail: InboundMail, agent_address: AgentAddress | None,
+                           escalation: tuple[str, TicketRef | None] | None,
+                           header_hit: ReferenceHit | None,
+                           subject_tickets: tuple[TicketRef, ...]) -> Customer | None:
+        """The directory entry of the ticket's customer when someone else writes and the
+        mail may escalate it: an agent's mail, a mail to the escalation address, a reply
+        with an escalation phrase. One more lookup on those only; none when the requester
+        writes (their entry is `customer`)."""
+        ticket = agent_address.ticket if agent_address else None
+        if ticket is None and escalation is not None:
+            ticket = escalation[1]
+        if ticket is None:
+            joined = header_hit.ticket if header_hit else \
+                (subject_tickets[0] if subject_tickets else None)
+            if joined is not None and joined.requester.lower() != mail.from_addr.lower() \
+                    and asks_for_escalation(mail.own_text, self.settings.escalation_phrases):
+                ticket = joined
+        if ticket is None or ticket.requester.lower() == mail.from_addr.lower():
+            return None
+        return self.store.customer(ticket.requester)
 
     def agent_address(self, mail: InboundMail) -> AgentAddress | None:
         """The first envelope recipient that is a ticket's reply address, its ticket and
@@ -73,11 +118,26 @@ class ContextLoader:
                 continue
             ref = self.store.ticket_ref(tagged.number)
             queue = ref.queue if ref else self.settings.queues.get(tagged.local, "")
-            teams = self.settings.teams
-            team = teams.get(queue) or teams.get("default", ())
             return AgentAddress(tagged.number, tagged.comment, ref,
-                                made_for(self.secret, tagged, team) if ref else None)
+                                made_for(self.secret, tagged, self.answering(queue, ref))
+                                if ref else None)
         return None
+
+    def answering(self, queue: str, ticket: TicketRef) -> tuple[str, ...]:
+        """Whose reply-address tags verify on a ticket: the addresses its notifications
+        go to (notifications.py). The queue's team; on an escalated ticket also every
+        team (the one it left among them), the queue's managers and the customer's
+        account manager. A tag still proves the one address it was made for."""
+        teams, managers = self.settings.teams, self.settings.managers
+        team = teams.get(queue) or teams.get("default", ())
+        if not ticket.escalated:
+            return team
+        entry = self.store.customer(ticket.requester)
+        manager = (entry.account_manager,) if entry and entry.account_manager else ()
+        everyone = (a for addresses in teams.values() for a in addresses)
+        return tuple(dict.fromkeys((*team, *everyone,
+                                    *(managers.get(queue) or managers.get("default", ())),
+                                    *manager)))
 
     def header_hit(self, mail: InboundMail) -> ReferenceHit | None:
         """In-Reply-To first, then References from the newest back to the thread's root."""

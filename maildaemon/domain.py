@@ -88,6 +88,9 @@ class Outcome(StrEnum):
     AGENT_ANSWER = "agent_answer"  # an agent's mail to a ticket's reply address
     AGENT_COMMENT = "agent_comment"  # to its comment address (or #note-only): internal
     AGENT_REFUSED = "agent_refused"  # to a reply address whose tag is not the sender's
+    # Mail to the escalation address that may not escalate what it names (a stranger, no
+    # such ticket): kept off every ticket, answered the same either way.
+    ESCALATION_REFUSED = "escalation_refused"
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ class TicketRef:
     status_since: datetime | None = None
     tier: Tier = Tier.FREE
     resolution_due: datetime | None = None
+    escalated: bool = False  # escalated once: a second request changes nothing
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,12 @@ class Context:
     agent_address: AgentAddress | None = None
     # The sender's entry in the customer directory; None: not in it, so free.
     customer: Customer | None = None
+    # A mail to the escalation address: the ticket number it names (subject first, then
+    # its own text) and that ticket, None when there is no such ticket.
+    escalation_named: tuple[str, TicketRef | None] | None = None
+    # The directory entry of the requester of the ticket a mail may escalate (or an
+    # agent's mail acts on), when the sender is someone else: whose tier caps it.
+    requester_customer: Customer | None = None
 
 
 @dataclass(frozen=True)
@@ -257,6 +267,13 @@ class PolicySettings:
     # The SLA targets and business calendar ([sla], [business_hours]); None: the default
     # targets with `sla_hours` for first responses (policy/sla.py: sla_of).
     sla: SlaSettings | None = None
+    # Escalation (config [escalation], policy/escalation.py): the queue escalated tickets
+    # move to (None: they keep theirs), the phrases a reply asks with, the manager assigned.
+    escalation_queue: str | None = "escalation"
+    escalation_phrases: tuple[str, ...] = ()
+    escalation_manager: str | None = None
+    # queue -> the managers told of escalations ("default": every other queue).
+    managers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -277,11 +294,14 @@ class NewTicket:
     # The requester's own closed ticket this one follows (named in the acknowledgement;
     # a stranger's link is never named to them).
     follows: str | None = None
-    # The agent of the ticket it follows, who keeps the customer (issue 12, point 8).
+    # The agent of the ticket it follows, who keeps the customer (issue 12, point 8), or
+    # the customer's account manager.
     assignee: str | None = None
     # The requester's tier when the ticket opened, and the resolution target's due time.
     tier: Tier = Tier.FREE
     resolution_due: datetime | None = None
+    # A premium or enterprise customer's: status updates while no agent writes.
+    proactive: bool = False
 
 
 @dataclass(frozen=True)
@@ -321,6 +341,32 @@ class TraceLine(NamedTuple):  # a tuple: a dozen are made per message, and cheap
         return f"{self.step}: {self.detail}"
 
 
+class EscalationFate(StrEnum):
+    ESCALATED = "escalated"
+    ALREADY = "already"  # escalated before: nothing changes, the asker is told so
+    REFUSED = "refused"  # not the sender's to escalate, or no such ticket
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One ticket's escalation as policy/escalation.py decided it: who asked and why, and
+    (when `fate` is ESCALATED) what changes. The store writes it; the confirmation and
+    the managers' notice are rendered from it."""
+
+    number: str  # the ticket named (for a refusal: as the sender wrote it)
+    fate: EscalationFate
+    by: str  # an address, "an agent", "the sweep"
+    reason: str  # the asker's own words (bounded) or the agent's note
+    priority: Priority | None = None  # after the escalation (ALREADY: as it is)
+    old_priority: Priority | None = None
+    queue: str | None = None  # the queue it is in afterwards
+    old_queue: str | None = None
+    assignee: str | None = None  # the escalation manager; None: the assignee stays
+    first_response_due: datetime | None = None  # recomputed for the new priority
+    account_manager: str | None = None  # the customer's, told of it
+    reopened: bool = False  # it was waiting, resolved or closed, and is open again
+
+
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
@@ -352,6 +398,8 @@ class Decision:
     # The ticket stops waiting on the customer: its resolution due time, moved later by
     # the time waited (policy/slaclock.py); None when it does not move.
     resolution_due: datetime | None = None
+    # The ticket's escalation, asked for by this mail (or refused: ESCALATION_REFUSED).
+    escalation: Escalation | None = None
 
     @property
     def trace(self) -> tuple[str, ...]:

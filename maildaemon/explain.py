@@ -19,7 +19,8 @@ from typing import Any
 from maildaemon.agent import clock_from
 from maildaemon.config import Config
 from maildaemon.context import ContextLoader, read_secret
-from maildaemon.domain import Decision, InboundMail, Reply
+from maildaemon.domain import Decision, InboundMail, Outcome, Reply
+from maildaemon.escalation_mail import REFUSED_SUBJECT
 from maildaemon.ingest import split_recipients
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import STEPS, decide
@@ -78,6 +79,8 @@ def describe(config: Config, mail: InboundMail, decision: Decision) -> dict[str,
     joins, new = decision.ticket, decision.new_ticket
     number = joins.number if joins else NEW_NUMBER if new else None
     subject = (joins or new or mail).subject
+    if decision.outcome == Outcome.ESCALATION_REFUSED and decision.escalation:
+        number, subject = decision.escalation.number, REFUSED_SUBJECT  # on no ticket
     asked = {line.step for line in decision.trace_lines}
 
     def reply(r: Reply) -> dict[str, str]:

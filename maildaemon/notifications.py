@@ -1,11 +1,12 @@
 """Team notifications: the people of a queue hear of its tickets by mail.
 
 A decision's `notify` kinds (policy/decisions.py: "new_ticket", "customer_reply",
-"reopened"; the agents' steps add "escalated", "refused_tag") become one mail per address
-of the ticket's team (`config.team_of(queue)`), rendered with the rest of the message's
-mail before the worker's write lock. One mail per address, because each carries its own
-`Reply-To`: a per-ticket reply address whose tag is made for that address alone
-(policy/replyaddress.py), so an answer proves which agent wrote it.
+"reopened"; the agents' steps add "refused_tag", the escalations "escalated") become one
+mail per address of the ticket's team (`config.team_of(queue)`; an escalation also tells
+the escalation queue's managers and the customer's account manager), rendered with the
+rest of the message's mail before the worker's write lock. One mail per address, because
+each carries its own `Reply-To`: a per-ticket reply address whose tag is made for that
+address alone (policy/replyaddress.py), so an answer proves which agent wrote it.
 
 What a notification carries is this ticket's only: the message it is about, the ticket's
 state and its last messages in short, the message's accepted files. A team address that is
@@ -20,8 +21,17 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from maildaemon.config import Config
-from maildaemon.domain import AttachmentVerdict, Decision, InboundMail, OutgoingMail
+from maildaemon.domain import (
+    AttachmentVerdict,
+    Decision,
+    Escalation,
+    EscalationFate,
+    InboundMail,
+    OutgoingMail,
+    Status,
+)
 from maildaemon.policy.addresses import bounded_list, shorten
+from maildaemon.policy.escalation import escalation_events
 from maildaemon.policy.followup import echoed_subject
 from maildaemon.policy.replyaddress import reply_address
 from maildaemon.render import Renderer
@@ -55,6 +65,15 @@ def moment(value: datetime | str | None) -> str:
     return "none" if when is None else when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def escalation_line(esc: Escalation | None) -> str:
+    """What an escalation did, for the people told of it; "" for any other notice."""
+    if esc is None or esc.fate != EscalationFate.ESCALATED:
+        return ""
+    due = f"; first response due {moment(esc.first_response_due)}" \
+        if esc.first_response_due else ""
+    return escalation_events(esc, Status.OPEN)[0].detail + due
+
+
 def file_name(verdict: AttachmentVerdict, n: int) -> str:
     """The customer's name for a file, on one line: it goes into a MIME header."""
     name = "".join(ch if ch.isprintable() else " " for ch in verdict.candidate.filename)
@@ -80,8 +99,12 @@ class TeamNotifications:
         else:
             assert new is not None
             queue, subject, people = new.queue, new.subject, set(new.participants)
+        esc = decision.escalation
+        if esc is not None and esc.fate == EscalationFate.ESCALATED and esc.queue:
+            queue = esc.queue  # it moved: the escalation queue's people hear of it
         people = {p.lower() for p in (*people, mail.from_addr)}
-        team = [a for a in self.config.team_of(queue) if a.lower() not in people]
+        team = [a for a in self.audience(queue, decision.notify, esc)
+                if a.lower() not in people]
         if not team:
             return ()
         brief = self.store.ticket_brief(number, RECENT) if ticket is not None else None
@@ -89,7 +112,26 @@ class TeamNotifications:
         files, attached, listed = self._files(decision, number, brief)
         values.update(attached=attached, listed=listed,
                       refused=bounded_list(list(decision.refused_words), LISTED))
-        kinds = kinds_words(decision.notify)
+        return self.mail_to(team, number, queue, subject, decision.notify, values, files,
+                            now)
+
+    def audience(self, queue: str, kinds: tuple[str, ...],
+                 esc: Escalation | None) -> list[str]:
+        """The queue's team; for an escalation also the team it left, the escalation
+        queue's managers and the customer's account manager (internal all), each once."""
+        team = list(self.config.team_of(queue))
+        if esc is not None and "escalated" in kinds:
+            team += [*(self.config.team_of(esc.old_queue) if esc.old_queue else ()),
+                     *self.config.managers_of(queue),
+                     *([esc.account_manager.lower()] if esc.account_manager else [])]
+        return list(dict.fromkeys(team))
+
+    def mail_to(self, team: list[str], number: str, queue: str, subject: str,
+                notify: tuple[str, ...], values: dict[str, Any],
+                files: list[tuple[str, str, bytes]], now: datetime
+                ) -> tuple[OutgoingMail, ...]:
+        """One notification per address, each with its own reply address."""
+        kinds = kinds_words(notify)
         local = self.config.queue_address(queue).partition("@")[0]
         domain, secret = self.renderer.domain, self.renderer.secret
         out = []
@@ -103,7 +145,7 @@ class TeamNotifications:
                 variables={**values, "kinds": kinds, "reply_address": answer,
                            "comment_address": reply_address(secret, local, domain, number,
                                                             address, comment=True)},
-                files=files, reply_to=answer, kind=f"notify_{decision.notify[0]}"))
+                files=files, reply_to=answer, kind=f"notify_{notify[0]}"))
         return tuple(out)
 
     def _facts(self, decision: Decision, mail: InboundMail,
@@ -118,6 +160,9 @@ class TeamNotifications:
             due = "none"
             if brief is not None:
                 due = moment(brief.first_response_due if status == "new" else brief.due_at)
+            esc = decision.escalation
+            if esc is not None and esc.fate == EscalationFate.ESCALATED and status == "new":
+                due = moment(esc.first_response_due)  # recomputed by the escalation
         sender = shorten(mail.from_name, NAME_LIMIT)
         return {
             "customer": f"{sender} <{mail.from_addr}>" if sender else mail.from_addr,
@@ -126,6 +171,7 @@ class TeamNotifications:
             # The tier the ticket opened with (the customer directory's, else free).
             "tier": str(new.tier if new is not None else ticket.tier if ticket else "free"),
             "about": echoed_subject((ticket or new or mail).subject),
+            "escalation": escalation_line(decision.escalation),
             "recent": [{"sender": m.sender, "at": moment(m.at), "text": m.text}
                        for m in (brief.recent if brief else ())],
         }

@@ -25,7 +25,8 @@ TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed
              "agent_reply", "survey", "status_waiting", "status_on_hold", "status_resolved",
              "status_closed", "status_reopened", "agent_confirmation", "agent_refused",
              "agent_empty", "team_notification",
-             "team_digest", "sla_breach")
+             "team_digest", "sla_breach", "escalation_confirmed", "escalation_already",
+             "escalation_refused", "status_update")
 
 
 def environment(directory: Path | None = None) -> jinja2.Environment:
@@ -145,6 +146,9 @@ def sample_variables() -> dict[str, Any]:
             "status_words": "resolved", "note": "", "follows": "HS-000001",
             "applied": ["#status resolved"], "fate": "Your text was sent to the customer.",
             "not_applied": ["#frobnicate: unknown command"],
+            "respond_by": "Tuesday 1 December 2026, 10:00 UTC",
+            "assignee_words": "kim@healthsync.com", "update_every": "2 business days",
+            "next_target": "our first answer by Tuesday 1 December 2026, 10:00 UTC",
             **notification_samples(), **digest_samples(), **sla_breach_samples()}
 
 
@@ -152,7 +156,7 @@ def notification_samples() -> dict[str, Any]:
     """The variables of team_notification (notifications.py fills them in)."""
     return {"kinds": "New ticket", "customer": "alice@example.org", "about": "Pump stopped",
             "customer_text": "My pump stopped.", "status": "new",
-            "due": "2026-12-01 09:00 UTC", "tier": "free",
+            "due": "2026-12-01 09:00 UTC", "tier": "free", "escalation": "",
             "reply_address": "support+HS-000001-abcdefghijklmnop@healthsync.com",
             "comment_address": "support+HS-000001-abcdefghijklmnop-comment@healthsync.com",
             "recent": [{"sender": "alice@example.org", "at": "2026-11-30 08:00 UTC",

@@ -521,3 +521,19 @@ def m022_sla(db: sqlite_utils.Database) -> None:
             WHERE resolved_at IS NULL AND resolution_breached = 0 AND status <> 'waiting';
         """
     )
+
+
+@migrations()
+def m023_proactive_updates(db: sqlite_utils.Database) -> None:
+    # Premium and enterprise customers hear from us while nobody of ours writes (issue 12,
+    # point 6): `proactive` marks their tickets when they open, `next_update_at` is when the
+    # sweep looks at one next (NULL: not while the customer does not wait on us). Found
+    # through a partial index, as `due_at` is: the sweep reads only what is due.
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN proactive INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tickets ADD COLUMN next_update_at TEXT;
+        CREATE INDEX tickets_next_update ON tickets(next_update_at)
+            WHERE next_update_at IS NOT NULL;
+        """
+    )

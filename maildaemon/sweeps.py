@@ -22,6 +22,7 @@ from maildaemon.render import Renderer
 from maildaemon.sla_status import resumed_resolution_due
 from maildaemon.sla_sweep import sla_breaches
 from maildaemon.store import TicketCommands, TicketRecord, iso, parse_iso
+from maildaemon.updates_sweep import ProactiveUpdates
 
 log = logging.getLogger("maildaemon.sweeps")
 
@@ -55,6 +56,7 @@ class Sweeper:
             for ticket_id in ids:
                 done[self._one(ticket_id, now)] += 1
         done.update(sla_breaches(self.config, self.store, self.renderer, now))  # sla_sweep.py
+        done.update(ProactiveUpdates(self.config, self.store, self.renderer).run(now))
         return done
 
     def _one(self, ticket_id: int, now: datetime) -> str:

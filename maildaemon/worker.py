@@ -33,6 +33,7 @@ from maildaemon.domain import (
     InboundMail,
     PolicySettings,
 )
+from maildaemon.escalation_config import escalation_settings
 from maildaemon.faults import describe, is_environment_fault
 from maildaemon.held_alert import HeldAlerts
 from maildaemon.parse import parse_mail
@@ -64,6 +65,7 @@ def policy_settings(config: Config) -> PolicySettings:
         teams=dict(config.teams),
         remind_days=config.lifecycle.remind_days,
         resolved_days=config.lifecycle.resolved_days,
+        **escalation_settings(config),
         dmarc_trust=DmarcTrust(
             authserv_id=config.mail.trusted_authserv_id.strip(),
             domains=frozenset(d.lower() for d in config.staff.domains)

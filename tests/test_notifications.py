@@ -307,14 +307,17 @@ def test_an_escalation_and_a_refused_tag_are_told_to_the_rest_of_the_team(
     number = number_of(parts)
     tags = {to: str(note["Reply-To"].addresses[0].addr_spec)
             for _, to, note in sent(parts, "notify_new_ticket")}
-    escalate = agent_mail(BILLING[0], tags[BILLING[0]], "#escalate\n\nLooking into it.",
-                          number)
-    assert run(parts, escalate, tags[BILLING[0]]) == "agent_answer"
-    [(_, to, note)] = sent(parts, "notify_escalated")
-    assert to == BILLING[1]  # not Ben, who escalated
-    assert str(note["Subject"]).startswith(f"[{number}] Escalated: ")
     misuse = agent_mail(BILLING[1], tags[BILLING[0]], "Let me answer as Ben.", number)
     assert run(parts, misuse, tags[BILLING[0]]) == "agent_refused"
     [(_, to, note)] = sent(parts, "notify_refused_tag")
     assert to == BILLING[0]  # Ben hears that his address was used; Bea gets a refusal
     assert str(note["Subject"]).startswith(f"[{number}] Refused reply address: ")
+    escalate = agent_mail(BILLING[0], tags[BILLING[0]], "#escalate\n\nLooking into it.",
+                          number)
+    assert run(parts, escalate, tags[BILLING[0]]) == "agent_answer"
+    told = sent(parts, "notify_escalated")
+    # Not Ben, who escalated; Bea, of the team it left; the escalation queue's people
+    # (here the default team), whose queue it is now.
+    assert sorted(to for _, to, _ in told) == sorted([BILLING[1], *DEFAULT])
+    assert all(str(note["Subject"]).startswith(f"[{number}] Escalated: ")
+               for _, _, note in told)

@@ -3,7 +3,7 @@
     #status waiting|open|on_hold|resolved|closed     the lifecycle table (lifecycle.py)
     #assign me | #assign someone@example.com
     #priority critical|high|medium|low
-    #escalate                                         the team is alerted
+    #escalate                                         escalated (escalation.py)
     #note-only                                        the text becomes an internal note
 
 Only lines before any text count (blank lines between them are fine), so a "#" in the

@@ -23,6 +23,8 @@ from maildaemon.domain import (
     AgentAddress,
     AttachmentUsage,
     Decision,
+    Escalation,
+    EscalationFate,
     Event,
     InboundMail,
     Outcome,
@@ -40,6 +42,8 @@ from maildaemon.policy.agentcommands import (
 )
 from maildaemon.policy.agenttext import agent_text, without_reply_addresses
 from maildaemon.policy.decisions import judge_files, mailable, reply_or_limit, survey_for
+from maildaemon.policy.escalating import agent_escalation, escalate_result
+from maildaemon.policy.escalation import escalation_events
 from maildaemon.policy.lifecycle import TicketClock, Timers, next_due
 from maildaemon.policy.ownwords import own_words
 from maildaemon.policy.recipients import reply_recipients
@@ -119,7 +123,11 @@ def agent_decision(case: Case, ticket: TicketRef, comment: bool,
     effects = run_commands(lines, ticket, agent, implied or start)
     if implied is not None:
         effects.changes.insert(0, (start, implied))
-    events = _events(agent, ticket, text, internal, effects)
+    esc = agent_escalation(case, ticket, agent, text if internal else "", replace(
+        ticket, priority=effects.priority or ticket.priority)) if effects.escalate else None
+    if esc is not None:
+        effects.results = escalate_result(effects.results, esc)
+    events = _events(agent, ticket, text, internal, effects, esc)
     files = judge_files(mail, case.ctx.attachment_usage.get(ticket.number, AttachmentUsage()),
                         settings, events)
     final = effects.status
@@ -127,14 +135,20 @@ def agent_decision(case: Case, ticket: TicketRef, comment: bool,
                    Timers(remind_days=settings.remind_days,
                           resolved_days=settings.resolved_days))
     mails = _mail_for(mail, ticket, agent, answer, internal, lines, effects, settings, notes)
+    done = esc is not None and esc.fate == EscalationFate.ESCALATED
+    if done and esc is not None and mailable(ticket.requester, notes):  # the customer too
+        mails.insert(0, Reply("escalation_confirmed", ticket.requester, esc.queue or
+                              ticket.queue, auto_submitted="auto-generated"))
     decision = Decision(
         Outcome.AGENT_COMMENT if internal else Outcome.AGENT_ANSWER, ticket=ticket,
         new_status=final if final != start else None,
         due_at=due if final != start else None,
         events=tuple(events), attachments=files, agent=agent,
         agent_text=text if answer else "", note=text if internal else "",
-        commands=tuple(effects.results), new_priority=effects.priority,
-        assignee=effects.assignee, notify=("escalated",) if effects.escalate else ())
+        commands=tuple(effects.results),
+        new_priority=esc.priority if done and esc else effects.priority,
+        assignee=effects.assignee or (esc.assignee if done and esc else None),
+        notify=("escalated",) if done else (), escalation=esc)
     return replace(decision, reply=mails[0] if mails else None, more_mail=tuple(mails[1:]))
 
 
@@ -151,7 +165,7 @@ def _implied_status(status: Status) -> Status | None:
 
 
 def _events(agent: str, ticket: TicketRef, text: str, internal: bool,
-            effects: Effects) -> list[Event]:
+            effects: Effects, esc: Escalation | None) -> list[Event]:
     events: list[Event] = []
     if not text and not internal and not effects.results:  # only quote: nothing relayed
         events.append(Event("agent_reply_empty", f"by {agent}, by email: no text of their "
@@ -167,8 +181,8 @@ def _events(agent: str, ticket: TicketRef, text: str, internal: bool,
     if effects.priority is not None:
         events.append(Event("priority", f"{ticket.priority or '?'} -> {effects.priority} "
                                         f"by {agent}'s mail"))
-    if effects.escalate:
-        events.append(Event("escalated", f"by {agent}'s mail"))
+    if esc is not None:  # policy/escalation.py: who, why, what changed
+        events += escalation_events(esc, ticket.status)
     for result in effects.results:
         if not result.applied:
             events.append(Event("command_refused", f"{result.line}: {result.detail}"))

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from maildaemon.domain import Context, Decision, InboundMail, PolicySettings
 from maildaemon.policy.agentmail import agent_mail
+from maildaemon.policy.escalating import escalation_by_address, escalation_phrase
 from maildaemon.policy.finding import (
     automated,
     duplicate,
@@ -45,6 +46,8 @@ STEPS: tuple[Step, ...] = (
          "tag was made for the sender, else refused (agentmail.py)", agent_mail),
     Step("staff_verified", "a staff From address proven by our MTA's DMARC pass; unproven "
          "staff is a stranger", staff_verified),
+    Step("escalation_by_address", "to the escalation address, naming a ticket: escalated "
+         "for a participant, else the one refusal (escalating.py)", escalation_by_address),
     Step("header_thread", "In-Reply-To/References name a ticket the sender takes part in",
          header_thread),
     Step("token_from_subject", "an HS-dddddd token in the subject, of a ticket the sender "
@@ -53,6 +56,8 @@ STEPS: tuple[Step, ...] = (
          automatic_mail, kept=False),
     Step("survey_reply", "a rating 1-5 answering our survey: stored, no reopen",
          survey_reply),
+    Step("escalation_phrase", "a participant's own words ask to escalate the ticket it "
+         "joins (\"escalate this\")", escalation_phrase),
     Step("reopen_window", "a closed ticket reopens within reopen_days, else a new linked "
          "ticket", reopen_window),
     Step("staff_reply", "proven staff answering in a thread: sent on to the requester",

@@ -6,6 +6,7 @@ Rules checked on the way (an answer rate-limited, an address we cannot mail) are
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from maildaemon.domain import (
@@ -29,6 +30,7 @@ from maildaemon.policy.attachments import judge
 from maildaemon.policy.loops import may_autoreply
 from maildaemon.policy.mailbox import is_mailbox
 from maildaemon.policy.ownwords import own_words
+from maildaemon.policy.premium import account_manager_for, receives_updates
 from maildaemon.policy.priority import priority_for
 from maildaemon.policy.routing import choose_queue, is_own_address
 from maildaemon.policy.sla import due_times, sla_of
@@ -162,7 +164,8 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
                related: tuple[str, ...], follows: str | None, notes: list[TraceLine],
                assignee: str | None = None) -> Decision:
     """A new ticket in the first queue addressed, acknowledged to the sender; one that
-    follows a ticket closed too long ago goes to that ticket's agent (`assignee`)."""
+    follows a ticket closed too long ago goes to that ticket's agent (`assignee`), any
+    other to the customer's account manager, who is copied on the acknowledgement."""
     recipients = [*mail.envelope_rcpts, *mail.to, *mail.cc]
     queue, addressed = choose_queue(recipients, settings)
     priority = priority_for(queue, mail.subject)
@@ -183,8 +186,12 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
         events.append(Event("routed", f"no address of ours among the recipients; {queue}"))
     for number in related:
         events.append(Event("related", f"linked to {number}"))
+    manager = account_manager_for(ctx.customer, mail)
     if assignee and follows:
         events.append(Event("assigned", f"to {assignee}, the agent of {follows}"))
+    elif manager:
+        events.append(Event("assigned", f"to {manager}, the account manager of "
+                                        f"{mail.from_addr}"))
     files = judge_files(mail, AttachmentUsage(), settings, events)
     new = NewTicket(
         queue=queue,
@@ -195,11 +202,14 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
         related=related,
         first_response_due=due.first_response,
         follows=follows,
-        assignee=assignee if follows else None,
+        assignee=assignee if follows and assignee else manager,
         tier=tier,
         resolution_due=due.resolution,
+        proactive=receives_updates(ctx.customer),
     )
     reply = reply_or_limit(mail, ctx, settings, "ack", queue, notes)
+    if reply is not None and manager:
+        reply = replace(reply, cc=(manager,))
     return Decision(Outcome.NEW_TICKET, new_ticket=new, reply=reply, events=tuple(events),
                     attachments=files,
                     notify=("new_ticket",) if has_team(queue, settings) else ())

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from maildaemon.domain import Decision, InboundMail, Outcome, OutgoingMail
-from maildaemon.store import attachments, messages, tickets
+from maildaemon.domain import Decision, EscalationFate, InboundMail, Outcome, OutgoingMail
+from maildaemon.store import attachments, escalations, messages, tickets, updates
 from maildaemon.store.blobs import Blobs
 from maildaemon.store.dedup import key_hash, mark_processed
 from maildaemon.store.events import EventRow, write_events
@@ -65,6 +65,8 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
     elif decision.outcome == Outcome.AGENT_REFUSED:
         number = apply_refused(conn, ids, decision, mail, spool_id, stamp, rendered,
                                raw_id, dedup_hash)
+    elif decision.outcome == Outcome.ESCALATION_REFUSED:  # nothing of a ticket changes
+        escalations.keep_refused(conn, mail, stamp, spool_id, raw_id, dedup_hash, rendered)
     else:
         number = rendered.number
         assert number is not None, "a ticket's mail is rendered for its number"
@@ -73,6 +75,8 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
         else:
             assert decision.new_ticket is not None
             ticket_id = tickets.insert_ticket(conn, number, decision.new_ticket, stamp)
+            if decision.new_ticket.proactive:  # premium: status updates while we are quiet
+                updates.start(conn, ticket_id, stamp)
         message_row = messages.insert_inbound(conn, ticket_id, mail, stamp,
                                               decision.automated_reason, raw_id, dedup_hash)
         attachments.insert_files(conn, blobs, ticket_id, message_row, decision.attachments)
@@ -87,6 +91,9 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
             tickets.set_priority(conn, ticket_id, decision.new_priority)
         if decision.assignee is not None:  # an agent's #assign
             tickets.set_assignee(conn, ticket_id, decision.assignee)
+        esc = decision.escalation
+        if esc is not None and esc.fate == EscalationFate.ESCALATED:
+            escalations.escalate(conn, ticket_id, esc)
         if decision.ticket is not None:  # a new ticket was created with this stamp
             tickets.touch(conn, ticket_id, stamp)
         events = trace_events(ticket_id, stamp, decision.trace)

@@ -23,6 +23,7 @@ from maildaemon.domain import (
     Customer,
     CustomerChange,
     Decision,
+    Escalation,
     InboundMail,
     OutgoingMail,
     Status,
@@ -35,6 +36,7 @@ from maildaemon.store.records import (
     Rendered,
     TicketBrief,
     TicketRecord,
+    UpdateFacts,
 )
 
 
@@ -84,7 +86,25 @@ class WorkerStore(ContextReads, Protocol):
     def enqueue_unticketed(self, out: OutgoingMail, stamp: str) -> None: ...
 
 
-class TicketCommands(Protocol):
+class EscalationCommands(Protocol):
+    """An agent's or the sweep's escalation (escalations.py), in the caller's transaction:
+    the ticket as a decision sees it, its customer, its brief for the managers' notice."""
+
+    def ticket_ref(self, number: str) -> TicketRef | None: ...
+    def customer(self, email: str) -> Customer | None: ...
+    def ticket_brief(self, number: str, last: int) -> TicketBrief | None: ...
+    def escalate(self, ticket_id: int, escalation: Escalation) -> None: ...
+
+
+class UpdateCommands(Protocol):
+    """The proactive updates' sweep (updates_sweep.py): tickets due by an indexed time."""
+
+    def updates_due(self, now: datetime, limit: int) -> list[int]: ...
+    def update_facts(self, ticket_id: int) -> UpdateFacts | None: ...
+    def set_next_update(self, ticket_id: int, at: str | None) -> None: ...
+
+
+class TicketCommands(EscalationCommands, UpdateCommands, Protocol):
     """The sweep and the agents' commands: one ticket at a time, in a transaction."""
 
     def transaction(self) -> AbstractContextManager[object]: ...

@@ -100,3 +100,19 @@ class OpenTicket:
     status: str
     created_at: str
     first_response_due: str | None
+
+
+@dataclass(frozen=True)
+class UpdateFacts:
+    """What decides a premium ticket's next proactive update (store/updates.py): its
+    status, and when an agent and our last update last wrote (ISO stamps)."""
+
+    status: str
+    waiting_on_customer: bool
+    created_at: str
+    status_since: str | None
+    first_response_due: str | None
+    assignee: str | None
+    proactive: bool
+    last_agent_at: str | None
+    last_update_at: str | None

@@ -153,7 +153,7 @@ CREATE TABLE tickets (
     first_response_due TEXT,
     escalated INTEGER NOT NULL DEFAULT 0,
     waiting_on_customer INTEGER NOT NULL DEFAULT 0
-    , status_since TEXT, reminded INTEGER NOT NULL DEFAULT 0, due_at TEXT, assignee TEXT, rating INTEGER, rating_comment TEXT, participants TEXT, tier TEXT NOT NULL DEFAULT 'free', resolution_due TEXT, first_response_at TEXT, resolved_at TEXT, response_breached INTEGER NOT NULL DEFAULT 0, resolution_breached INTEGER NOT NULL DEFAULT 0);
+    , status_since TEXT, reminded INTEGER NOT NULL DEFAULT 0, due_at TEXT, assignee TEXT, rating INTEGER, rating_comment TEXT, participants TEXT, tier TEXT NOT NULL DEFAULT 'free', resolution_due TEXT, first_response_at TEXT, resolved_at TEXT, response_breached INTEGER NOT NULL DEFAULT 0, resolution_breached INTEGER NOT NULL DEFAULT 0, proactive INTEGER NOT NULL DEFAULT 0, next_update_at TEXT);
 
 CREATE TABLE timeline (
     ticket_id INTEGER NOT NULL,
@@ -186,6 +186,9 @@ CREATE INDEX recent_replies_rcpt ON recent_replies(rcpt_to, at);
 CREATE INDEX rejected_ticket ON rejected_attachments(ticket_id, id);
 
 CREATE INDEX tickets_due ON tickets(due_at) WHERE due_at IS NOT NULL;
+
+CREATE INDEX tickets_next_update ON tickets(next_update_at)
+    WHERE next_update_at IS NOT NULL;
 
 CREATE INDEX tickets_resolution_due ON tickets(resolution_due)
     WHERE resolved_at IS NULL AND resolution_breached = 0 AND status <> 'waiting';

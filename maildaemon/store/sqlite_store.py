@@ -34,15 +34,18 @@ from maildaemon.store.blobs import Blobs
 from maildaemon.store.commands import CommandsOnSqlite, OutboxOnSqlite
 from maildaemon.store.customers import CustomersOnSqlite
 from maildaemon.store.digests import DigestsOnSqlite
+from maildaemon.store.escalations import EscalationsOnSqlite
 from maildaemon.store.interface import CustomerDirectory, TicketStore
 from maildaemon.store.reads import Reads
 from maildaemon.store.records import Rendered, TicketBrief
 from maildaemon.store.stamps import iso
+from maildaemon.store.updates import UpdatesOnSqlite
 
 DATABASE = "maildaemon.sqlite3"
 
 
-class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite):
+class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite,
+            EscalationsOnSqlite, UpdatesOnSqlite):
     """`TicketStore` on one SQLite file. Beyond the interface, `conn` and the connection
     that `transaction()` yields are for what is SQLite's alone: the migrations, and the
     tests and benchmarks that seed or inspect the file directly."""
@@ -139,6 +142,8 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite
         `apply` writes). None when the message goes on no ticket."""
         if decision.outcome in (Outcome.DUPLICATE, Outcome.AUTOMATIC):
             return None
+        if decision.outcome == Outcome.ESCALATION_REFUSED and decision.escalation:
+            return decision.escalation.number  # as named: its answer is on no ticket
         if decision.ticket is not None:
             return decision.ticket.number
         if decision.new_ticket is None:  # an agent's refused mail naming no ticket

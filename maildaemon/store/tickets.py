@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from maildaemon.domain import NewTicket, Priority, Status, TicketRef, Tier
+from maildaemon.store import updates
 from maildaemon.store.events import write_event
 from maildaemon.store.records import TicketRecord
 from maildaemon.store.stamps import iso, parse_iso
@@ -50,6 +51,7 @@ class TicketIds:
             status_since=parse_iso(row["status_since"]),
             tier=Tier(row["tier"]),
             resolution_due=parse_iso(row["resolution_due"]),
+            escalated=bool(row["escalated"]),
         )
 
     def id_of(self, conn: sqlite3.Connection, number: str) -> int:
@@ -147,6 +149,7 @@ def set_status(conn: sqlite3.Connection, ticket_id: int, status: Status, stamp: 
         (status, stamp, due_at, stamp, status, stamp, done, stamp, done, stamp,
          resolution_due, ticket_id),
     )
+    updates.poke(conn, ticket_id, stamp)  # a premium ticket's next update is looked at
 
 
 def record_first_response(conn: sqlite3.Connection, ticket_id: int, stamp: str) -> None:
