@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from maildaemon.calendar_config import calendar_from_section
 from maildaemon.domain import DEFAULT_ALLOWED, MIB
+from maildaemon.priority_config import PrioritySection, priority_rules
 from maildaemon.resources import shipped_file
 
 QUEUE_ORDER = ("escalation", "bugs", "billing", "tech", "support")
@@ -171,6 +172,8 @@ class Config:
     notifications: NotificationsSection = field(default_factory=NotificationsSection)
     # queue -> the managers told of SLA breaches and escalations; "default" for the others.
     managers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The phrases that make a new ticket critical, high or low (priority_config.py).
+    priority: PrioritySection = field(default_factory=PrioritySection)
     source: str = "<defaults>"
 
     @property
@@ -361,6 +364,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{src}: {exc}") from None
     if config.autoreply.max_per_hour < 0:
         raise ConfigError(f"{src}: autoreply.max_per_hour must not be negative")
+    try:
+        priority_rules(config.priority)
+    except ValueError as exc:
+        raise ConfigError(f"{src}: {exc}") from None
 
 
 def _validate_digest(notes: NotificationsSection, src: str) -> None:

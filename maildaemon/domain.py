@@ -246,6 +246,8 @@ class PolicySettings:
     # The timers a status set by an agent's mail starts (config [lifecycle]).
     remind_days: float = 3.0
     resolved_days: float = 7.0
+    # The priority rules of a new ticket (config [priority], policy/priorityrules.py).
+    priority_rules: tuple[PriorityRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -335,6 +337,9 @@ class Decision:
     notify: tuple[str, ...] = ()
     # When the timer of `new_status` falls due (an agent's #status waiting or resolved).
     due_at: datetime | None = None
+    # Bug-report fields read from the customer's own text (policy/bugreport.py): a new
+    # ticket's whole report, or what a follow-up adds to the one its ticket has.
+    bug_report: BugReport | None = None
 
     @property
     def trace(self) -> tuple[str, ...]:
@@ -362,3 +367,26 @@ class OutgoingMail:
     text: str
     raw: bytes
     cc: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PriorityRule:
+    """One line of the `[priority]` configuration: a phrase that makes a new ticket
+    `level` when the customer writes it (policy/priorityrules.py). `subject_only`: written
+    "subject:..." in the configuration, matched in the subject alone (`[Feature Request]`)."""
+
+    level: Priority
+    phrase: str
+    subject_only: bool = False
+
+
+@dataclass(frozen=True)
+class BugReport:
+    """The support page's bug report fields found in a customer's own text
+    (policy/bugreport.py); "" where the text does not give one."""
+
+    steps: str = ""
+    browser: str = ""
+    device: str = ""
+    os: str = ""
+    app_version: str = ""

@@ -38,6 +38,7 @@ from maildaemon.faults import describe, is_environment_fault
 from maildaemon.held_alert import HeldAlerts
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
+from maildaemon.priority_config import priority_rules
 from maildaemon.render import Renderer
 from maildaemon.spool import Spool, SpoolEntry
 from maildaemon.store import Rendered, WorkerStore
@@ -79,6 +80,7 @@ def policy_settings(config: Config) -> PolicySettings:
             max_ticket_bytes=config.attachments.max_ticket_bytes,
             allowed_types=frozenset(config.attachments.allowed_types),
         ),
+        priority_rules=priority_rules(config.priority),
     )
 
 

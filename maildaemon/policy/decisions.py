@@ -28,9 +28,10 @@ from maildaemon.policy.attachments import judge
 from maildaemon.policy.loops import may_autoreply
 from maildaemon.policy.mailbox import is_mailbox
 from maildaemon.policy.ownwords import own_words
-from maildaemon.policy.priority import first_response_due, priority_for
+from maildaemon.policy.priority import first_response_due
 from maildaemon.policy.routing import choose_queue, is_own_address
 from maildaemon.policy.steps import note
+from maildaemon.policy.triage import triage
 
 LEFT_OUT_LISTED = 10  # addresses named in the event for those not made participants
 STORED_SUBJECT = 1000  # characters of the subject kept on the ticket row
@@ -163,7 +164,9 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
     follows a ticket closed too long ago goes to that ticket's agent (`assignee`)."""
     recipients = [*mail.envelope_rcpts, *mail.to, *mail.cc]
     queue, addressed = choose_queue(recipients, settings)
-    priority = priority_for(queue, mail.subject)
+    judged = triage(mail, ctx, settings, queue)  # the [Bug] route, priority, bug report
+    queue, priority = judged.queue, judged.priority
+    notes.extend(judged.lines)
     people, left_out = participants(mail, settings)
     events = [Event("created", f"queue {queue}, priority {priority}")]
     if left_out:
@@ -195,4 +198,5 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
     reply = reply_or_limit(mail, ctx, settings, "ack", queue, notes)
     return Decision(Outcome.NEW_TICKET, new_ticket=new, reply=reply, events=tuple(events),
                     attachments=files,
-                    notify=("new_ticket",) if has_team(queue, settings) else ())
+                    notify=("new_ticket",) if has_team(queue, settings) else (),
+                    bug_report=judged.bug_report)

@@ -1,29 +1,15 @@
-"""Priority and first-response due time of a new ticket.
+"""First-response due time of a new ticket, and response times in the customer's words.
 
-Deliberately simple and documented in the README: the escalation queue is at least high; a
-subject naming an outage is critical, one saying it is urgent is high; everything else is
-medium. The expected first response is `now` plus the configured hours for that priority.
+The priority itself is chosen by the rule table of the `[priority]` configuration
+(priorityrules.py). The expected first response is `now` plus the configured hours for
+that priority.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from maildaemon.domain import PolicySettings, Priority
-
-CRITICAL_WORDS = re.compile(
-    r"\b(outage|down|emergency|critical|data loss|security breach|breach)\b", re.IGNORECASE
-)
-HIGH_WORDS = re.compile(r"\b(urgent|asap|important|blocked|fire)\b", re.IGNORECASE)
-
-
-def priority_for(queue: str, subject: str) -> Priority:
-    if CRITICAL_WORDS.search(subject):
-        return Priority.CRITICAL
-    if HIGH_WORDS.search(subject) or queue == "escalation":
-        return Priority.HIGH
-    return Priority.MEDIUM
 
 
 def first_response_due(priority: Priority, settings: PolicySettings, now: datetime) -> datetime:
