@@ -15,6 +15,7 @@ from maildaemon.config import Config
 from maildaemon.domain import Decision, InboundMail, OutgoingMail, PolicySettings, Reply
 from maildaemon.notifications import BriefSource, TeamNotifications
 from maildaemon.policy.addresses import bounded_list, shorten
+from maildaemon.policy.bugreport import ASKS, missing_fields
 from maildaemon.policy.priority import describe_hours
 from maildaemon.render import Renderer
 from maildaemon.store import Rendered
@@ -55,7 +56,7 @@ def render_inputs(decision: Decision) -> tuple[object, ...]:
         None if new is None else (new.queue, new.first_response_due, new.participants),
         tuple((v.candidate.sha256, v.reason) for v in decision.attachments),
         None if joins is None else StoreRead())
-    return (decision.reply, decision.more_mail, decision.refused_words,
+    return (decision.reply, decision.more_mail, decision.refused_words, decision.bug_report,
             None if new is None else (new.subject, new.priority, new.follows),
             None if joins is None else (joins.number, joins.subject), notified,
             agent_inputs(decision))
@@ -101,12 +102,14 @@ class Answers:
         refused = [shorten(words, ECHO_LINE) for words in decision.refused_words]
         variables: dict[str, object] = {"customer_name": shorten(mail.from_name, ECHO_NAME),
                                         "priority": "", "first_response": "",
-                                        "refused": bounded_list(refused, ECHO_REFUSED)}
+                                        "refused": bounded_list(refused, ECHO_REFUSED),
+                                        "bug_missing": []}
         if decision.new_ticket is not None:
             hours = self.settings.sla_hours[decision.new_ticket.priority]
             variables["priority"] = str(decision.new_ticket.priority)
             variables["first_response"] = describe_hours(hours)
             variables["follows"] = decision.new_ticket.follows or ""
+            variables["bug_missing"] = bug_missing(decision)
 
         def render(number: str, ticket_subject: str, reply: Reply) -> OutgoingMail:
             if decision.outcome in AGENT_OUTCOMES:  # agents' mail to a reply address
@@ -135,3 +138,12 @@ class Answers:
             )
 
         return render
+
+
+def bug_missing(decision: Decision) -> list[dict[str, str]]:
+    """What a new bug report's acknowledgement asks for: each required field it lacks,
+    with a one-line example (policy/bugreport.py); nothing for other tickets."""
+    if decision.new_ticket is None or decision.bug_report is None:
+        return []
+    return [{"label": ASKS[name][0], "example": ASKS[name][1]}
+            for name in missing_fields(decision.bug_report)]

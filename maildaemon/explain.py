@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from maildaemon.policy.decide import STEPS, decide
 from maildaemon.policy.followup import outbound_subject
 from maildaemon.store import ReadOnlyTickets, open_readonly
 from maildaemon.store.readonly import NoDatabase
+from maildaemon.views import bug_report_json
 from maildaemon.worker import policy_settings
 
 EX_OK, EX_USAGE, EX_CONFIG = 0, 2, 78
@@ -93,7 +95,9 @@ def describe(config: Config, mail: InboundMail, decision: Decision) -> dict[str,
         "ticket": joins.number if joins else None,
         "new_ticket": None if new is None else {
             "priority": str(new.priority), "participants": list(new.participants),
-            "related": list(new.related), "follows": new.follows},
+            "related": list(new.related), "follows": new.follows,
+            "bug_report": bug_report_json(asdict(decision.bug_report))
+            if decision.bug_report else None},
         "status": None if joins is None else {
             "now": str(joins.status),
             "after": str(decision.new_status or joins.status)},

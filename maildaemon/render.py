@@ -145,6 +145,7 @@ def sample_variables() -> dict[str, Any]:
             "status_words": "resolved", "note": "", "follows": "HS-000001",
             "applied": ["#status resolved"], "fate": "Your text was sent to the customer.",
             "not_applied": ["#frobnicate: unknown command"],
+            "bug_missing": [{"label": "App version", "example": "App version: 3.2.0"}],
             **notification_samples(), **digest_samples()}
 
 
