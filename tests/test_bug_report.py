@@ -16,6 +16,7 @@ from maildaemon.policy.bugreport import missing_fields, read_bug_report
 from maildaemon.policy.decide import decide
 from maildaemon.policy.ownwords import customer_words
 from maildaemon.worker import policy_settings
+from tests.conftest import HANG_GUARD_SECONDS
 from tests.test_policy import NOW, ctx
 
 SETTINGS = policy_settings(config_from_dict({}))
@@ -279,3 +280,18 @@ def test_a_reply_on_a_bug_report_carries_the_fields_it_gives() -> None:
                       ("bugs@healthsync.com",))
     assert decide(chat, ctx(subject_tickets=(bug_ticket(),)), SETTINGS, NOW
                   ).bug_report is None
+
+
+@pytest.mark.parametrize("text", [
+    "x" * 1_000_000, "v1." * 300_000, "Browser:" * 100_000, "1. a\n" * 200_000,
+    "- open\n" * 200_000, "Steps to reproduce:\n" * 50_000, " " * 1_000_000 + "Chrome",
+    "version " * 100_000, "iphone " * 100_000, ("|" * 5000 + "\n") * 200,
+])
+def test_hostile_text_ends_and_reads_a_bounded_part(text: str) -> None:
+    import time
+
+    began = time.perf_counter()
+    report = read_bug_report(text)
+    assert time.perf_counter() - began < HANG_GUARD_SECONDS
+    assert len(report.steps) <= 20 * 20_000 and all(
+        len(getattr(report, name)) <= 200 for name in ("browser", "device", "os"))

@@ -18,6 +18,7 @@ from maildaemon.policy.decide import decide
 from maildaemon.policy.priorityrules import choose_priority, phrase_pattern
 from maildaemon.priority_config import PrioritySection, priority_rules
 from maildaemon.worker import policy_settings
+from tests.conftest import HANG_GUARD_SECONDS
 from tests.test_policy import NOW, ctx
 
 SETTINGS = policy_settings(config_from_dict({}))
@@ -232,3 +233,19 @@ def test_the_defaults_are_phrases_that_build() -> None:
     # no default is a lone short word that fires inside others' sentences
     lone = [r.phrase for r in rules if " " not in r.phrase and len(r.phrase) < 9]
     assert lone == [], lone
+
+
+@pytest.mark.parametrize(("subject", "text"), [
+    ("x" * 1_000_000, "data " * 200_000),
+    ("no " * 300_000, "no data loss, " * 80_000),
+    ("[" * 500_000, "system " * 200_000 + "is down"),
+    ("", "can't " * 200_000),
+])
+def test_hostile_mail_ends(subject: str, text: str) -> None:
+    import time
+
+    rules = SETTINGS.priority_rules
+    began = time.perf_counter()
+    choice = choose_priority("support", "escalation", subject, text, None, rules)
+    assert time.perf_counter() - began < HANG_GUARD_SECONDS
+    assert len(choice.lines) <= 2 * len(rules) + 3

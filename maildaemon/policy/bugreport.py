@@ -63,7 +63,7 @@ _LABELS = {
 _LABEL = "|".join(f"(?P<{name}>{pattern})" for name, pattern in _LABELS.items())
 # A labelled line: list marker or markup, the label, a separator, the value.
 _LABELLED = re.compile(
-    rf"^[\s|*_#>]*(?:[-•+]\s+|\d{{1,2}}[.)]\s+)?[*_#\s]*(?:{_LABEL})(?!\w)[*_\s]*"
+    rf"^(?:[\s|*_#>]|[-•+](?=\s)|\d{{1,2}}[.)](?=\s))*(?:{_LABEL})(?!\w)[*_\s]*"
     r"(?:\([^)\n]{0,30}\))?[*_\s]*(?P<sep>[:=|]|(?<=\s)[-–—](?=\s))?[*_\s]*"
     r"(?P<value>[^\n]*)$",
     re.IGNORECASE)

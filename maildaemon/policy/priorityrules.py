@@ -37,7 +37,7 @@ from typing import NamedTuple
 from maildaemon.domain import Customer, Priority, PriorityRule, Tier, TraceLine
 from maildaemon.policy.steps import note
 
-READ_CHARS = 20_000  # of the customer's own words; the subject is read whole
+READ_CHARS = 20_000  # of the customer's own words (and of a subject, however long)
 LISTED = 10  # rules named in the trace; more that fired are counted
 RANK = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2, Priority.CRITICAL: 3}
 CRITICAL_TIERS = frozenset({Tier.PREMIUM, Tier.ENTERPRISE})
@@ -142,7 +142,7 @@ def fired_rules(subject: str, words: str, rules: tuple[PriorityRule, ...]
     compiled = matcher(rules)
     fired: dict[int, Fired] = {}
     negated: dict[int, str] = {}
-    for where, text in (("subject", subject), ("text", words[:READ_CHARS])):
+    for where, text in (("subject", subject[:READ_CHARS]), ("text", words[:READ_CHARS])):
         if not text:
             continue
         text = (text if text.isascii() else text.translate(_APOSTROPHES)).lower()
@@ -171,7 +171,7 @@ def choose_priority(queue: str, escalation_queue: str, subject: str, words: str,
                     ) -> PriorityChoice:
     """The priority of a new ticket and the trace lines that explain it."""
     fired, lines = fired_rules(subject, words, rules)
-    fired.sort(key=lambda f: -RANK[f.rule.level])  # stable: the subject's first
+    fired.sort(key=lambda f: (-RANK[f.rule.level], f.where != "subject"))  # the highest first
     for item in fired[:LISTED]:
         lines.append(note("priority_rule", f"{item.rule.level}: \"{item.rule.phrase}\" "
                                            f"in the {item.where}"))
