@@ -98,7 +98,7 @@ def test_new_ticket_is_acknowledged_with_contract_headers(shared_daemon: Install
     shown = shared_daemon.show(number)
     assert header_of(ack, "In-Reply-To") == shown["messages"][0]["message_id"]
     assert b"text/plain" in ack and b"text/html" in ack
-    assert b"within 1 hour" in ack
+    assert b"within 4 hours" in ack  # high
     assert b"printer is on fire" not in ack  # never quote the customer's body back
 
 
