@@ -52,7 +52,8 @@ _COMMON = frozenset({
     "they", "will", "just", "with", "what", "some", "also", "only", "more", "able", "the"})
 # Marks that end a word, as spaces, to split a text into its words at C speed.
 _PUNCTUATION = str.maketrans({mark: " " for mark in "!\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~"
-                              "\u201c\u201d\u00ab\u00bb\u2013\u2014\u2026\u00bf\u00a1\u00b7"})
+                              "\u201c\u201d\u201e\u201a\u00ab\u00bb\u2039\u203a\u2013"
+                              "\u2014\u2026\u00bf\u00a1\u00b7"})
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 # A negation, then at most two words, then the phrase; never across , . ; : ! ? or a line.
 _SEP = r"[^\w.,;:!?\n]+"
