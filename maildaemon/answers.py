@@ -17,6 +17,7 @@ from maildaemon.escalation_mail import TEMPLATES as ESCALATION_TEMPLATES
 from maildaemon.escalation_mail import render_escalation_reply
 from maildaemon.notifications import BriefSource, TeamNotifications
 from maildaemon.policy.addresses import bounded_list, shorten
+from maildaemon.policy.bugreport import ASKS, missing_fields
 from maildaemon.policy.sla import Kind, sla_of
 from maildaemon.render import Renderer
 from maildaemon.store import Rendered
@@ -57,7 +58,7 @@ def render_inputs(decision: Decision) -> tuple[object, ...]:
         None if new is None else (new.queue, new.first_response_due, new.participants),
         tuple((v.candidate.sha256, v.reason) for v in decision.attachments),
         None if joins is None else StoreRead())
-    return (decision.reply, decision.more_mail, decision.refused_words,
+    return (decision.reply, decision.more_mail, decision.refused_words, decision.bug_report,
             None if new is None else (new.subject, new.priority, new.follows, new.tier),
             None if joins is None else (joins.number, joins.subject), notified,
             agent_inputs(decision), decision.escalation)
@@ -103,13 +104,15 @@ class Answers:
         refused = [shorten(words, ECHO_LINE) for words in decision.refused_words]
         variables: dict[str, object] = {"customer_name": shorten(mail.from_name, ECHO_NAME),
                                         "priority": "", "first_response": "",
-                                        "refused": bounded_list(refused, ECHO_REFUSED)}
+                                        "refused": bounded_list(refused, ECHO_REFUSED),
+                                        "bug_missing": []}
         if decision.new_ticket is not None:
             new = decision.new_ticket  # the promise by its priority and the sender's tier
             target = sla_of(self.settings).target(Kind.FIRST_RESPONSE, new.priority, new.tier)
             variables["priority"] = str(decision.new_ticket.priority)
             variables["first_response"] = f"within {target.words()}"
             variables["follows"] = decision.new_ticket.follows or ""
+            variables["bug_missing"] = bug_missing(decision)
 
         def render(number: str, ticket_subject: str, reply: Reply) -> OutgoingMail:
             if reply.template in ESCALATION_TEMPLATES and decision.escalation is not None:
@@ -147,3 +150,12 @@ class Answers:
             )
 
         return render
+
+
+def bug_missing(decision: Decision) -> list[dict[str, str]]:
+    """What a new bug report's acknowledgement asks for: each required field it lacks,
+    with a one-line example (policy/bugreport.py); nothing for other tickets."""
+    if decision.new_ticket is None or decision.bug_report is None:
+        return []
+    return [{"label": ASKS[name][0], "example": ASKS[name][1]}
+            for name in missing_fields(decision.bug_report)]

@@ -21,6 +21,7 @@ from maildaemon.calendar_config import calendar_from_section
 from maildaemon.domain import DEFAULT_ALLOWED, MIB
 from maildaemon.escalation_config import EscalationSection, PremiumSection, check
 from maildaemon.policy.sla import SlaTable
+from maildaemon.priority_config import PrioritySection, priority_rules
 from maildaemon.resources import shipped_file
 from maildaemon.sla_config import as_written, sla_table
 
@@ -168,6 +169,8 @@ class Config:
     managers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     escalation: EscalationSection = field(default_factory=EscalationSection)
     premium: PremiumSection = field(default_factory=PremiumSection)
+    # The phrases that make a new ticket critical, high or low (priority_config.py).
+    priority: PrioritySection = field(default_factory=PrioritySection)
     source: str = "<defaults>"
 
     @property
@@ -369,6 +372,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{src}: autoreply.max_per_hour must not be negative")
     try:
         check(config.escalation, config.premium)
+        priority_rules(config.priority)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None
 

@@ -274,6 +274,8 @@ class PolicySettings:
     escalation_manager: str | None = None
     # queue -> the managers told of escalations ("default": every other queue).
     managers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The priority rules of a new ticket (config [priority], policy/priorityrules.py).
+    priority_rules: tuple[PriorityRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -400,6 +402,9 @@ class Decision:
     resolution_due: datetime | None = None
     # The ticket's escalation, asked for by this mail (or refused: ESCALATION_REFUSED).
     escalation: Escalation | None = None
+    # Bug-report fields read from the customer's own text (policy/bugreport.py): a new
+    # ticket's whole report, or what a follow-up adds to the one its ticket has.
+    bug_report: BugReport | None = None
 
     @property
     def trace(self) -> tuple[str, ...]:
@@ -427,3 +432,26 @@ class OutgoingMail:
     text: str
     raw: bytes
     cc: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PriorityRule:
+    """One line of the `[priority]` configuration: a phrase that makes a new ticket
+    `level` when the customer writes it (policy/priorityrules.py). `subject_only`: written
+    "subject:..." in the configuration, matched in the subject alone (`[Feature Request]`)."""
+
+    level: Priority
+    phrase: str
+    subject_only: bool = False
+
+
+@dataclass(frozen=True)
+class BugReport:
+    """The support page's bug report fields found in a customer's own text
+    (policy/bugreport.py); "" where the text does not give one."""
+
+    steps: str = ""
+    browser: str = ""
+    device: str = ""
+    os: str = ""
+    app_version: str = ""

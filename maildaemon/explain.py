@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from maildaemon.policy.decide import STEPS, decide
 from maildaemon.policy.followup import outbound_subject
 from maildaemon.store import ReadOnlyTickets, iso, open_readonly
 from maildaemon.store.readonly import NoDatabase
+from maildaemon.views import bug_report_json
 from maildaemon.worker import policy_settings
 
 EX_OK, EX_USAGE, EX_CONFIG = 0, 2, 78
@@ -98,7 +100,9 @@ def describe(config: Config, mail: InboundMail, decision: Decision) -> dict[str,
             "priority": str(new.priority), "participants": list(new.participants),
             "related": list(new.related), "follows": new.follows,
             "tier": str(new.tier), "first_response_due": iso(new.first_response_due),
-            "resolution_due": iso(new.resolution_due) if new.resolution_due else None},
+            "resolution_due": iso(new.resolution_due) if new.resolution_due else None,
+            "bug_report": bug_report_json(asdict(decision.bug_report))
+            if decision.bug_report else None},
         "status": None if joins is None else {
             "now": str(joins.status),
             "after": str(decision.new_status or joins.status)},

@@ -149,6 +149,7 @@ def sample_variables() -> dict[str, Any]:
             "respond_by": "Tuesday 1 December 2026, 10:00 UTC",
             "assignee_words": "kim@healthsync.com", "update_every": "2 business days",
             "next_target": "our first answer by Tuesday 1 December 2026, 10:00 UTC",
+            "bug_missing": [{"label": "App version", "example": "App version: 3.2.0"}],
             **notification_samples(), **digest_samples(), **sla_breach_samples()}
 
 

@@ -481,6 +481,26 @@ def m020_customers(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m021_bug_reports(db: sqlite_utils.Database) -> None:
+    # The fields of a bug report (issue 12, point 7) read from the customer's own text:
+    # one row per bug ticket only, keyed by the ticket's id (the rowid: one lookup for
+    # `show`, nothing to index). "" is a field not given; a follow-up fills those.
+    db.executescript(
+        """
+        CREATE TABLE bug_reports (
+            ticket_id INTEGER PRIMARY KEY REFERENCES tickets(id),
+            steps TEXT NOT NULL DEFAULT '',
+            browser TEXT NOT NULL DEFAULT '',
+            device TEXT NOT NULL DEFAULT '',
+            os TEXT NOT NULL DEFAULT '',
+            app_version TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
 def m022_sla(db: sqlite_utils.Database) -> None:
     # Issue 12's SLA clocks on the ticket: the requester's tier when it opened, the
     # resolution due time (first_response_due exists), when each clock stopped (the

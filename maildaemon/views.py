@@ -5,9 +5,14 @@ Typed against `TicketReads`, not a backend: any implementation's rows format the
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from typing import Any
 
+from maildaemon.domain import BugReport
+from maildaemon.policy.bugreport import ASKS, missing_fields
 from maildaemon.store import Row, TicketReads
+
+BUG_FIELDS = tuple(f.name for f in fields(BugReport))
 
 
 def ticket_json(store: TicketReads, row: Row, full: bool = True) -> dict[str, Any]:
@@ -58,7 +63,18 @@ def ticket_json(store: TicketReads, row: Row, full: bool = True) -> dict[str, An
             {"at": e["at"], "type": e["type"], "detail": e["detail"]}
             for e in store.events_of(ticket_id)
         ]
+        data["bug_report"] = bug_report_json(store.bug_report_of(ticket_id))
     return data
+
+
+def bug_report_json(row: Row | None) -> dict[str, Any] | None:
+    """A bug ticket's fields (null where not given) and the required ones missing;
+    None for a ticket that is not a bug report."""
+    if row is None:
+        return None
+    report = BugReport(**{name: row[name] for name in BUG_FIELDS})
+    return {**{name: getattr(report, name) or None for name in BUG_FIELDS},
+            "missing": list(missing_fields(report))}
 
 
 def _message_json(row: Row, files: list[dict[str, Any]],
@@ -94,6 +110,8 @@ def ticket_text(data: dict[str, Any]) -> str:
     ]
     if data["related"]:
         lines.append(f"  related {', '.join(data['related'])}")
+    if data.get("bug_report"):
+        lines.extend(_bug_report_text(data["bug_report"]))
     for message in data.get("messages", []):
         arrow = "<-" if message["direction"] == "inbound" else "->"
         flag = f" [automatic: {message['automated']}]" if message["automated"] else ""
@@ -111,3 +129,15 @@ def ticket_text(data: dict[str, Any]) -> str:
         for event in data["events"]:
             lines.append(f"  {event['at']} {event['type']}: {event['detail']}")
     return "\n".join(lines)
+
+
+def _bug_report_text(report: dict[str, Any]) -> list[str]:
+    given = [f"{name.replace('_', ' ')} {report[name]}" for name in BUG_FIELDS
+             if name != "steps" and report[name]]
+    missing = [ASKS[name][0].lower() for name in report["missing"]]
+    lines = [f"  bug report: {'; '.join(given) or 'no fields given'}"
+             + (f"; missing {', '.join(missing)}" if missing else "")]
+    if report["steps"]:
+        lines.append("  steps to reproduce:")
+        lines.extend(f"    {line}" for line in report["steps"].splitlines())
+    return lines

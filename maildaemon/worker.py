@@ -38,6 +38,7 @@ from maildaemon.faults import describe, is_environment_fault
 from maildaemon.held_alert import HeldAlerts
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
+from maildaemon.priority_config import priority_rules
 from maildaemon.render import Renderer
 from maildaemon.sla_config import hours_of, sla_settings
 from maildaemon.spool import Spool, SpoolEntry
@@ -78,6 +79,7 @@ def policy_settings(config: Config) -> PolicySettings:
             allowed_types=frozenset(config.attachments.allowed_types),
         ),
         sla=sla,
+        priority_rules=priority_rules(config.priority),
     )
 
 

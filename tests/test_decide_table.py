@@ -51,7 +51,7 @@ def test_a_new_step_that_misses_changes_nothing_but_the_trace() -> None:
     assert replace(extended, trace_lines=()) == replace(plain, trace_lines=())
     steps = [line.step for line in extended.trace_lines]
     assert steps.index("automated") + 1 == steps.index("vip")
-    assert steps == [s.name for s in with_vip()]
+    assert steps == [*(s.name for s in with_vip()), "priority_rule"]  # new_ticket's miss
     assert decide(inbound(from_addr="ceo@bigcorp.example"), ctx(), SETTINGS, NOW
                   ).new_ticket is not None  # the shipped table does not know the new row
     assert "vip" not in [s.name for s in STEPS]
@@ -59,9 +59,11 @@ def test_a_new_step_that_misses_changes_nothing_but_the_trace() -> None:
 
 def test_every_step_is_asked_until_one_decides_and_only_hits_are_kept() -> None:
     decision = decide(inbound(), ctx(recent_autoreplies_to_sender=99), SETTINGS, NOW)
+    # new_ticket's notes: the priority rules that did not fire (a miss), the rate limit.
     assert [line.step for line in decision.trace_lines] == [
-        *(s.name for s in STEPS), "rate_limit"]
-    assert [line.hit for line in decision.trace_lines] == [False] * (len(STEPS) - 1) + [True, True]
+        *(s.name for s in STEPS), "priority_rule", "rate_limit"]
+    assert [line.hit for line in decision.trace_lines] == \
+        [False] * (len(STEPS) - 1) + [True, False, True]
     assert decision.trace == (
         "new_ticket: no reference or subject token this sender may follow",
         "rate_limit: 99 automatic answers to alice@example.org in the last hour, "

@@ -24,7 +24,7 @@ from maildaemon.digest import (
     teams_of,
     words_for,
 )
-from maildaemon.domain import Status
+from maildaemon.domain import CustomerChange, Status, Tier
 from maildaemon.sender import Sender, transport_of
 from maildaemon.spool import Incoming
 from maildaemon.store import Store, iso, open_store
@@ -99,9 +99,12 @@ def test_overdue_tickets_come_first_then_each_priority_without_resolved_or_close
         parts: Parts, config: Config, clock: SettableClock) -> None:
     medium = new_ticket(parts, "billing", "Question about my invoice")
     clock.now = T0 + timedelta(minutes=30)
-    critical = new_ticket(parts, "billing", "Payment outage for all our clinics")
-    high = new_ticket(parts, "billing", "Urgent: card declined")
-    answered = new_ticket(parts, "billing", "Urgent: refund please")
+    # Critical is for premium customers (policy/priorityrules.py): carol is one.
+    store_of(parts).upsert_customers([CustomerChange("carol@example.org", Tier.PREMIUM)],
+                                     clock.now)
+    critical = new_ticket(parts, "billing", "Complete outage of payments at our clinics")
+    high = new_ticket(parts, "billing", "Payments are failing: card declined")
+    answered = new_ticket(parts, "billing", "Cannot upload the refund form")
     resolved = new_ticket(parts, "billing", "Receipt missing")
     other_queue = new_ticket(parts, "tech", "Pump display blank", body="Serial 12345 secret")
     store = store_of(parts)

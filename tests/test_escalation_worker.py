@@ -109,7 +109,7 @@ def events(parts: Parts, number: str, type_: str) -> list[str]:
 
 
 def opened(parts: Parts) -> str:
-    outcome, number = run(parts, outlook("The upload page shows an error.", "Upload fails"))
+    outcome, number = run(parts, outlook("The upload page shows an error.", "Upload page error"))
     assert outcome == "new_ticket" and number
     return number
 
@@ -140,7 +140,7 @@ def test_mail_to_escalation_escalates_and_tells_everyone(parts: Parts,
         in detail
     [(to, _, confirmation)] = sent(parts, "escalation_confirmed")
     assert to == ANN and confirmation["From"].addresses[0].addr_spec == f"escalation@{DOMAIN}"
-    assert str(confirmation["Subject"]) == f"[{number}] Upload fails"
+    assert str(confirmation["Subject"]) == f"[{number}] Upload page error"
     assert confirmation["In-Reply-To"] == "<e1@clinic.example>"
     words = text_of(confirmation)
     assert "New priority: high" in words and "Response target: within 4 hours" in words
@@ -207,7 +207,7 @@ def test_an_agents_escalate_command_is_the_same_escalation(parts: Parts) -> None
     note = sent(parts, "notify_new_ticket")[0][2]
     tag = note["Reply-To"].addresses[0].addr_spec
     answer = outlook("#escalate\n#note-only\nThe clinic's contract says 4 hours.",
-                     f"Re: [{number}] New ticket: Upload fails", to=tag, sender=DORA,
+                     f"Re: [{number}] New ticket: Upload page error", to=tag, sender=DORA,
                      message_id="<dora1@healthsync.com>")
     del answer["From"]
     answer["From"] = DORA

@@ -19,7 +19,7 @@ from tests.backends import NOW, mail, open_ticket, opening
 SHOW_KEYS = ["number", "status", "priority", "queue", "requester", "participants", "subject",
              "created_at", "updated_at", "escalated", "waiting_on_customer", "related",
              "first_response_due", "assignee", "rating", "tier", "resolution_due",
-             "first_response_at", "resolved_at", "messages", "events"]
+             "first_response_at", "resolved_at", "messages", "events", "bug_report"]
 
 
 def test_the_listing_filters_and_keeps_the_order_of_creation(
@@ -39,7 +39,7 @@ def test_the_listing_filters_and_keeps_the_order_of_creation(
     assert list(ticket_reads.ticket_rows(status="new", queue="support")) == []
     listed = [ticket_json(ticket_reads, r, full=False) for r in ticket_reads.ticket_rows()]
     assert [t["requester"] for t in listed] == ["ann@example.org", "bob@example.org"]
-    assert list(listed[0]) == SHOW_KEYS[:-2] and listed[0]["status"] == "closed"
+    assert list(listed[0]) == SHOW_KEYS[:-3] and listed[0]["status"] == "closed"
 
 
 def test_a_ticket_is_shown_with_its_messages_events_and_files(

@@ -31,10 +31,10 @@ from maildaemon.policy.loops import may_autoreply
 from maildaemon.policy.mailbox import is_mailbox
 from maildaemon.policy.ownwords import own_words
 from maildaemon.policy.premium import account_manager_for, receives_updates
-from maildaemon.policy.priority import priority_for
 from maildaemon.policy.routing import choose_queue, is_own_address
 from maildaemon.policy.sla import due_times, sla_of
 from maildaemon.policy.steps import note
+from maildaemon.policy.triage import triage
 
 LEFT_OUT_LISTED = 10  # addresses named in the event for those not made participants
 STORED_SUBJECT = 1000  # characters of the subject kept on the ticket row
@@ -168,7 +168,9 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
     other to the customer's account manager, who is copied on the acknowledgement."""
     recipients = [*mail.envelope_rcpts, *mail.to, *mail.cc]
     queue, addressed = choose_queue(recipients, settings)
-    priority = priority_for(queue, mail.subject)
+    judged = triage(mail, ctx, settings, queue)  # the [Bug] route, priority, bug report
+    queue, priority = judged.queue, judged.priority
+    notes.extend(judged.lines)
     # The directory's tier, never one the mail claims; unknown senders are free.
     tier = ctx.customer.tier if ctx.customer is not None else Tier.FREE
     due = due_times(priority, tier, now, sla_of(settings))
@@ -212,4 +214,5 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
         reply = replace(reply, cc=(manager,))
     return Decision(Outcome.NEW_TICKET, new_ticket=new, reply=reply, events=tuple(events),
                     attachments=files,
-                    notify=("new_ticket",) if has_team(queue, settings) else ())
+                    notify=("new_ticket",) if has_team(queue, settings) else (),
+                    bug_report=judged.bug_report)

@@ -13,6 +13,7 @@ from maildaemon.domain import Decision, Event, Outcome, Status, TicketRef, Trace
 from maildaemon.policy.decisions import followup, mailable, new_ticket, staff_reply, survey_for
 from maildaemon.policy.ownwords import confirms_solution, rating_in
 from maildaemon.policy.steps import Case, Verdict, hit, miss
+from maildaemon.policy.triage import with_bug_fields
 
 REOPENED_BY_REPLY = {Status.WAITING, Status.RESOLVED}
 # The misses that say the same every time, made once (a decision asks a dozen steps).
@@ -114,6 +115,7 @@ def customer_reply(case: Case) -> Verdict:
     new_status = Status.OPEN if ticket.status in REOPENED_BY_REPLY else None
     decision = followup(case.mail, case.ctx, case.settings, ticket, new_status,
                         "customer_reply", notes)
+    decision = with_bug_fields(decision, case.mail, ticket, case.settings, notes)
     return hit(f"{case.mail.from_addr} follows up {ticket.number}", decision,
                notes=tuple(notes))
 

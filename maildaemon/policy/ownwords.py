@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from maildaemon.policy.signatures import signature_start
+
 # "Yes" and "solved" as customers write them first, in the languages of issue 17.
 CONFIRMATION = re.compile(
     r"(?:yes\b|yep\b|solved\b|resolved\b|fixed\b|works\b|it works\b|that worked\b|"
@@ -26,6 +28,9 @@ CONFIRMATION = re.compile(
 RATING = re.compile(r"(?<![\d.])([1-5])(?!\d|\.\d)")
 # A quoted line, with its line break: ">" after nothing but spaces. Tried at line starts
 # only, so a megabyte of spaces or ">" is one linear pass.
+# Characters at the end of a text where a signature is looked for: a sign-off and the
+# four lines under it, each at most 120 characters (signatures.py).
+SIGNATURE_TAIL = 720
 QUOTED_LINE = re.compile(r"^[^\S\n]*>[^\n]*(?:\n|\Z)", re.MULTILINE)
 
 
@@ -53,3 +58,18 @@ def rating_in(own_text: str) -> tuple[int, str] | None:
         return None
     comment = (words[:match.start()] + words[match.end():]).strip(" \n\t-:.,")
     return int(match.group(1)), comment
+
+
+def customer_words(own_text: str) -> str:
+    """What the customer wrote this time and nothing else: their own words (no quoted
+    line) without a signature (policy/signatures.py: a "-- " line, a sign-off with a name
+    under it, "Sent from my iPhone"). The new-ticket rules read this (priorityrules.py,
+    bugreport.py): a "data loss" in a signature's slogan or a quoted reply is not the
+    customer saying it. The reply model has left the signature out already; this cuts one
+    it left in, looking at the last lines only (a signature is at the end)."""
+    words = own_words(own_text)
+    cut = words.rfind("\n", 0, max(0, len(words) - SIGNATURE_TAIL))
+    head, tail = (words[:cut + 1], words[cut + 1:]) if cut >= 0 else ("", words)
+    lines = tail.split("\n")
+    start = signature_start(lines)
+    return (head + "\n".join(lines if start is None else lines[:start])).strip()

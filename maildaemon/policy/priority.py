@@ -1,30 +1,15 @@
-"""Priority and first-response due time of a new ticket.
+"""First-response due time of a new ticket, and response times in the customer's words.
 
-Deliberately simple and documented in the README: the escalation queue is at least high; a
-subject naming an outage is critical, one saying it is urgent is high; everything else is
-medium. The due times come from policy/sla.py (targets by priority and tier).
+The priority itself is chosen by the rule table of the `[priority]` configuration
+(priorityrules.py); the due times come from policy/sla.py (targets by priority and tier).
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from maildaemon.domain import PolicySettings, Priority, Tier
 from maildaemon.policy.sla import due_times, sla_of
-
-CRITICAL_WORDS = re.compile(
-    r"\b(outage|down|emergency|critical|data loss|security breach|breach)\b", re.IGNORECASE
-)
-HIGH_WORDS = re.compile(r"\b(urgent|asap|important|blocked|fire)\b", re.IGNORECASE)
-
-
-def priority_for(queue: str, subject: str) -> Priority:
-    if CRITICAL_WORDS.search(subject):
-        return Priority.CRITICAL
-    if HIGH_WORDS.search(subject) or queue == "escalation":
-        return Priority.HIGH
-    return Priority.MEDIUM
 
 
 def first_response_due(priority: Priority, settings: PolicySettings, now: datetime,

@@ -33,6 +33,7 @@ BLOCKS = frozenset({
     "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "ol", "p",
     "pre", "section", "table", "tr", "ul",
 })
+CELLS = frozenset({"td", "th"})  # a table's cells: apart on their row's line
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                   "param", "source", "track", "wbr"})
 # Comments and elements whose content is never shown; removed before the walk.
@@ -117,6 +118,8 @@ class _Walker:
                 self.fresh = self.fresh if slash else None
                 tag = tag.lower()
                 if tag not in BLOCKS and tag != "br":
+                    if tag in CELLS and not slash:  # "OS Windows 11", never "OSWindows 11"
+                        self.pieces.append(" ")
                     continue  # inline (span, font, b, a, o:p ...): only its text counts
                 if budget <= 0:  # past the budget, a tag only ends a line
                     self.fresh = None

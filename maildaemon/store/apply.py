@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 from maildaemon.domain import Decision, EscalationFate, InboundMail, Outcome, OutgoingMail
-from maildaemon.store import attachments, escalations, messages, tickets, updates
+from maildaemon.store import attachments, bugreports, escalations, messages, tickets, updates
 from maildaemon.store.blobs import Blobs
 from maildaemon.store.dedup import key_hash, mark_processed
 from maildaemon.store.events import EventRow, write_events
@@ -100,6 +100,13 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
         events += [(ticket_id, stamp, e.type, e.detail) for e in decision.events]
         if decision.rating is not None:
             tickets.set_rating(conn, ticket_id, decision.rating)
+        if decision.bug_report is not None:  # a bug report's fields (policy/bugreport.py)
+            report = decision.bug_report
+            filled = bugreports.write_report(conn, ticket_id, report, stamp,
+                                             new=decision.ticket is None)
+            if filled:
+                events.append((ticket_id, stamp, "bug_report_updated",
+                               bugreports.filled_detail(report, filled)))
         for out in rendered.mail:
             enqueue(conn, ticket_id, out, stamp)
             events.append((ticket_id, stamp, "reply_queued",

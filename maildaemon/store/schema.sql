@@ -35,6 +35,16 @@ CREATE TABLE automatic_mail (
     spool_id TEXT NOT NULL
     , raw_id INTEGER, dedup_hash INTEGER);
 
+CREATE TABLE bug_reports (
+    ticket_id INTEGER PRIMARY KEY REFERENCES tickets(id),
+    steps TEXT NOT NULL DEFAULT '',
+    browser TEXT NOT NULL DEFAULT '',
+    device TEXT NOT NULL DEFAULT '',
+    os TEXT NOT NULL DEFAULT '',
+    app_version TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL
+);
+
 CREATE TABLE customers (
     email TEXT PRIMARY KEY,
     tier TEXT NOT NULL,
