@@ -365,6 +365,8 @@ class Escalation:
     old_queue: str | None = None
     assignee: str | None = None  # the escalation manager; None: the assignee stays
     first_response_due: datetime | None = None  # recomputed for the new priority
+    resolution_due: datetime | None = None  # likewise (policy/sla.py), from the escalation
+    tier: Tier = Tier.FREE  # whose targets: the response target in the confirmation
     account_manager: str | None = None  # the customer's, told of it
     reopened: bool = False  # it was waiting, resolved or closed, and is open again
 

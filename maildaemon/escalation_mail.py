@@ -21,8 +21,9 @@ from maildaemon.domain import (
     PolicySettings,
     Priority,
     Reply,
+    Tier,
 )
-from maildaemon.policy.priority import describe_hours
+from maildaemon.policy.sla import Kind, sla_of
 from maildaemon.render import Renderer
 
 TEMPLATES = frozenset({"escalation_confirmed", "escalation_already", "escalation_refused"})
@@ -42,18 +43,18 @@ def when_words(moment: datetime | None, zone: tzinfo) -> str:
     return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({zone_name(zone)})"
 
 
-def response_words(priority: Priority, settings: PolicySettings) -> str:
-    """The response target in words ("within 4 hours"): today `[sla]`'s hours for the
-    priority; with issue 12's SLA targets (policy/sla.py) the lead swaps them in here."""
-    return describe_hours(settings.sla_hours[priority])
+def response_words(priority: Priority, tier: Tier, settings: PolicySettings) -> str:
+    """The response target in words ("within 2 hours"): the first-response target of the
+    priority for the tier (policy/sla.py), as the acknowledgement words it."""
+    return "within " + sla_of(settings).target(Kind.FIRST_RESPONSE, priority, tier).words()
 
 
 def escalation_values(esc: Escalation, settings: PolicySettings,
                       zone: tzinfo = UTC) -> dict[str, object]:
     if esc.priority is None:
         return {"priority": "", "first_response": "", "respond_by": ""}
-    return {"priority": str(esc.priority), "first_response": response_words(esc.priority,
-                                                                            settings),
+    return {"priority": str(esc.priority),
+            "first_response": response_words(esc.priority, esc.tier, settings),
             "respond_by": when_words(esc.first_response_due, zone)}
 
 

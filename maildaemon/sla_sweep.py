@@ -70,16 +70,22 @@ def breach(config: Config, store: TicketCommands, renderer: Renderer, ticket_id:
                         f"{KIND_WORDS[kind]} target missed: due {iso(due)}, {late} late")
         alert(config, store, renderer, row, kind, due, now)
         if kind == Kind.FIRST_RESPONSE:
-            on_first_response_breach(config, store, row, now)
+            on_first_response_breach(config, store, renderer, row, now)
         log.info("%s: %s target missed, %s late", row.number, KIND_WORDS[kind], late)
     return True
 
 
-def on_first_response_breach(config: Config, store: TicketCommands, row: TicketRecord,
-                             now: datetime) -> None:
+def on_first_response_breach(config: Config, store: TicketCommands, renderer: Renderer,
+                             row: TicketRecord, now: datetime) -> None:
     """Called for each first-response breach, inside its transaction, after the event
-    and the alert. Issue 12's optional automatic escalation on a breached first response
-    (off by default) is wired in here; until then nothing more happens."""
+    and the alert: with `[escalation] auto_on_first_response_breach` (off by default) the
+    ticket is escalated, as an agent's `maildaemon escalate` would."""
+    if not config.escalation.auto_on_first_response_breach:
+        return
+    # Imported here: escalations.py reaches the worker's modules, which import the sweep.
+    from maildaemon.escalations import Escalator
+
+    Escalator(config, store, renderer).on_first_response_breach(row.id, now)
 
 
 def alert(config: Config, store: TicketCommands, renderer: Renderer, row: TicketRecord,

@@ -169,7 +169,7 @@ def ticket_of(inst: Installation, requester: str) -> dict[str, Any]:
     return inst.show(number)
 
 
-def open_ticket(inst: Installation, sender: str, subject: str = "Upload fails",
+def open_ticket(inst: Installation, sender: str, subject: str = "Upload page error",
                 body: str = "The upload page shows error 500.") -> tuple[dict[str, Any],
                                                                          EmailMessage]:
     inst.send(outlook_new(sender, subject, body))
@@ -211,9 +211,9 @@ def test_escalation_by_address_from_the_requester(inst: Installation) -> None:
     [event] = [e for e in after["events"] if e["type"] == "escalated"]
     assert event["detail"].startswith(f"by {ann}: Ticket {number} is urgent")
     assert str(confirmation["From"]).endswith(f"<escalation@{DOMAIN}>")
-    assert str(confirmation["Subject"]) == f"[{number}] Upload fails"
+    assert str(confirmation["Subject"]) == f"[{number}] Upload page error"
     assert "New priority: high" in text_of(confirmation)
-    assert "Response target: within 4 hours" in text_of(confirmation)
+    assert "Response target: within 2 hours" in text_of(confirmation)  # premium high
     told = {str(m["To"]) for m in mails(inst, "notify_escalated", number=number, count=3)}
     assert told == {DORA, BOSS, KIM}  # the queue's team, its manager, Ann's account manager
 
@@ -270,7 +270,7 @@ def test_a_strangers_request_changes_nothing_and_reveals_nothing(inst: Installat
         f"[{n}] Your escalation request" for n in (number, missing))
     assert text_of(answers[0]) == text_of(answers[1])  # byte for byte
     assert html_of(answers[0]) == html_of(answers[1])
-    assert number not in text_of(answers[0]) and "Upload fails" not in text_of(answers[0])
+    assert number not in text_of(answers[0]) and "Upload page error" not in text_of(answers[0])
     after = settled_show(inst, number)
     assert {k: after[k] for k in ("priority", "queue", "assignee", "escalated", "status")} \
         == {k: ticket[k] for k in ("priority", "queue", "assignee", "escalated", "status")}

@@ -133,7 +133,7 @@ def test_mail_to_escalation_escalates_and_tells_everyone(parts: Parts,
     ticket = row(parts, number)
     assert (ticket["priority"], ticket["queue"], ticket["assignee"], ticket["escalated"]) == \
         ("high", "escalation", LEAD, 1)
-    assert ticket["first_response_due"] == "2026-11-30T14:30:00Z"  # now + [sla] high 4 h
+    assert ticket["first_response_due"] == "2026-11-30T12:30:00Z"  # now + premium high 2 h
     [detail] = events(parts, number, "escalated")
     assert detail.startswith(f"by {ANN}: Ticket {number}: nobody has answered")
     assert "priority medium -> high; queue support -> escalation; assigned to " + LEAD \
@@ -143,8 +143,8 @@ def test_mail_to_escalation_escalates_and_tells_everyone(parts: Parts,
     assert str(confirmation["Subject"]) == f"[{number}] Upload page error"
     assert confirmation["In-Reply-To"] == "<e1@clinic.example>"
     words = text_of(confirmation)
-    assert "New priority: high" in words and "Response target: within 4 hours" in words
-    assert "Monday 30 November 2026, 14:30 (UTC)" in words
+    assert "New priority: high" in words and "Response target: within 2 hours" in words
+    assert "Monday 30 November 2026, 12:30 (UTC)" in words
     told = {to: note for to, _, note in sent(parts, "notify_escalated")}
     assert set(told) == {DORA, BOSS, KIM}  # the queue's team, its manager, Ann's manager
     assert all("Escalated: by " + ANN in text_of(note) for note in told.values())

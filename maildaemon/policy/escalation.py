@@ -36,8 +36,8 @@ from maildaemon.domain import (
 from maildaemon.policy.addresses import shorten
 from maildaemon.policy.followup import TOKEN, tokens_in_subject
 from maildaemon.policy.ownwords import own_words
-from maildaemon.policy.priority import first_response_due
 from maildaemon.policy.routing import queue_for_address
+from maildaemon.policy.sla import DueTimes, due_times, sla_of
 
 # The support page's words; `[escalation] phrases` replaces them.
 DEFAULT_PHRASES = ("please escalate this ticket", "escalate this", "please escalate")
@@ -60,14 +60,12 @@ def raised_priority(priority: Priority, tier: Tier) -> Priority:
 
 
 def due_after_escalation(priority: Priority, tier: Tier, settings: PolicySettings,
-                         now: datetime) -> datetime:
-    """The first-response due time of an escalated ticket, from `now`.
-
-    Today the per-priority hours of `[sla]` (policy/priority.py); the tier is taken
-    already because the SLA targets of issue 12 depend on it: at the merge the lead
-    swaps in policy/sla.py's computation of both due times here, and only here."""
-    del tier  # used by policy/sla.py's targets
-    return first_response_due(priority, settings, now)
+                         now: datetime) -> DueTimes:
+    """Both due times of an escalated ticket, counted from the escalation (`now`): the
+    targets of its new priority for its tier (policy/sla.py). From `now`, not from the
+    ticket's creation: an escalated old ticket would otherwise be overdue at once, and
+    the customer was just promised the new response time."""
+    return due_times(priority, tier, now, sla_of(settings))
 
 
 def closed_too_long(ticket: TicketRef, settings: PolicySettings, now: datetime) -> bool:
@@ -145,11 +143,12 @@ def plan(ticket: TicketRef, tier: Tier, account_manager: str | None, by: str, re
                           priority=current, old_priority=current, queue=ticket.queue,
                           old_queue=ticket.queue)
     new = raised_priority(current, tier)
+    due = due_after_escalation(new, tier, settings, now)
     return Escalation(
         ticket.number, EscalationFate.ESCALATED, by, reason, priority=new,
         old_priority=current, queue=settings.escalation_queue or ticket.queue,
         old_queue=ticket.queue, assignee=settings.escalation_manager,
-        first_response_due=due_after_escalation(new, tier, settings, now),
+        first_response_due=due.first_response, resolution_due=due.resolution, tier=tier,
         account_manager=account_manager, reopened=reopen and ticket.status in REOPENED)
 
 

@@ -18,14 +18,20 @@ from maildaemon.store.stamps import iso
 
 
 def escalate(conn: sqlite3.Connection, ticket_id: int, esc: Escalation) -> None:
-    """Marked escalated, its new priority, queue and first-response due time; assigned
-    to the escalation manager when there is one."""
+    """Marked escalated, its new priority, queue and due times; assigned to the
+    escalation manager when there is one. A clock that still runs gets its breach mark
+    cleared, so that missing the new due time is reported too (sla_sweep.py)."""
     conn.execute(
         "UPDATE tickets SET escalated = 1, priority = coalesce(?, priority),"
         " queue = coalesce(?, queue), first_response_due = coalesce(?, first_response_due),"
-        " assignee = coalesce(?, assignee) WHERE id = ?",
+        " resolution_due = coalesce(?, resolution_due), assignee = coalesce(?, assignee),"
+        " response_breached = CASE WHEN first_response_at IS NULL THEN 0"
+        " ELSE response_breached END,"
+        " resolution_breached = CASE WHEN resolved_at IS NULL THEN 0"
+        " ELSE resolution_breached END WHERE id = ?",
         (esc.priority, esc.queue,
-         iso(esc.first_response_due) if esc.first_response_due else None, esc.assignee,
+         iso(esc.first_response_due) if esc.first_response_due else None,
+         iso(esc.resolution_due) if esc.resolution_due else None, esc.assignee,
          ticket_id))
 
 
