@@ -113,7 +113,7 @@ def test_an_outage_is_critical_for_a_premium_customer_and_high_for_a_free_one(
     assert 'critical: "system is down" in the text' in events(critical, "priority_rule")
     assert events(critical, "priority_cap") == []
     _, ack = ack_of(inst, premium)
-    assert "Priority: critical" in ack
+    assert "Priority: critical" in ack and "We will reply within 1 hour." in ack
 
     capped = ticket_of(inst, free)
     assert capped["priority"] == "high"  # "Account type: Enterprise" in the mail is not read
@@ -121,7 +121,7 @@ def test_an_outage_is_critical_for_a_premium_customer_and_high_for_a_free_one(
         "critical capped to high: a sender not in the customer directory (free); critical "
         "is for premium and enterprise customers"]
     _, ack = ack_of(inst, free)
-    assert "Priority: high" in ack
+    assert "Priority: high" in ack and "We will reply within 4 hours." in ack
 
 
 def test_a_bug_mail_to_support_lands_in_bugs(inst: Installation) -> None:
