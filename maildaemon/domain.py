@@ -151,6 +151,10 @@ class InboundMail:
     # The From domain, when our own MTA's Authentication-Results says DMARC passed for it
     # (parse.py reads it only for staff domains); "" when unproven. See DmarcTrust.
     dmarc_pass_domain: str = ""
+    # What our MTA's Authentication-Results header says (authresults.py), for judging any
+    # sender (policy/authenticity.py); None: no readable header of the trusted authserv-id,
+    # or none is configured.
+    auth_results: tuple[AuthResult, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -304,6 +308,9 @@ class NewTicket:
     resolution_due: datetime | None = None
     # A premium or enterprise customer's: status updates while no agent writes.
     proactive: bool = False
+    # Why the opening mail's From address is not proven (policy/authenticity.py); "" when
+    # it is, or when nothing judged it. Agents see the ticket marked `unverified`.
+    unverified: str = ""
 
 
 @dataclass(frozen=True)
@@ -457,3 +464,15 @@ class BugReport:
     device: str = ""
     os: str = ""
     app_version: str = ""
+
+
+class AuthResult(NamedTuple):
+    """One method's result in our MTA's Authentication-Results header (authresults.py).
+
+    `domain` is the identity the result is about, lower-cased: `header.from` for DMARC,
+    the signing domain (`header.d`, else `header.i` after its "@") for DKIM, the envelope
+    sender's domain (`smtp.mailfrom`) for SPF; "" when the result names none."""
+
+    method: str
+    result: str
+    domain: str
