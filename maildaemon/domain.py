@@ -240,8 +240,9 @@ class DmarcTrust:
     """Whose Authentication-Results to believe, and for which From domains to read them.
 
     A staff From address proves nothing by itself (anyone can write it); a DMARC pass that
-    our own MTA recorded does. Only the staff domains are checked, because the check costs
-    about a millisecond and no other sender's authentication changes a decision.
+    our own MTA recorded does. `domains` are the staff domains whose DMARC pass is read
+    (`InboundMail.dmarc_pass_domain`); every other sender is judged from the results of our
+    MTA's header (`InboundMail.auth_results`, policy/authenticity.py).
     """
 
     authserv_id: str = ""  # empty: nothing is trusted
