@@ -59,7 +59,8 @@ def render_inputs(decision: Decision) -> tuple[object, ...]:
         tuple((v.candidate.sha256, v.reason) for v in decision.attachments),
         None if joins is None else StoreRead())
     return (decision.reply, decision.more_mail, decision.refused_words, decision.bug_report,
-            None if new is None else (new.subject, new.priority, new.follows, new.tier),
+            None if new is None else (new.subject, new.priority, new.follows, new.tier,
+                                      new.unverified),
             None if joins is None else (joins.number, joins.subject), notified,
             agent_inputs(decision), decision.escalation)
 
@@ -105,7 +106,7 @@ class Answers:
         variables: dict[str, object] = {"customer_name": shorten(mail.from_name, ECHO_NAME),
                                         "priority": "", "first_response": "",
                                         "refused": bounded_list(refused, ECHO_REFUSED),
-                                        "bug_missing": []}
+                                        "bug_missing": [], "unverified": False}
         if decision.new_ticket is not None:
             new = decision.new_ticket  # the promise by its priority and the sender's tier
             target = sla_of(self.settings).target(Kind.FIRST_RESPONSE, new.priority, new.tier)
@@ -113,6 +114,7 @@ class Answers:
             variables["first_response"] = f"within {target.words()}"
             variables["follows"] = decision.new_ticket.follows or ""
             variables["bug_missing"] = bug_missing(decision)
+            variables["unverified"] = bool(new.unverified)  # never why: that is for agents
 
         def render(number: str, ticket_subject: str, reply: Reply) -> OutgoingMail:
             if reply.template in ESCALATION_TEMPLATES and decision.escalation is not None:

@@ -348,7 +348,8 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
         return EX_OK
     for t in rows:
         print(f"{t['number']}  {t['status']:<8} {t['priority']:<8} {t['queue']:<10} "
-              f"{t['tier']:<10} {t['requester']:<30} {t['subject']}")
+              f"{t['tier']:<10} {t['requester']:<30} {t['subject']}"
+              + ("  [unverified]" if t["unverified"] else ""))
     return EX_OK
 
 

@@ -336,6 +336,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{src}: smtp.timeout and smtp.data_timeout must be > 0")
     if config.mail.max_participants < 1:
         raise ConfigError(f"{src}: mail.max_participants must be at least 1")
+    if re.search(r'[\s;()"=\\]', config.mail.trusted_authserv_id.strip()):
+        raise ConfigError(f"{src}: mail.trusted_authserv_id must be an authserv-id as your MTA"
+                          " writes it first in Authentication-Results (a host name such as"
+                          f" \"mx.example.com\"), not {config.mail.trusted_authserv_id!r}")
     if config.outbound.transport not in ("maildir", "smtp"):
         raise ConfigError(f"{src}: outbound.transport must be \"maildir\" or \"smtp\"")
     if config.spool.worker_stall_seconds < 10:

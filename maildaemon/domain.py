@@ -151,6 +151,10 @@ class InboundMail:
     # The From domain, when our own MTA's Authentication-Results says DMARC passed for it
     # (parse.py reads it only for staff domains); "" when unproven. See DmarcTrust.
     dmarc_pass_domain: str = ""
+    # What our MTA's Authentication-Results header says (authresults.py), for judging any
+    # sender (policy/authenticity.py); None: no readable header of the trusted authserv-id,
+    # or none is configured.
+    auth_results: tuple[AuthResult, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -236,8 +240,9 @@ class DmarcTrust:
     """Whose Authentication-Results to believe, and for which From domains to read them.
 
     A staff From address proves nothing by itself (anyone can write it); a DMARC pass that
-    our own MTA recorded does. Only the staff domains are checked, because the check costs
-    about a millisecond and no other sender's authentication changes a decision.
+    our own MTA recorded does. `domains` are the staff domains whose DMARC pass is read
+    (`InboundMail.dmarc_pass_domain`); every other sender is judged from the results of our
+    MTA's header (`InboundMail.auth_results`, policy/authenticity.py).
     """
 
     authserv_id: str = ""  # empty: nothing is trusted
@@ -304,6 +309,9 @@ class NewTicket:
     resolution_due: datetime | None = None
     # A premium or enterprise customer's: status updates while no agent writes.
     proactive: bool = False
+    # Why the opening mail's From address is not proven (policy/authenticity.py); "" when
+    # it is, or when nothing judged it. Agents see the ticket marked `unverified`.
+    unverified: str = ""
 
 
 @dataclass(frozen=True)
@@ -457,3 +465,15 @@ class BugReport:
     device: str = ""
     os: str = ""
     app_version: str = ""
+
+
+class AuthResult(NamedTuple):
+    """One method's result in our MTA's Authentication-Results header (authresults.py).
+
+    `domain` is the identity the result is about, lower-cased: `header.from` for DMARC,
+    the signing domain (`header.d`, else `header.i` after its "@") for DKIM, the envelope
+    sender's domain (`smtp.mailfrom`) for SPF; "" when the result names none."""
+
+    method: str
+    result: str
+    domain: str

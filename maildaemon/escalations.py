@@ -99,7 +99,7 @@ class Escalator:
             "status": str(ref.status), "due": moment(esc.first_response_due),
             "tier": str(tier), "about": echoed_subject(row.subject),
             "escalation": escalation_line(esc), "attached": [], "listed": [],
-            "refused": [],
+            "refused": [], "unverified": "",  # an agent's or the sweep's: no mail judged
             "recent": [{"sender": m.sender, "at": moment(m.at), "text": m.text}
                        for m in (brief.recent if brief else ())]}
         for out in self.notifications.mail_to(team, row.number, queue, row.subject,

@@ -99,6 +99,7 @@ def describe(config: Config, mail: InboundMail, decision: Decision) -> dict[str,
         "new_ticket": None if new is None else {
             "priority": str(new.priority), "participants": list(new.participants),
             "related": list(new.related), "follows": new.follows,
+            "unverified": new.unverified or None,
             "tier": str(new.tier), "first_response_due": iso(new.first_response_due),
             "resolution_due": iso(new.resolution_due) if new.resolution_due else None,
             "bug_report": bug_report_json(asdict(decision.bug_report))
@@ -126,6 +127,7 @@ def as_text(data: dict[str, Any]) -> str:
         ticket = f"joins {data['ticket']} ({change})"
     elif new:
         links = f", linked to {', '.join(new['related'])}" if new["related"] else ""
+        links += f"; unverified: {new['unverified']}" if new["unverified"] else ""
         ticket = (f"opens a new ticket, priority {new['priority']}, tier {new['tier']};"
                   f" first response due {new['first_response_due']}{links}")
     else:

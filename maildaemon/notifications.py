@@ -172,6 +172,8 @@ class TeamNotifications:
             "tier": str(new.tier if new is not None else ticket.tier if ticket else "free"),
             "about": echoed_subject((ticket or new or mail).subject),
             "escalation": escalation_line(decision.escalation),
+            # Why its From is not proven (policy/authenticity.py); "" when it is.
+            "unverified": new.unverified if new is not None else "",
             "recent": [{"sender": m.sender, "at": moment(m.at), "text": m.text}
                        for m in (brief.recent if brief else ())],
         }

@@ -17,7 +17,7 @@ from email.message import Message
 from email.utils import parsedate_to_datetime
 
 from maildaemon.attachments import find_attachments
-from maildaemon.authresults import dmarc_pass_domain
+from maildaemon.authresults import dmarc_pass_domain, trusted_results
 from maildaemon.domain import DmarcTrust, InboundMail
 from maildaemon.headers import Headers, decode_bytes, decode_words, repair_header_block
 from maildaemon.policy.attributions import is_forward_subject
@@ -49,7 +49,8 @@ def parse_mail(
 ) -> InboundMail:
     """`decode_limit`: attachments larger than this (they will be refused) are measured and
     typed without being decoded whole. `dmarc_trust`: whose Authentication-Results prove a
-    staff From address (authresults.py); None proves nothing."""
+    staff From address, and are read for judging any sender (authresults.py); None proves
+    nothing and reads nothing."""
     msg = message_from(raw)
     if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
         msg = message_from(repair_header_block(raw))
@@ -88,6 +89,9 @@ def parse_mail(
         defects=tuple(sorted({type(d).__name__ for d in _all_defects(msg)})),
         attachments=tuple(find_attachments(msg, decode_limit)),
         dmarc_pass_domain=_dmarc_pass(headers, from_addr, dmarc_trust),
+        auth_results=trusted_results(headers.values("authentication-results"),
+                                     dmarc_trust.authserv_id)
+        if dmarc_trust and dmarc_trust.authserv_id else None,
     )
 
 

@@ -158,6 +158,7 @@ def notification_samples() -> dict[str, Any]:
     return {"kinds": "New ticket", "customer": "alice@example.org", "about": "Pump stopped",
             "customer_text": "My pump stopped.", "status": "new",
             "due": "2026-12-01 09:00 UTC", "tier": "free", "escalation": "",
+            "unverified": "dmarc=fail for example.org",  # the ack's flag too
             "reply_address": "support+HS-000001-abcdefghijklmnop@healthsync.com",
             "comment_address": "support+HS-000001-abcdefghijklmnop-comment@healthsync.com",
             "recent": [{"sender": "alice@example.org", "at": "2026-11-30 08:00 UTC",

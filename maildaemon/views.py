@@ -39,6 +39,8 @@ def ticket_json(store: TicketReads, row: Row, full: bool = True) -> dict[str, An
         "resolution_due": row["resolution_due"],
         "first_response_at": row["first_response_at"],
         "resolved_at": row["resolved_at"],
+        # Opened by a mail whose From address our MTA did not vouch for (issue 13).
+        "unverified": bool(row["unverified"]),
     }
     if full:
         files: dict[int, list[dict[str, Any]]] = {}
@@ -110,6 +112,9 @@ def ticket_text(data: dict[str, Any]) -> str:
     ]
     if data["related"]:
         lines.append(f"  related {', '.join(data['related'])}")
+    if data.get("unverified"):
+        lines.append("  UNVERIFIED: our MTA did not vouch for the sender's address (see the "
+                     "sender_unverified event); confirm who wrote before sharing anything")
     if data.get("bug_report"):
         lines.extend(_bug_report_text(data["bug_report"]))
     for message in data.get("messages", []):

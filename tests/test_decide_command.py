@@ -93,9 +93,9 @@ def test_a_reply_joins_its_ticket_and_nothing_is_written(filled: tuple[Config, s
     hits = [(t["step"], t["detail"]) for t in data["trace"] if t["hit"]]
     assert hits == [("header_thread", f"stored_message_id <fire@example.org> -> {number}"),
                     ("customer_reply", f"ann@example.org follows up {number}")]
-    assert [t["step"] for t in data["trace"]][:6] == [
-        "duplicate", "automated", "agent_mail", "staff_verified", "escalation_by_address",
-        "header_thread"]
+    assert [t["step"] for t in data["trace"]][:7] == [
+        "duplicate", "automated", "agent_mail", "staff_verified", "sender_unverified",
+        "escalation_by_address", "header_thread"]
     assert "new_ticket" in data["not_reached"]
 
 

@@ -94,7 +94,8 @@ def test_nothing_is_trusted_without_an_authserv_id() -> None:
 
 
 def test_customer_mail_is_not_checked_at_all() -> None:
-    """The check costs a millisecond: it runs only for the staff domains."""
+    """The staff proof is read for the staff domains only; any sender's verdict is a
+    separate reading (auth_results, test_sender_auth.py)."""
     raw = fixture("auth_postfix_opendmarc.eml").replace(b"healthsync.com", b"example.org")
     trust = DmarcTrust("mx.example.org", TRUST.domains)
     assert parse_mail(raw, dmarc_trust=trust).dmarc_pass_domain == ""

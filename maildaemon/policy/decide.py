@@ -4,8 +4,8 @@
 the message, its context, the settings and the time (steps.py). The steps are asked in
 order until one decides; every answer, hit or miss, goes into the decision's trace, and the
 hits (with the rules that fired inside a step: `sender_not_participant`, `staff_unverified`,
-`rate_limit`, `undeliverable`) are stored as the ticket's events. `maildaemon decide
-FILE.eml` prints the whole trace for one message.
+`unverified_not_joined`, `rate_limit`, `undeliverable`) are stored as the ticket's events.
+`maildaemon decide FILE.eml` prints the whole trace for one message.
 
 Adding a rule is one function (returning `hit(...)` or `miss(...)`) and one row here.
 Automatic mail keeps no attachments: a bounce's copy of our own message is not a file.
@@ -18,6 +18,7 @@ from datetime import datetime
 
 from maildaemon.domain import Context, Decision, InboundMail, PolicySettings
 from maildaemon.policy.agentmail import agent_mail
+from maildaemon.policy.authenticity import sender_unverified
 from maildaemon.policy.escalating import escalation_by_address, escalation_phrase
 from maildaemon.policy.finding import (
     automated,
@@ -46,6 +47,9 @@ STEPS: tuple[Step, ...] = (
          "tag was made for the sender, else refused (agentmail.py)", agent_mail),
     Step("staff_verified", "a staff From address proven by our MTA's DMARC pass; unproven "
          "staff is a stranger", staff_verified),
+    Step("sender_unverified", "our MTA does not vouch for the From domain (DMARC, aligned "
+         "DKIM or SPF): joins, reopens, escalates, confirms nothing (authenticity.py)",
+         sender_unverified),
     Step("escalation_by_address", "to the escalation address, naming a ticket: escalated "
          "for a participant, else the one refusal (escalating.py)", escalation_by_address),
     Step("header_thread", "In-Reply-To/References name a ticket the sender takes part in",

@@ -162,10 +162,11 @@ def participants(mail: InboundMail, settings: PolicySettings
 
 def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: datetime,
                related: tuple[str, ...], follows: str | None, notes: list[TraceLine],
-               assignee: str | None = None) -> Decision:
+               assignee: str | None = None, unverified: str = "") -> Decision:
     """A new ticket in the first queue addressed, acknowledged to the sender; one that
     follows a ticket closed too long ago goes to that ticket's agent (`assignee`), any
-    other to the customer's account manager, who is copied on the acknowledgement."""
+    other to the customer's account manager, who is copied on the acknowledgement.
+    `unverified`: why its From address is not proven (authenticity.py), "" when it is."""
     recipients = [*mail.envelope_rcpts, *mail.to, *mail.cc]
     queue, addressed = choose_queue(recipients, settings)
     judged = triage(mail, ctx, settings, queue)  # the [Bug] route, priority, bug report
@@ -208,6 +209,7 @@ def new_ticket(mail: InboundMail, ctx: Context, settings: PolicySettings, now: d
         tier=tier,
         resolution_due=due.resolution,
         proactive=receives_updates(ctx.customer),
+        unverified=unverified,
     )
     reply = reply_or_limit(mail, ctx, settings, "ack", queue, notes)
     if reply is not None and manager:

@@ -7,7 +7,8 @@ in escalation already is no new request (our mail about it comes from the escala
 address, so every answer to it is "to escalation@"): it goes on as a follow-up.
 `escalation_phrase` reads a joined ticket's reply for a phrase; it comes before the reopen
 window, so a closed ticket within it is escalated (and reopened) rather than only reopened.
-The rules themselves are in escalation.py.
+Neither escalates for a mail whose From our MTA does not vouch for (authenticity.py): it
+opens a new ticket linked to the one it named. The rules themselves are in escalation.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from maildaemon.domain import (
     TicketRef,
     TraceLine,
 )
+from maildaemon.policy.authenticity import refuse_unverified
 from maildaemon.policy.decisions import judge_files, reply_or_limit, team_hears_of
 from maildaemon.policy.escalation import (
     REOPENED,
@@ -66,6 +68,11 @@ def escalation_by_address(case: Case) -> Verdict:
         return hit(f"{number} is not {sender}'s to escalate", refused(case, number, notes),
                    notes=tuple(notes))
     assert ticket is not None
+    if case.found.unverified is not None:  # a new ticket, linked (policy/authenticity.py)
+        notes.append(note("unverified_not_escalated",
+                          f"{sender} named {number}: {case.found.unverified}"))
+        return miss(f"an unverified sender escalates nothing: {number} is only linked",
+                    found=case.found._replace(refused=ticket), notes=tuple(notes))
     decision = escalate_by_mail(case, ticket, notes)
     return hit(f"{sender} asks to escalate {number}", decision, notes=tuple(notes))
 
@@ -92,6 +99,9 @@ def refused(case: Case, number: str, notes: list[TraceLine]) -> Decision:
 def escalation_phrase(case: Case) -> Verdict:
     """A participant's reply whose own words ask for escalation ("escalate this")."""
     ticket, mail, settings = case.found.ticket, case.mail, case.settings
+    refusal = refuse_unverified(case, "escalates nothing")
+    if refusal is not None:
+        return refusal
     if ticket is None:
         return NO_TICKET
     if case.found.staff:

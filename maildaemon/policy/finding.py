@@ -61,15 +61,24 @@ def header_thread(case: Case) -> Verdict:
     found, mail, ref = case.found, case.mail, case.ctx.header_hit
     if ref is None:
         return NO_KNOWN_REFERENCE
-    if is_participant(mail.from_addr, ref.ticket, found.staff) or (
+    takes_part = is_participant(mail.from_addr, ref.ticket, found.staff)
+    if (takes_part and found.unverified is None) or (
         found.automated is not None and ref.via == "our_message_id"
     ):
         return hit(f"{ref.via} {ref.message_id} -> {ref.ticket.number}",
                    found=found._replace(ticket=ref.ticket))
-    refusal = note("sender_not_participant",
-                   f"{mail.from_addr} via header of {ref.ticket.number}")
+    refusal = refused_note(case, takes_part, f"via header of {ref.ticket.number}")
     return miss(f"{ref.ticket.number} is not the sender's to join",
                 found=found._replace(refused=ref.ticket), notes=(refusal,))
+
+
+def refused_note(case: Case, takes_part: bool, how: str) -> TraceLine:
+    """Why a mail may not join a ticket it named (`how`): a stranger's, or an unverified
+    mail from one of its people (policy/authenticity.py)."""
+    sender, why = case.mail.from_addr, case.found.unverified
+    if takes_part and why is not None:
+        return note("unverified_not_joined", f"{sender} {how}: {why}")
+    return note("sender_not_participant", f"{sender} {how}")
 
 
 def token_from_subject(case: Case) -> Verdict:
@@ -82,11 +91,12 @@ def token_from_subject(case: Case) -> Verdict:
     refusals: list[TraceLine] = []
     refused = found.refused
     for candidate in case.ctx.subject_tickets:  # bounded: the subject's tokens
-        if is_participant(mail.from_addr, candidate, found.staff):
+        takes_part = is_participant(mail.from_addr, candidate, found.staff)
+        if takes_part and found.unverified is None:
             return hit(candidate.number, found=found._replace(ticket=candidate, refused=None),
                        notes=tuple(refusals))
-        refusals.append(note("sender_not_participant",
-                             f"{mail.from_addr} named {candidate.number} in the subject"))
+        refusals.append(refused_note(case, takes_part,
+                                     f"named {candidate.number} in the subject"))
         refused = refused or candidate
     return miss("no ticket named in the subject is the sender's to join",
                 found=found._replace(refused=refused), notes=tuple(refusals))

@@ -1,7 +1,10 @@
 """The deciding steps of decide()'s table, from automatic mail to a new ticket.
 
 Each states its own precondition (a ticket joined, a status, a sender) because the table
-asks them in order and the first hit that decides ends the run.
+asks them in order and the first hit that decides ends the run. A mail whose From our MTA
+does not vouch for joins no ticket (finding.py); the steps that would reopen, close or rate
+one refuse it again on their own (authenticity.py), so no reordering of the table can let
+it act.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from maildaemon.domain import Decision, Event, Outcome, Status, TicketRef, TraceLine
+from maildaemon.policy.authenticity import refuse_unverified
 from maildaemon.policy.decisions import followup, mailable, new_ticket, staff_reply, survey_for
 from maildaemon.policy.ownwords import confirms_solution, rating_in
 from maildaemon.policy.steps import Case, Verdict, hit, miss
@@ -46,6 +50,9 @@ def survey_reply(case: Case) -> Verdict:
     in the reply's own words (ownwords.py): above, below or inline under the quoted survey,
     never the scale the survey itself quotes."""
     ticket = case.found.ticket
+    refusal = refuse_unverified(case, "rates nothing")
+    if refusal is not None:
+        return refusal
     if ticket is None or not case.ctx.replied_to_survey:
         return NOT_A_SURVEY_ANSWER
     rating = rating_in(case.mail.own_text)
@@ -60,6 +67,9 @@ def survey_reply(case: Case) -> Verdict:
 def reopen_window(case: Case) -> Verdict:
     """A closed ticket reopens within `reopen_days`; later, a new linked ticket follows it."""
     ticket = case.found.ticket
+    refusal = refuse_unverified(case, "reopens nothing")
+    if refusal is not None:
+        return refusal
     if ticket is None or ticket.status != Status.CLOSED:
         return NO_CLOSED_TICKET
     settings = case.settings
@@ -93,6 +103,9 @@ def confirmation(case: Case) -> Verdict:
     """The customer says "solved" to a resolved ticket: closed, and the survey sent. The
     first line of their own words counts, wherever they wrote it; our quoted notice never."""
     ticket = case.found.ticket
+    refusal = refuse_unverified(case, "confirms nothing")
+    if refusal is not None:
+        return refusal
     if ticket is None or ticket.status != Status.RESOLVED:
         return NO_RESOLVED_TICKET
     if not confirms_solution(case.mail.own_text):
@@ -127,6 +140,7 @@ def new_ticket_step(case: Case) -> Verdict:
     related = (*found.related, *(t.number for t in refused))
     notes: list[TraceLine] = []
     decision = new_ticket(case.mail, case.ctx, case.settings, case.now, related,
-                          found.follows, notes, assignee=found.follows_assignee)
+                          found.follows, notes, assignee=found.follows_assignee,
+                          unverified=found.unverified or "")
     return hit("no reference or subject token this sender may follow", decision,
                notes=tuple(notes))

@@ -34,6 +34,9 @@ class Found(NamedTuple):
     related: tuple[str, ...] = ()  # tickets a new ticket is linked to
     follows: str | None = None  # the requester's closed ticket a new one follows
     follows_assignee: str | None = None  # that ticket's agent, who keeps the customer
+    # Why the From address is not proven (policy/authenticity.py); None: proven, or not
+    # judged. Such a mail joins, reopens, escalates and confirms nothing.
+    unverified: str | None = None
 
 
 class Case:

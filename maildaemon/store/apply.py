@@ -77,6 +77,8 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
             ticket_id = tickets.insert_ticket(conn, number, decision.new_ticket, stamp)
             if decision.new_ticket.proactive:  # premium: status updates while we are quiet
                 updates.start(conn, ticket_id, stamp)
+            if decision.new_ticket.unverified:  # its From is not proven: agents are warned
+                tickets.mark_unverified(conn, ticket_id)
         message_row = messages.insert_inbound(conn, ticket_id, mail, stamp,
                                               decision.automated_reason, raw_id, dedup_hash)
         attachments.insert_files(conn, blobs, ticket_id, message_row, decision.attachments)

@@ -163,7 +163,7 @@ CREATE TABLE tickets (
     first_response_due TEXT,
     escalated INTEGER NOT NULL DEFAULT 0,
     waiting_on_customer INTEGER NOT NULL DEFAULT 0
-    , status_since TEXT, reminded INTEGER NOT NULL DEFAULT 0, due_at TEXT, assignee TEXT, rating INTEGER, rating_comment TEXT, participants TEXT, tier TEXT NOT NULL DEFAULT 'free', resolution_due TEXT, first_response_at TEXT, resolved_at TEXT, response_breached INTEGER NOT NULL DEFAULT 0, resolution_breached INTEGER NOT NULL DEFAULT 0, proactive INTEGER NOT NULL DEFAULT 0, next_update_at TEXT);
+    , status_since TEXT, reminded INTEGER NOT NULL DEFAULT 0, due_at TEXT, assignee TEXT, rating INTEGER, rating_comment TEXT, participants TEXT, tier TEXT NOT NULL DEFAULT 'free', resolution_due TEXT, first_response_at TEXT, resolved_at TEXT, response_breached INTEGER NOT NULL DEFAULT 0, resolution_breached INTEGER NOT NULL DEFAULT 0, proactive INTEGER NOT NULL DEFAULT 0, next_update_at TEXT, unverified INTEGER NOT NULL DEFAULT 0);
 
 CREATE TABLE timeline (
     ticket_id INTEGER NOT NULL,

@@ -123,9 +123,15 @@ def insert_ticket(conn: sqlite3.Connection, number: str, new: NewTicket, stamp: 
         found = conn.execute("SELECT id FROM tickets WHERE number = ?", (other,)).fetchone()
         if found:
             conn.execute("INSERT OR IGNORE INTO related VALUES (?, ?)", (found[0], number))
-            write_event(conn, int(found[0]), stamp, "related",
-                        f"{number} was opened by {new.requester}, who is not a participant")
+            who = (f"an unverified mail from {new.requester}" if new.unverified
+                   else f"{new.requester}, who is not a participant")
+            write_event(conn, int(found[0]), stamp, "related", f"{number} was opened by {who}")
     return ticket_id
+
+
+def mark_unverified(conn: sqlite3.Connection, ticket_id: int) -> None:
+    """Opened by a mail whose From address our MTA did not vouch for (m026)."""
+    conn.execute("UPDATE tickets SET unverified = 1 WHERE id = ?", (ticket_id,))
 
 
 def set_status(conn: sqlite3.Connection, ticket_id: int, status: Status, stamp: str,
