@@ -557,3 +557,22 @@ def m023_proactive_updates(db: sqlite_utils.Database) -> None:
             WHERE next_update_at IS NOT NULL;
         """
     )
+
+
+@migrations()
+def m028_retention(db: sqlite_utils.Database) -> None:
+    # Retention (issue 13, point 8): `purge --closed-before` and `[storage] retention_days`
+    # remove a closed ticket's messages, raw bytes, files and events and keep its row as a
+    # tombstone (number, dates, queue; `purged_at` set), so its number is never reused.
+    # The sweep finds closed tickets not yet purged through a partial index. A file whose
+    # row went in a purge is named in `purged_files` in the same transaction and unlinked
+    # after the commit, so a crash between the two leaves a name to retry, never a file
+    # nobody knows of.
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN purged_at TEXT;
+        CREATE INDEX tickets_purgeable ON tickets(closed_at)
+            WHERE status = 'closed' AND purged_at IS NULL;
+        CREATE TABLE purged_files (path TEXT PRIMARY KEY) WITHOUT ROWID;
+        """
+    )

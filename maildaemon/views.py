@@ -39,6 +39,8 @@ def ticket_json(store: TicketReads, row: Row, full: bool = True) -> dict[str, An
         "resolution_due": row["resolution_due"],
         "first_response_at": row["first_response_at"],
         "resolved_at": row["resolved_at"],
+        # Retention (m028): when the ticket's content was purged; its row is a tombstone.
+        "purged_at": row["purged_at"],
     }
     if full:
         files: dict[int, list[dict[str, Any]]] = {}
@@ -110,6 +112,8 @@ def ticket_text(data: dict[str, Any]) -> str:
     ]
     if data["related"]:
         lines.append(f"  related {', '.join(data['related'])}")
+    if data.get("purged_at"):
+        lines.append(f"  purged {data['purged_at']}: messages, files and events removed")
     if data.get("bug_report"):
         lines.extend(_bug_report_text(data["bug_report"]))
     for message in data.get("messages", []):
