@@ -19,7 +19,7 @@ from maildaemon.agent import EX_OK, EX_USAGE, clock_from
 from maildaemon.config import Config
 from maildaemon.retention import purge_closed
 from maildaemon.sla_report import moment
-from maildaemon.store import Store, TicketStore, iso, open_store
+from maildaemon.store import TicketStore, iso, open_store
 
 
 def add_purge_parser(sub: Any) -> None:
@@ -51,8 +51,7 @@ def cmd_purge(config: Config, args: argparse.Namespace) -> int:
         print(f"would purge {len(due)} tickets closed before {iso(before)}")
         return EX_OK
     purged = purge_closed(store, before, now)
-    if isinstance(store, Store):  # the deleted pages out of the WAL too
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.settle()
     print(f"purged {len(purged.numbers)} tickets closed before {iso(before)}: "
           f"{purged.messages} messages and {purged.files} files removed; their numbers "
           "stay as tombstones")

@@ -160,3 +160,9 @@ class PurgeOnSqlite:
         finally:
             self.conn.execute("PRAGMA secure_delete = OFF")
         return Purged(tuple(numbers), messages, files)
+
+    def settle(self) -> None:
+        """The WAL checkpointed and emptied: a purge's overwritten pages reach the database
+        file, and no copy of the deleted ones stays in the log. It waits (the busy
+        timeout) for readers of older pages; past that, the next checkpoint finishes."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
