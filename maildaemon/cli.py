@@ -38,8 +38,9 @@ from maildaemon.customers_cli import add_customers_parser, cmd_customers
 from maildaemon.domain import Status
 from maildaemon.escalate_cli import add_escalate_parser, cmd_escalate
 from maildaemon.explain import add_decide_parser, cmd_decide
-from maildaemon.files import make_private
+from maildaemon.files import loose_modes, make_private
 from maildaemon.ingest import Ingest, split_recipients
+from maildaemon.purge_cli import add_purge_parser, cmd_purge
 from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
 from maildaemon.sender import Sender, transport_of
 from maildaemon.sla_report import add_sla_options
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_decide_parser(sub)
     add_customers_parser(sub)
     add_escalate_parser(sub)
+    add_purge_parser(sub)
     ingest = sub.add_parser("ingest", help="put raw messages through the pipeline now")
     ingest.add_argument("--sender", help="envelope sender (\"\" for a bounce)")
     ingest.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
@@ -275,7 +277,22 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
         return EX_CONFIG
     print(f"configuration OK: {config.source}")
     print(json.dumps(describe(config), indent=2, default=list))
+    _warn_loose_modes(config)
     return EX_OK
+
+
+def _warn_loose_modes(config: Config) -> None:
+    """Tickets hold health data: warn (exit 0 still) of anything in the data directory or
+    the outbound maildir that is not the service user's alone (0700 and 0600)."""
+    roots = [config.data_dir] + ([config.maildir] if config.outbound.transport == "maildir"
+                                 else [])
+    for root in roots:
+        count, first = loose_modes(root) if root.is_dir() else (0, [])
+        if count:
+            print(f"maildaemon: warning: {count} entries under {root} are open to group or "
+                  f"others (directories should be 0700, files 0600): {'; '.join(first)}"
+                  f"{' ...' if count > len(first) else ''}. Fix: chmod -R go= {root}",
+                  file=sys.stderr)
 
 
 def cmd_ingest(config: Config, args: argparse.Namespace) -> int:
@@ -516,6 +533,7 @@ COMMANDS = {
     "digest": cmd_digest,
     "customers": cmd_customers,
     "escalate": cmd_escalate,
+    "purge": cmd_purge,
 }
 
 __all__ = ["main", "load_secret"]

@@ -64,6 +64,8 @@ class SmtpSection:
 @dataclass(frozen=True)
 class StorageSection:
     data_dir: str = "var"
+    # Closed tickets' content is purged this many days after closing (retention.py); 0: never.
+    retention_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -372,6 +374,9 @@ def _validate(config: Config) -> None:
         calendar_from_section(config.business_hours)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None
+    if not 0 <= config.storage.retention_days <= 36_500:
+        raise ConfigError(f"{src}: storage.retention_days must be 0 (keep everything) or a"
+                          f" number of days up to 36500, not {config.storage.retention_days}")
     if config.autoreply.max_per_hour < 0:
         raise ConfigError(f"{src}: autoreply.max_per_hour must not be negative")
     try:

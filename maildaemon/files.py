@@ -160,3 +160,28 @@ def _tighten(path: Path) -> None:
             os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
     except FileNotFoundError:  # a -wal or temporary file another process just removed
         return
+
+
+def loose_modes(directory: Path, limit: int = 10) -> tuple[int, list[str]]:
+    """Everything under `directory` (itself included) that group or others may use, as
+    `check-config` warns of it: how many, and the first `limit` as "path mode". Walks the
+    whole tree (unlike `make_private`): it runs when ops ask, not at every start, and a
+    file left 0644 below is still a file that ought to be 0600. Links are not followed."""
+    first: list[str] = []
+    count, first = _note(directory, 0, first, limit)
+    for root, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            count, first = _note(Path(root) / name, count, first, limit)
+    return count, first
+
+
+def _note(path: Path, count: int, first: list[str], limit: int) -> tuple[int, list[str]]:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return count, first
+    if stat.S_ISLNK(info.st_mode) or not info.st_mode & 0o077:
+        return count, first
+    if len(first) < limit:
+        first.append(f"{path} {stat.S_IMODE(info.st_mode):04o}")
+    return count + 1, first

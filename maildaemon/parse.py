@@ -20,10 +20,10 @@ from maildaemon.attachments import find_attachments
 from maildaemon.authresults import dmarc_pass_domain, trusted_results
 from maildaemon.domain import DmarcTrust, InboundMail
 from maildaemon.headers import Headers, decode_bytes, decode_words, repair_header_block
+from maildaemon.htmltext import html_text
 from maildaemon.policy.attributions import is_forward_subject
 from maildaemon.policy.quoting import own_text
 from maildaemon.policy.reply import read_reply
-from maildaemon.policy.replyhtml import quoted_text
 
 __all__ = ["decode_words", "html_to_text", "parse_mail"]
 
@@ -234,7 +234,7 @@ def text_to_read(plain: str | None, markup: str | None, is_reply: bool) -> str:
         return faithful_text(plain, markup)
     if markup is None or not is_reply or QUOTED_LINE.search(plain) or _shows_quote(plain):
         return plain
-    from_markup = quoted_text(markup)
+    from_markup = html_text(markup)
     return from_markup if QUOTED_LINE.search(from_markup) else plain
 
 
@@ -246,7 +246,7 @@ def _shows_quote(plain: str) -> bool:
 
 
 def html_to_text(markup: str) -> str:
-    """Readable text of an HTML part: block elements end lines, scripts, styles and
-    comments go, entities are decoded, and quoted history is marked "> " from the markup
-    (policy/replyhtml.py), as a text mailer would show it."""
-    return quoted_text(markup)
+    """Readable text of an HTML part (htmltext.py): lines, tables, lists and links kept;
+    scripts, styles, hidden elements and images gone; quoted history marked "> " from the
+    markup, as a text mailer would show it."""
+    return html_text(markup)

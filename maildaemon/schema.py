@@ -564,3 +564,22 @@ def m026_unverified_tickets(db: sqlite_utils.Database) -> None:
     # Issue 13, point 5: a ticket opened by a mail whose From address our MTA did not vouch
     # for (policy/authenticity.py) is marked for agents. Never looked up by it, so no index.
     db.execute("ALTER TABLE tickets ADD COLUMN unverified INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m028_retention(db: sqlite_utils.Database) -> None:
+    # Retention (issue 13, point 8): `purge --closed-before` and `[storage] retention_days`
+    # remove a closed ticket's messages, raw bytes, files and events and keep its row as a
+    # tombstone (number, dates, queue; `purged_at` set), so its number is never reused.
+    # The sweep finds closed tickets not yet purged through a partial index. A file whose
+    # row went in a purge is named in `purged_files` in the same transaction and unlinked
+    # after the commit, so a crash between the two leaves a name to retry, never a file
+    # nobody knows of.
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN purged_at TEXT;
+        CREATE INDEX tickets_purgeable ON tickets(closed_at)
+            WHERE status = 'closed' AND purged_at IS NULL;
+        CREATE TABLE purged_files (path TEXT PRIMARY KEY) WITHOUT ROWID;
+        """
+    )

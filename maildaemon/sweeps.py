@@ -19,6 +19,7 @@ from maildaemon.domain import Status
 from maildaemon.policy.lifecycle import TicketClock, Timers, due_action, next_due
 from maildaemon.policy.priority import describe_hours
 from maildaemon.render import Renderer
+from maildaemon.retention import retention_sweep
 from maildaemon.sla_status import resumed_resolution_due
 from maildaemon.sla_sweep import sla_breaches
 from maildaemon.store import TicketCommands, TicketRecord, iso, parse_iso
@@ -57,6 +58,7 @@ class Sweeper:
                 done[self._one(ticket_id, now)] += 1
         done.update(sla_breaches(self.config, self.store, self.renderer, now))  # sla_sweep.py
         done.update(ProactiveUpdates(self.config, self.store, self.renderer).run(now))
+        done.update(retention_sweep(self.config, self.store, now))  # [storage] retention_days
         return done
 
     def _one(self, ticket_id: int, now: datetime) -> str:

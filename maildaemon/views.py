@@ -41,6 +41,8 @@ def ticket_json(store: TicketReads, row: Row, full: bool = True) -> dict[str, An
         "resolved_at": row["resolved_at"],
         # Opened by a mail whose From address our MTA did not vouch for (issue 13).
         "unverified": bool(row["unverified"]),
+        # Retention (m028): when the ticket's content was purged; its row is a tombstone.
+        "purged_at": row["purged_at"],
     }
     if full:
         files: dict[int, list[dict[str, Any]]] = {}
@@ -115,6 +117,8 @@ def ticket_text(data: dict[str, Any]) -> str:
     if data.get("unverified"):
         lines.append("  UNVERIFIED: our MTA did not vouch for the sender's address (see the "
                      "sender_unverified event); confirm who wrote before sharing anything")
+    if data.get("purged_at"):
+        lines.append(f"  purged {data['purged_at']}: messages, files and events removed")
     if data.get("bug_report"):
         lines.extend(_bug_report_text(data["bug_report"]))
     for message in data.get("messages", []):

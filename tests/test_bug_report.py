@@ -149,8 +149,8 @@ TABLE: list[tuple[str, bytes, dict[str, str], tuple[str, ...]]] = [
      {"steps": "1. Log in as a clinic admin\n2. Go to Documents\n3. Click *Upload* and "
                "choose a 2 MB PDF",
       "browser": "Chrome 120.0.6099.109", "os": "Windows 11", "app_version": "3.2.0"}, ()),
-    ("outlook html", OUTLOOK_HTML,
-     {"steps": "- Open a patient\n- Click Export\n- Choose \"AI summary\"",
+    ("outlook html", OUTLOOK_HTML,  # an <ol> keeps its numbers (htmltext.py)
+     {"steps": "1. Open a patient\n2. Click Export\n3. Choose \"AI summary\"",
       "browser": "Microsoft Edge 120", "os": "Windows 10", "app_version": ""},
      ("app_version",)),
     ("apple mail", APPLE_MAIL,

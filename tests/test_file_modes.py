@@ -72,6 +72,7 @@ def test_every_file_is_private_under_umask_022(loose_umask: None, tmp_path: Path
     assert any(n.startswith("new/") for n in outbound), sorted(outbound)
     assert loose(data, tmp_path / "data") == []
     assert loose(outbound, tmp_path / "outbound") == []
+    assert "warning" not in inst.cli("check-config").stderr  # and check-config agrees
 
 
 def test_a_readable_data_dir_is_tightened_by_any_command(loose_umask: None,
@@ -162,3 +163,20 @@ def test_under_journald_the_journal_stamps_the_line(tmp_path: Path) -> None:
     code, text = failing_ingest(tmp_path, env={})
     assert code == 75
     assert text.startswith("ERROR maildaemon.cli: temporary failure: "), text
+
+
+# -- check-config warns of what is not the service user's alone ---------------------------
+
+def test_check_config_warns_of_loose_modes_anywhere_below(loose_umask: None,
+                                                          tmp_path: Path) -> None:
+    inst = Installation(tmp_path)
+    inst.cli("ingest", str(FIXTURES / "plain_new.eml"))
+    clean = inst.cli("check-config")
+    assert "warning" not in clean.stderr  # what we made under umask 022 is private
+    deep = next(p for p in (tmp_path / "outbound").rglob("*") if p.is_file())
+    deep.chmod(0o644)
+    (tmp_path / "data").chmod(0o755)
+    warned = inst.cli("check-config")  # a warning, not an error: exit 0
+    assert f"{tmp_path / 'data'} 0755" in warned.stderr
+    assert f"{deep} 0644" in warned.stderr and "chmod -R go=" in warned.stderr
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o755  # reported, not changed

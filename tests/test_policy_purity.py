@@ -6,8 +6,7 @@ import ast
 from pathlib import Path
 
 ALLOWED = {"__future__", "base64", "collections", "dataclasses", "datetime", "enum", "hashlib",
-           "hmac", "ipaddress", "re", "typing", "maildaemon.domain",
-           "html"}  # html.unescape only (replyhtml.py): a pure function over a string
+           "hmac", "ipaddress", "re", "typing", "maildaemon.domain"}
 POLICY = Path(__file__).resolve().parent.parent / "maildaemon" / "policy"
 FORBIDDEN_CALLS = {"open", "now", "utcnow", "time", "today", "sleep"}
 

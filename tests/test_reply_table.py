@@ -18,7 +18,7 @@ from tests.conftest import HANG_GUARD_SECONDS
 
 def text_of(case: ReplyCase) -> str:
     """The text the model reads: the text/plain part; for an HTML-only reply, what
-    parse.py makes of the HTML (policy/replyhtml.py restores the quote's "> " there)."""
+    parse.py makes of the HTML (htmltext.py restores the quote's "> " there)."""
     msg = case.message()
     plain = msg.get_body(("plain",))
     if plain is not None:

@@ -40,7 +40,9 @@ class CommandsOnSqlite(OnSqlite):
         return tickets.record_of(tickets.row_by_id(self.conn, ticket_id))
 
     def ticket(self, number: str) -> TicketRecord | None:
-        return tickets.record_of(tickets.row_by_number(self.conn, number.upper()))
+        """None for a purged ticket too: no command acts on a tombstone."""
+        row = tickets.row_by_number(self.conn, number.upper())
+        return tickets.record_of(None if row and row["purged_at"] else row)
 
     def participants_of(self, ticket_id: int) -> list[str]:
         return self.reads.participants_of(ticket_id)

@@ -33,6 +33,7 @@ from maildaemon.store.records import (
     Attempt,
     Leased,
     OpenTicket,
+    Purged,
     Rendered,
     TicketBrief,
     TicketRecord,
@@ -104,7 +105,18 @@ class UpdateCommands(Protocol):
     def set_next_update(self, ticket_id: int, at: str | None) -> None: ...
 
 
-class TicketCommands(EscalationCommands, UpdateCommands, Protocol):
+class PurgeCommands(Protocol):
+    """Retention (retention.py, store/purge.py): closed tickets not yet purged, oldest
+    closed first, by an indexed time; each purged in one transaction of its own, its
+    files unlinked after the commit."""
+
+    def purgeable(self, closed_before: datetime, limit: int) -> list[int]: ...
+    def purge(self, ticket_ids: Sequence[int], now: datetime) -> Purged: ...
+    # After a purge by hand: the deleted pages out of the write-ahead log too.
+    def settle(self) -> None: ...
+
+
+class TicketCommands(EscalationCommands, UpdateCommands, PurgeCommands, Protocol):
     """The sweep and the agents' commands: one ticket at a time, in a transaction."""
 
     def transaction(self) -> AbstractContextManager[object]: ...

@@ -116,3 +116,13 @@ class UpdateFacts:
     proactive: bool
     last_agent_at: str | None
     last_update_at: str | None
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What a purge removed (store/purge.py): the tickets now tombstones, by number, their
+    messages, and the files unlinked (raw messages and attachments of 1 MB and more)."""
+
+    numbers: tuple[str, ...] = ()
+    messages: int = 0
+    files: int = 0

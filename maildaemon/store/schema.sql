@@ -121,6 +121,8 @@ CREATE TABLE processed (
     at TEXT NOT NULL
 );
 
+CREATE TABLE purged_files (path TEXT PRIMARY KEY) WITHOUT ROWID;
+
 CREATE TABLE "raw_messages" (
     id INTEGER PRIMARY KEY,
     sha256 TEXT NOT NULL,
@@ -163,7 +165,7 @@ CREATE TABLE tickets (
     first_response_due TEXT,
     escalated INTEGER NOT NULL DEFAULT 0,
     waiting_on_customer INTEGER NOT NULL DEFAULT 0
-    , status_since TEXT, reminded INTEGER NOT NULL DEFAULT 0, due_at TEXT, assignee TEXT, rating INTEGER, rating_comment TEXT, participants TEXT, tier TEXT NOT NULL DEFAULT 'free', resolution_due TEXT, first_response_at TEXT, resolved_at TEXT, response_breached INTEGER NOT NULL DEFAULT 0, resolution_breached INTEGER NOT NULL DEFAULT 0, proactive INTEGER NOT NULL DEFAULT 0, next_update_at TEXT, unverified INTEGER NOT NULL DEFAULT 0);
+    , status_since TEXT, reminded INTEGER NOT NULL DEFAULT 0, due_at TEXT, assignee TEXT, rating INTEGER, rating_comment TEXT, participants TEXT, tier TEXT NOT NULL DEFAULT 'free', resolution_due TEXT, first_response_at TEXT, resolved_at TEXT, response_breached INTEGER NOT NULL DEFAULT 0, resolution_breached INTEGER NOT NULL DEFAULT 0, proactive INTEGER NOT NULL DEFAULT 0, next_update_at TEXT, unverified INTEGER NOT NULL DEFAULT 0, purged_at TEXT);
 
 CREATE TABLE timeline (
     ticket_id INTEGER NOT NULL,
@@ -199,6 +201,9 @@ CREATE INDEX tickets_due ON tickets(due_at) WHERE due_at IS NOT NULL;
 
 CREATE INDEX tickets_next_update ON tickets(next_update_at)
     WHERE next_update_at IS NOT NULL;
+
+CREATE INDEX tickets_purgeable ON tickets(closed_at)
+    WHERE status = 'closed' AND purged_at IS NULL;
 
 CREATE INDEX tickets_resolution_due ON tickets(resolution_due)
     WHERE resolved_at IS NULL AND resolution_breached = 0 AND status <> 'waiting';

@@ -36,6 +36,7 @@ from maildaemon.store.customers import CustomersOnSqlite
 from maildaemon.store.digests import DigestsOnSqlite
 from maildaemon.store.escalations import EscalationsOnSqlite
 from maildaemon.store.interface import CustomerDirectory, TicketStore
+from maildaemon.store.purge import PurgeOnSqlite
 from maildaemon.store.reads import Reads
 from maildaemon.store.records import Rendered, TicketBrief
 from maildaemon.store.stamps import iso
@@ -45,7 +46,7 @@ DATABASE = "maildaemon.sqlite3"
 
 
 class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite,
-            EscalationsOnSqlite, UpdatesOnSqlite):
+            EscalationsOnSqlite, UpdatesOnSqlite, PurgeOnSqlite):
     """`TicketStore` on one SQLite file. Beyond the interface, `conn` and the connection
     that `transaction()` yields are for what is SQLite's alone: the migrations, and the
     tests and benchmarks that seed or inspect the file directly."""
@@ -114,8 +115,9 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite
         return dedup.received_before(self.conn, message_id, dedup_key)
 
     def ticket_ref(self, number: str) -> TicketRef | None:
+        """None for a purged ticket too: mail naming a tombstone finds nothing to join."""
         row = tickets.row_by_number(self.conn, number)
-        return self.ids.ref(row) if row else None
+        return self.ids.ref(row) if row and not row["purged_at"] else None
 
     def ticket_of_received_message(self, message_id: str) -> TicketRef | None:
         ticket_id = messages.ticket_id_of_received(self.conn, message_id)

@@ -86,7 +86,7 @@ def fresh_number(conn: sqlite3.Connection) -> str:
 
     Six digits while fewer than half a million tickets exist (the space stays at most half
     full, so a guessed number is as likely wrong as right); then seven, then eight.
-    Tickets are never deleted, so a number is never reused.
+    Tickets are never deleted (a purge keeps a tombstone row), so a number is never reused.
     """
     count = int(conn.execute("SELECT coalesce(max(id), 0) FROM tickets").fetchone()[0])
     low, high = (0, 10**6) if count < 500_000 else \
