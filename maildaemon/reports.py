@@ -16,6 +16,7 @@ to our mail (context.py). Nothing here raises: a report we cannot read is no rep
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from email.message import Message
@@ -166,10 +167,9 @@ def _notice_failures(msg: Message, parts: list[Message],
     temporary: frozenset[bytes] = frozenset()
     permanent: frozenset[bytes] = frozenset()
     if raw_size <= MAX_HEURISTIC:
-        try:
+        # Its detectors trip over odd headers (an 8-bit From): then we have none.
+        with contextlib.suppress(Exception):
             temporary, permanent = all_failures(msg)
-        except Exception:  # its detectors trip over odd headers; then we have none
-            pass
     addresses = {_decoded(a): "5" for a in permanent}
     addresses.update({_decoded(a): "4" for a in temporary if _decoded(a) not in addresses})
     for address in str(msg.get("x-failed-recipients") or "").split(","):
