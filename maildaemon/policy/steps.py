@@ -34,6 +34,7 @@ class Found(NamedTuple):
     related: tuple[str, ...] = ()  # tickets a new ticket is linked to
     follows: str | None = None  # the requester's closed ticket a new one follows
     follows_assignee: str | None = None  # that ticket's agent, who keeps the customer
+    auto_kind: str | None = None  # what automatic mail is: "bounce", "auto_reply" ...
 
 
 class Case:

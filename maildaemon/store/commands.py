@@ -78,8 +78,8 @@ class CommandsOnSqlite(OnSqlite):
 
     def enqueue(self, ticket_id: int, out: OutgoingMail, stamp: str) -> None:
         """Queue a mail for a ticket inside the caller's transaction, with its event."""
-        outbox.enqueue(self.conn, ticket_id, out, stamp)
-        write_event(self.conn, *reply_event(ticket_id, stamp, out))
+        if outbox.enqueue(self.conn, ticket_id, out, stamp):  # else withheld, said so
+            write_event(self.conn, *reply_event(ticket_id, stamp, out))
 
 
 class OutboxOnSqlite(OnSqlite):
