@@ -53,7 +53,7 @@ STEPS: tuple[Step, ...] = (
          header_thread),
     Step("token_from_subject", "an HS-dddddd token in the subject, of a ticket the sender "
          "takes part in", token_from_subject),
-    Step("bounce", "a bounce of our mail: kept on its ticket, a `bounce` event per failed "
+    Step("bounce_link", "a bounce of our mail: kept on its ticket, a `bounce` event per failed "
          "address, 5.x.x marks it undeliverable (bounces.py)", bounce),
     Step("automatic_mail", "automatic mail is kept (on the ticket it joined), not answered",
          automatic_mail, kept=False),
