@@ -105,8 +105,8 @@ def test_an_out_of_office_to_a_waiting_ticket_changes_nothing(daemon: Installati
     number, customer = waiting_ticket(daemon, t0)
     before = daemon.show(number)
     [question] = sent_of(daemon, "agent_reply", customer)
-    ooo = mail(sender=customer, subject="Automatic reply: [{}] Export to PDF fails"
-               .format(number), In_Reply_To=question["message_id"],
+    ooo = mail(sender=customer, subject=f"Automatic reply: [{number}] Export to PDF fails",
+               In_Reply_To=question["message_id"],
                Auto_Submitted="auto-replied", X_Auto_Response_Suppress="All",
                body="I am out of the office until Monday and will read your mail then.")
     daemon.send(ooo)

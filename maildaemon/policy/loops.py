@@ -112,7 +112,8 @@ def _report(mail: InboundMail, headers: dict[str, str], settings: PolicySettings
         return Automatic("bounce" if _bounce_like(mail) else "auto_generated",
                          "delivery_report")
     if _mailer_daemon(mail) and BOUNCE_SUBJECT.search(mail.subject):
-        return Automatic("bounce", "robot_sender")
+        daemon = mail.from_addr.lower().rpartition("@")[0] in MAILER_DAEMONS
+        return Automatic("bounce", "robot_sender" if daemon else "null_envelope_sender")
     return None
 
 
