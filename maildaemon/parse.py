@@ -74,6 +74,8 @@ def parse_mail(
     raw_sha256 = hashlib.sha256(raw).hexdigest()
     dedup_key = f"{message_id} {body_hash}" if message_id else f"sha256:{raw_sha256}"
     from_name, from_addr = headers.sender()
+    # Before the attachments are read: finding them may change a part's payload.
+    report = read_report(msg, len(raw), envelope_sender, from_addr)
     in_reply_to = tuple(MSGID.findall(headers.first("in-reply-to")))
     references = tuple(MSGID.findall(headers.first("references")))
     plain, markup = text_parts(msg)
@@ -101,7 +103,7 @@ def parse_mail(
         defects=tuple(sorted({type(d).__name__ for d in _all_defects(msg)})),
         attachments=tuple(find_attachments(msg, decode_limit)),
         dmarc_pass_domain=_dmarc_pass(headers, from_addr, dmarc_trust),
-        report=read_report(msg, len(raw), envelope_sender, from_addr),
+        report=report,
     )
 
 

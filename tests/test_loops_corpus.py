@@ -212,7 +212,7 @@ UNREAD_BOUNCES = sorted([
     "cpython/msg_05.txt", "cpython/msg_25.txt", "flanker/bounce/broken-mime.eml",
     "mime4j/mimetools-testmsgs/badbound.msg", "mimekit/messages/bounce.txt",
     "sisimai/bsd/lhost-notes-01.eml", "sisimai/bsd/lhost-opensmtpd-01.eml",
-    "sisimai/bsd/lhost-office365-01.eml", "sisimai/bsd/rfc3464-04.eml",
+    "sisimai/bsd/lhost-office365-01.eml",
 ])
 
 
