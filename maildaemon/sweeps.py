@@ -110,5 +110,8 @@ class Sweeper:
             auto_submitted="auto-generated",
             variables={"customer_name": "", **variables},
         )
-        self.store.enqueue(ticket.id, out, iso(now))
-        log.info("%s: %s sent to %s", ticket.number, template, ticket.requester)
+        if self.store.enqueue(ticket.id, out, iso(now)):
+            log.info("%s: %s sent to %s", ticket.number, template, ticket.requester)
+        else:
+            log.info("%s: %s withheld from %s: undeliverable", ticket.number, template,
+                     ticket.requester)
