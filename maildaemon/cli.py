@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     tickets.add_argument("--status")
     tickets.add_argument("--queue")
     tickets.add_argument("--json", action="store_true")
+    tickets.add_argument("--delivery-failed", action="store_true",
+                         help="only tickets with a participant a bounce marked undeliverable")
     show = sub.add_parser("show", help="one ticket with its messages and events")
     show.add_argument("number")
     show.add_argument("--json", action="store_true")
@@ -360,6 +362,8 @@ def cmd_tickets(config: Config, args: argparse.Namespace) -> int:
     reads = open_reads(config)
     rows = [ticket_json(reads, row, full=False)
             for row in reads.ticket_rows(args.status, args.queue)]
+    if args.delivery_failed:
+        rows = [t for t in rows if t["delivery_failed"]]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return EX_OK

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from maildaemon.domain import (
     AgentAddress,
+    BounceMatch,
     Context,
     Customer,
     InboundMail,
@@ -20,6 +21,7 @@ from maildaemon.domain import (
     ReferenceHit,
     TicketRef,
 )
+from maildaemon.policy.bounces import BOUNCE_WINDOW, MAX_LOOKUPS
 from maildaemon.policy.escalation import asks_for_escalation, number_named
 from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
 from maildaemon.policy.replyaddress import made_for, read_reply_address
@@ -74,7 +76,30 @@ class ContextLoader:
             escalation_named=escalation,
             requester_customer=self.requester_customer(mail, agent_address, escalation,
                                                        header_hit, subject_tickets),
+            bounced=self.bounced(mail, now),
+            sender_undeliverable=self.store.undeliverable(mail.from_addr)
+            if mail.from_addr else None,
         )
+
+    def bounced(self, mail: InboundMail, now: datetime) -> BounceMatch | None:
+        """The ticket of the mail of ours a bounce reports on: by our Message-ID in the
+        headers it returns (HMAC-verified), else by a failed address and our outbox (our
+        latest mail to it in the last BOUNCE_WINDOW). None for any other mail."""
+        report = mail.report
+        if report is None or not report.failures:
+            return None
+        for message_id in report.returned_ids:  # bounded: reports.py keeps 10
+            number = ticket_of_our_message_id(message_id, self.secret, self.settings.domain)
+            ref = self.store.ticket_ref(number) if number else None
+            if ref is not None:
+                return BounceMatch(ref, "returned_headers", message_id)
+        for failure in report.failures[:MAX_LOOKUPS]:
+            for address in dict.fromkeys((failure.original, failure.address)):
+                ref = self.store.ticket_mailed_to(address, now - BOUNCE_WINDOW) \
+                    if address else None
+                if ref is not None:
+                    return BounceMatch(ref, "outbox_recipient", address)
+        return None
 
     def escalation_named(self, mail: InboundMail, subject_tickets: tuple[TicketRef, ...]
                          ) -> tuple[str, TicketRef | None] | None:

@@ -155,6 +155,9 @@ class InboundMail:
     # sender (policy/authenticity.py); None: no readable header of the trusted authserv-id,
     # or none is configured.
     auth_results: tuple[AuthResult, ...] | None = None
+    # A machine report inside the message (reports.py): a delivery status notification,
+    # a feedback report, a read receipt, or a bounce that follows no standard.
+    report: DeliveryReport | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,10 @@ class Context:
     # The directory entry of the requester of the ticket a mail may escalate (or an
     # agent's mail acts on), when the sender is someone else: whose tier caps it.
     requester_customer: Customer | None = None
+    # A bounce: the ticket of the message of ours it reports on (policy/bounces.py).
+    bounced: BounceMatch | None = None
+    # The sender's address is marked undeliverable (a 5.x.x bounce): the mark's detail.
+    sender_undeliverable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -415,6 +422,10 @@ class Decision:
     # Bug-report fields read from the customer's own text (policy/bugreport.py): a new
     # ticket's whole report, or what a follow-up adds to the one its ticket has.
     bug_report: BugReport | None = None
+    # A bounce of our mail (policy/bounces.py): the addresses it marks undeliverable
+    # (permanent failures, 5.x.x), and the sender whose own mail clears such a mark.
+    undeliverable: tuple[FailedRecipient, ...] = ()
+    deliverable_again: str = ""
 
     @property
     def trace(self) -> tuple[str, ...]:
@@ -477,3 +488,40 @@ class AuthResult(NamedTuple):
     method: str
     result: str
     domain: str
+
+
+@dataclass(frozen=True)
+class FailedRecipient:
+    """One recipient a delivery report says our mail did not reach (reports.py)."""
+
+    address: str  # Final-Recipient, lower-cased
+    status: str  # the enhanced status code, "5.1.1"; "5.0.0"/"4.0.0" when only the class
+    original: str = ""  # Original-Recipient, when the report gives one
+    diagnostic: str = ""  # the remote server's words, one line, bounded
+
+    @property
+    def permanent(self) -> bool:
+        return self.status.startswith("5")
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """A machine report found in a message: `kind` is "delivery-status" (RFC 3464),
+    "feedback-report" (ARF, RFC 5965), "disposition-notification" (a read receipt, RFC
+    8098) or "bounce" (a failure notice in no standard format). `returned_ids`: the
+    Message-IDs of the message it reports on, from the headers it returns."""
+
+    kind: str
+    failures: tuple[FailedRecipient, ...] = ()
+    returned_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BounceMatch:
+    """The ticket a bounce reports on, and how it was found: "returned_headers" (our
+    Message-ID, HMAC-verified, in the headers the report returns) or "outbox_recipient"
+    (the failed address is the recipient of our latest mail, the headers missing)."""
+
+    ticket: TicketRef
+    via: str
+    detail: str = ""

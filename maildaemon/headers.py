@@ -218,7 +218,12 @@ class Headers:
         if "return-path" not in self.msg:
             return None
         pairs = self.address_pairs("return-path")
-        return pairs[0][1] if pairs else ""
+        if pairs:
+            return pairs[0][1]
+        # Only `<>` is null: a bare local part ("Return-Path: hermes", old Eudora and
+        # local delivery) is a sender without a domain, not a bounce.
+        value = self.first("return-path").strip()
+        return "" if value.strip("<> ") == "" else value
 
 
 def _mailable_mailbox(value: str) -> tuple[str, str] | None:

@@ -560,6 +560,28 @@ def m023_proactive_updates(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m024_undeliverable(db: sqlite_utils.Database) -> None:
+    # Bounces (issue 13, point 2): an address a permanent failure (5.x.x) of our mail
+    # marked undeliverable, one row per address (the key, so the worker's check of a
+    # sender and the outbox's of a recipient are one probe of a table that is usually
+    # empty); the mark goes when the address writes to us again. `outbox_rcpt` finds our
+    # latest mail to an address, for a bounce that returns none of our headers: one index
+    # entry more per queued mail, none read on the hot path.
+    db.executescript(
+        """
+        CREATE TABLE undeliverable (
+            address TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            ticket_id INTEGER,
+            at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX outbox_rcpt ON outbox(rcpt_to, id);
+        """
+    )
+
+
+@migrations()
 def m026_unverified_tickets(db: sqlite_utils.Database) -> None:
     # Issue 13, point 5: a ticket opened by a mail whose From address our MTA did not vouch
     # for (policy/authenticity.py) is marked for agents. Never looked up by it, so no index.

@@ -14,6 +14,7 @@ import logging
 from collections import Counter
 from datetime import datetime
 
+from maildaemon.bounce_sweep import HANDED_OVER, hand_over
 from maildaemon.config import Config
 from maildaemon.domain import Status
 from maildaemon.policy.lifecycle import TicketClock, Timers, due_action, next_due
@@ -69,6 +70,8 @@ class Sweeper:
                                 row.reminded, row.waiting_on_customer)
             action = due_action(clock, self.timers, now)
             stamp = iso(now)
+            if action and hand_over(self.config, self.store, self.renderer, row, action, now):
+                return HANDED_OVER  # bounce_sweep.py: the requester never got our mail
             if action == "remind":
                 clock = TicketClock(clock.status, clock.since, True, False)
                 self.store.mark_reminded(ticket_id, waiting_on_customer=False)
@@ -109,5 +112,8 @@ class Sweeper:
             auto_submitted="auto-generated",
             variables={"customer_name": "", **variables},
         )
-        self.store.enqueue(ticket.id, out, iso(now))
-        log.info("%s: %s sent to %s", ticket.number, template, ticket.requester)
+        if self.store.enqueue(ticket.id, out, iso(now)):
+            log.info("%s: %s sent to %s", ticket.number, template, ticket.requester)
+        else:
+            log.info("%s: %s withheld from %s: undeliverable", ticket.number, template,
+                     ticket.requester)

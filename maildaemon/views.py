@@ -44,6 +44,11 @@ def ticket_json(store: TicketReads, row: Row, full: bool = True) -> dict[str, An
         # Retention (m028): when the ticket's content was purged; its row is a tombstone.
         "purged_at": row["purged_at"],
     }
+    # Bounces (issue 13): a participant marked undeliverable by a 5.x.x of our mail.
+    failed = store.delivery_failures_of(ticket_id)
+    data["delivery_failed"] = bool(failed)
+    data["undeliverable"] = [{"address": f["address"], "status": f["status"],
+                              "detail": f["detail"], "since": f["at"]} for f in failed]
     if full:
         files: dict[int, list[dict[str, Any]]] = {}
         for number, file in enumerate(store.attachments_of(ticket_id), start=1):
@@ -119,6 +124,9 @@ def ticket_text(data: dict[str, Any]) -> str:
                      "sender_unverified event); confirm who wrote before sharing anything")
     if data.get("purged_at"):
         lines.append(f"  purged {data['purged_at']}: messages, files and events removed")
+    for failed in data.get("undeliverable", []):
+        lines.append(f"  delivery failed: {failed['address']} undeliverable since "
+                     f"{failed['since']} ({failed['detail']})")
     if data.get("bug_report"):
         lines.extend(_bug_report_text(data["bug_report"]))
     for message in data.get("messages", []):

@@ -132,7 +132,9 @@ def test_ingest_automatic_mail_is_recorded_not_answered(installation: Installati
     assert installation.tickets() == []
     assert installation.outbound() == []
     rows = json.loads(installation.cli("automatic", "--json").stdout)
-    assert {r["reason"] for r in rows} == {"null_envelope_sender", "precedence_list",
+    # The most specific evidence names the reason: the report's own MIME type for the
+    # bounce, the List-* headers before Precedence (policy/loops.py).
+    assert {r["reason"] for r in rows} == {"delivery_status", "mailing_list",
                                            "auto_submitted"}
 
 

@@ -21,6 +21,7 @@ IMPORT_NAMES = {
     "mail-parser": "mailparser",
     "sqlite-utils": "sqlite_utils",
     "pyyaml": "yaml",
+    "flufl.bounce": "flufl",  # a namespace package
 }
 # Test extras that are programs the Makefile runs, never imported.
 TOOLS = {"ruff", "mypy"}

@@ -19,8 +19,8 @@ from tests.backends import NOW, mail, open_ticket, opening
 SHOW_KEYS = ["number", "status", "priority", "queue", "requester", "participants", "subject",
              "created_at", "updated_at", "escalated", "waiting_on_customer", "related",
              "first_response_due", "assignee", "rating", "tier", "resolution_due",
-             "first_response_at", "resolved_at", "unverified", "purged_at", "messages",
-             "events", "bug_report"]
+             "first_response_at", "resolved_at", "unverified", "purged_at", "delivery_failed",
+             "undeliverable", "messages", "events", "bug_report"]
 
 
 def test_the_listing_filters_and_keeps_the_order_of_creation(

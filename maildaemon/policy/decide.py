@@ -19,6 +19,7 @@ from datetime import datetime
 from maildaemon.domain import Context, Decision, InboundMail, PolicySettings
 from maildaemon.policy.agentmail import agent_mail
 from maildaemon.policy.authenticity import sender_unverified
+from maildaemon.policy.bounces import bounce, with_delivery_restored
 from maildaemon.policy.escalating import escalation_by_address, escalation_phrase
 from maildaemon.policy.finding import (
     automated,
@@ -56,6 +57,8 @@ STEPS: tuple[Step, ...] = (
          header_thread),
     Step("token_from_subject", "an HS-dddddd token in the subject, of a ticket the sender "
          "takes part in", token_from_subject),
+    Step("bounce_link", "a bounce of our mail: kept on its ticket, a `bounce` event per failed "
+         "address, 5.x.x marks it undeliverable (bounces.py)", bounce),
     Step("automatic_mail", "automatic mail is kept (on the ticket it joined), not answered",
          automatic_mail, kept=False),
     Step("survey_reply", "a rating 1-5 answering our survey: stored, no reopen",
@@ -81,4 +84,5 @@ def decide(
 ) -> Decision:
     """Run `steps` (the table above unless a test or tool passes its own copy); a status
     change that ends a wait on the customer moves the resolution due time (slaclock.py)."""
-    return with_resumed_clock(run_steps(steps, mail, ctx, settings, now), settings, now)
+    decision = with_resumed_clock(run_steps(steps, mail, ctx, settings, now), settings, now)
+    return with_delivery_restored(decision, mail, ctx)  # a marked address writes again

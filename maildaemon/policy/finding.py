@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from maildaemon.domain import Decision, InboundMail, Outcome, PolicySettings, TraceLine
 from maildaemon.policy.followup import is_participant, is_staff
-from maildaemon.policy.loops import automated_reason
+from maildaemon.policy.loops import classify
 from maildaemon.policy.steps import Case, Verdict, hit, miss, note
 
 # The misses that say the same every time, made once (a decision asks a dozen steps).
@@ -24,10 +24,11 @@ def duplicate(case: Case) -> Verdict:
 
 
 def automated(case: Case) -> Verdict:
-    reason = automated_reason(case.mail, case.settings)
-    if reason is None:
+    verdict = classify(case.mail, case.settings)
+    if verdict is None:
         return NOT_AUTOMATED
-    return hit(reason, found=case.found._replace(automated=reason))
+    return hit(f"{verdict.kind} ({verdict.reason})",
+               found=case.found._replace(automated=verdict.reason, auto_kind=verdict.kind))
 
 
 def staff_verified(case: Case) -> Verdict:

@@ -37,6 +37,7 @@ class Found(NamedTuple):
     # Why the From address is not proven (policy/authenticity.py); None: proven, or not
     # judged. Such a mail joins, reopens, escalates and confirms nothing.
     unverified: str | None = None
+    auto_kind: str | None = None  # what automatic mail is: "bounce", "auto_reply" ...
 
 
 class Case:

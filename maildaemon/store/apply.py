@@ -9,7 +9,15 @@ from __future__ import annotations
 import sqlite3
 
 from maildaemon.domain import Decision, EscalationFate, InboundMail, Outcome, OutgoingMail
-from maildaemon.store import attachments, bugreports, escalations, messages, tickets, updates
+from maildaemon.store import (
+    attachments,
+    bounces,
+    bugreports,
+    escalations,
+    messages,
+    tickets,
+    updates,
+)
 from maildaemon.store.blobs import Blobs
 from maildaemon.store.dedup import key_hash, mark_processed
 from maildaemon.store.events import EventRow, write_events
@@ -43,8 +51,8 @@ def apply_refused(conn: sqlite3.Connection, ids: tickets.TicketIds, decision: De
     events = trace_events(ticket_id, stamp, decision.trace)
     events += [(ticket_id, stamp, e.type, e.detail) for e in decision.events]
     for out in rendered.mail:
-        enqueue(conn, ticket_id, out, stamp)
-        events.append(reply_event(ticket_id, stamp, out))
+        if enqueue(conn, ticket_id, out, stamp):
+            events.append(reply_event(ticket_id, stamp, out))
     write_events(conn, events)
     return rendered.number
 
@@ -59,6 +67,8 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
         return None
     dedup_hash = key_hash(mail.dedup_key)
     raw_id = blobs.keep_raw(conn, mail.raw_sha256, raw)
+    if decision.deliverable_again:  # before any mail to the address is queued
+        bounces.clear(conn, decision.deliverable_again)
     if decision.outcome == Outcome.AUTOMATIC:
         messages.insert_automatic(conn, mail, stamp, decision.automated_reason or "",
                                   spool_id, raw_id, dedup_hash)
@@ -109,10 +119,12 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
             if filled:
                 events.append((ticket_id, stamp, "bug_report_updated",
                                bugreports.filled_detail(report, filled)))
+        for undeliverable in decision.undeliverable:  # a bounce's 5.x.x (policy/bounces.py)
+            bounces.mark(conn, undeliverable.address, undeliverable, ticket_id, stamp)
         for out in rendered.mail:
-            enqueue(conn, ticket_id, out, stamp)
-            events.append((ticket_id, stamp, "reply_queued",
-                           f"{out.kind} to {out.rcpt_to} {out.message_id}"))
+            if enqueue(conn, ticket_id, out, stamp):
+                events.append((ticket_id, stamp, "reply_queued",
+                               f"{out.kind} to {out.rcpt_to} {out.message_id}"))
         write_events(conn, events)
     # With a Message-ID, the row just written under it is the dedup record.
     mark_processed(conn, None if mail.message_id else dedup_hash, spool_id,

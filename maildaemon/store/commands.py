@@ -78,10 +78,12 @@ class CommandsOnSqlite(OnSqlite):
     def add_event(self, ticket_id: int, stamp: str, type_: str, detail: str) -> None:
         write_event(self.conn, ticket_id, stamp, type_, detail)
 
-    def enqueue(self, ticket_id: int, out: OutgoingMail, stamp: str) -> None:
+    def enqueue(self, ticket_id: int, out: OutgoingMail, stamp: str) -> bool:
         """Queue a mail for a ticket inside the caller's transaction, with its event."""
-        outbox.enqueue(self.conn, ticket_id, out, stamp)
+        if not outbox.enqueue(self.conn, ticket_id, out, stamp):  # withheld, said so
+            return False
         write_event(self.conn, *reply_event(ticket_id, stamp, out))
+        return True
 
 
 class OutboxOnSqlite(OnSqlite):

@@ -9,15 +9,20 @@ import sqlite3
 from typing import Any
 
 from maildaemon.domain import OutgoingMail
+from maildaemon.policy.bounces import withheld
 from maildaemon.policy.mailbox import is_mailbox, mailbox_problem
+from maildaemon.store.bounces import mark_of
+from maildaemon.store.events import write_event
 from maildaemon.store.messages import insert_outbound
 from maildaemon.store.records import Attempt, Leased
 
 TEAM_MAIL = "notify_"  # the kinds of our notifications to a ticket's team
 
 
-def enqueue(conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail, stamp: str) -> None:
-    """The outbox row, its bytes and the outbound message on the ticket.
+def enqueue(conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail, stamp: str) -> bool:
+    """The outbox row, its bytes and the outbound message on the ticket; False (and a
+    `mail_withheld` event instead) for mail we send on our own to an address a bounce
+    marked undeliverable (policy/bounces.py: reminders, notices, surveys, updates).
 
     A primary recipient that is not a mailbox is stored as a failed row, with the reason
     `outbox ls` shows, instead of being handed to a relay; a copied one that is not a
@@ -25,6 +30,10 @@ def enqueue(conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail, stamp: 
     the ticket's team is neither a message of the conversation (it would fill `show` and
     the next notification's "last messages") nor an answer counted against a rate limit.
     """
+    if withheld(out.kind) and (mark := mark_of(conn, out.rcpt_to)) is not None:
+        write_event(conn, ticket_id, stamp, "mail_withheld",
+                    f"{out.kind} to {out.rcpt_to} not sent: undeliverable ({mark})")
+        return False
     if out.kind == "survey":
         conn.execute("INSERT OR IGNORE INTO surveys VALUES (?, ?)", (out.message_id, ticket_id))
     problem = mailbox_problem(out.rcpt_to)
@@ -39,11 +48,12 @@ def enqueue(conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail, stamp: 
     conn.execute("INSERT INTO outbox_raw (outbox_id, raw) VALUES (?, ?)",
                  (cursor.lastrowid, out.raw))
     if out.kind.startswith(TEAM_MAIL):
-        return
+        return True
     reached = [] if problem else [out.rcpt_to, *copies]
     conn.executemany("INSERT INTO recent_replies VALUES (?, ?)",
                      [(address, stamp) for address in reached])
     insert_outbound(conn, ticket_id, out, stamp)
+    return True
 
 
 def recent_count(conn: sqlite3.Connection, address: str, since: str) -> int:

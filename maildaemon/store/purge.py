@@ -33,7 +33,7 @@ TOMBSTONE = ("UPDATE tickets SET requester = '', subject = '', participants = NU
              " rating_comment = NULL, due_at = NULL, next_update_at = NULL, purged_at = ?"
              " WHERE id = ?")
 # Rows that name a ticket without a foreign key (the timeline's is its primary key).
-LOOSE = ("timeline", "surveys")
+LOOSE = ("timeline", "surveys", "undeliverable")  # ticket_id without a foreign key
 
 
 def purgeable(conn: sqlite3.Connection, closed_before: datetime, limit: int) -> list[int]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from maildaemon.store import attachments, bugreports, messages, outbox, sla
+from maildaemon.store import attachments, bounces, bugreports, messages, outbox, sla
 from maildaemon.store.blobs import Blobs
 from maildaemon.store.dedup import processed_outcome
 from maildaemon.store.interface import TicketReads
@@ -89,6 +89,9 @@ class Reads:
 
     def bug_report_of(self, ticket_id: int) -> sqlite3.Row | None:
         return bugreports.report_of(self.conn, ticket_id)
+
+    def delivery_failures_of(self, ticket_id: int) -> list[sqlite3.Row]:
+        return bounces.failed_of(self.conn, ticket_id)
 
 
 def as_ticket_reads(reads: Reads) -> TicketReads:

@@ -174,6 +174,14 @@ CREATE TABLE timeline (
     PRIMARY KEY (ticket_id, kind, row_id)
 ) WITHOUT ROWID;
 
+CREATE TABLE undeliverable (
+    address TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    ticket_id INTEGER,
+    at TEXT NOT NULL
+) WITHOUT ROWID;
+
 CREATE INDEX attachments_ticket ON attachments(ticket_id, id);
 
 CREATE INDEX automatic_mail_message_id ON automatic_mail(message_id)
@@ -186,6 +194,8 @@ CREATE INDEX messages_message_id ON messages(message_id, ticket_id, direction)
     WHERE direction = 'inbound';
 
 CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+
+CREATE INDEX outbox_rcpt ON outbox(rcpt_to, id);
 
 CREATE UNIQUE INDEX processed_key ON processed(key_hash) WHERE key_hash IS NOT NULL;
 

@@ -31,6 +31,7 @@ from maildaemon.sqlite import Checkpointer, connect, immediate, savepoint
 from maildaemon.store import attachments, briefs, dedup, messages, outbox, tickets, upkeep
 from maildaemon.store.apply import apply_decision
 from maildaemon.store.blobs import Blobs
+from maildaemon.store.bounces import BouncesOnSqlite
 from maildaemon.store.commands import CommandsOnSqlite, OutboxOnSqlite
 from maildaemon.store.customers import CustomersOnSqlite
 from maildaemon.store.digests import DigestsOnSqlite
@@ -46,7 +47,7 @@ DATABASE = "maildaemon.sqlite3"
 
 
 class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite,
-            EscalationsOnSqlite, UpdatesOnSqlite, PurgeOnSqlite):
+            EscalationsOnSqlite, UpdatesOnSqlite, PurgeOnSqlite, BouncesOnSqlite):
     """`TicketStore` on one SQLite file. Beyond the interface, `conn` and the connection
     that `transaction()` yields are for what is SQLite's alone: the migrations, and the
     tests and benchmarks that seed or inspect the file directly."""
