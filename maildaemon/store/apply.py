@@ -9,7 +9,15 @@ from __future__ import annotations
 import sqlite3
 
 from maildaemon.domain import Decision, EscalationFate, InboundMail, Outcome, OutgoingMail
-from maildaemon.store import attachments, bugreports, escalations, messages, tickets, updates
+from maildaemon.store import (
+    attachments,
+    bugreports,
+    escalations,
+    limits,
+    messages,
+    tickets,
+    updates,
+)
 from maildaemon.store.blobs import Blobs
 from maildaemon.store.dedup import key_hash, mark_processed
 from maildaemon.store.events import EventRow, write_events
@@ -111,6 +119,7 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
             enqueue(conn, ticket_id, out, stamp)
             events.append((ticket_id, stamp, "reply_queued",
                            f"{out.kind} to {out.rcpt_to} {out.message_id}"))
+        limits.remember(conn, ticket_id, decision, rendered.mail, stamp)  # m025
         write_events(conn, events)
     # With a Message-ID, the row just written under it is the dedup record.
     mark_processed(conn, None if mail.message_id else dedup_hash, spool_id,
