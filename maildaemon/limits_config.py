@@ -8,7 +8,6 @@ once; a ValueError here names the key, and config.py turns it into the ConfigErr
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -40,7 +39,7 @@ class DuplicatesSection:
 
 
 def _window(value: float, key: str) -> None:
-    if not (0 < value <= MAX_WINDOW_MINUTES) or math.isnan(value):
+    if not 0 < value <= MAX_WINDOW_MINUTES:  # NaN fails it too
         raise ValueError(f"{key} must be more than 0 and at most {MAX_WINDOW_MINUTES:g} "
                          f"minutes, not {value!r}")
 
