@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from maildaemon.calendar_config import calendar_from_section
 from maildaemon.domain import DEFAULT_ALLOWED, MIB
 from maildaemon.escalation_config import EscalationSection, PremiumSection, check
+from maildaemon.limits_config import DuplicatesSection, FloodSection
+from maildaemon.limits_config import check as check_limits
 from maildaemon.policy.sla import SlaTable
 from maildaemon.priority_config import PrioritySection, priority_rules
 from maildaemon.resources import shipped_file
@@ -94,6 +96,8 @@ class StaffSection:
 class AutoreplySection:
     # Automatic answers to one address within an hour, after which we stay silent.
     max_per_hour: int = 5
+    # And within a day (limits_config.py).
+    max_per_day: int = 20
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,9 @@ class Config:
     premium: PremiumSection = field(default_factory=PremiumSection)
     # The phrases that make a new ticket critical, high or low (priority_config.py).
     priority: PrioritySection = field(default_factory=PrioritySection)
+    # A flood of new tickets from one address; the same issue sent twice (limits_config.py).
+    flood: FloodSection = field(default_factory=FloodSection)
+    duplicates: DuplicatesSection = field(default_factory=DuplicatesSection)
     source: str = "<defaults>"
 
     @property
@@ -382,6 +389,7 @@ def _validate(config: Config) -> None:
     try:
         check(config.escalation, config.premium)
         priority_rules(config.priority)
+        check_limits(config.autoreply.max_per_day, config.flood, config.duplicates)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from maildaemon.domain import (
     AgentAddress,
@@ -19,11 +20,17 @@ from maildaemon.domain import (
     InboundMail,
     PolicySettings,
     ReferenceHit,
+    Status,
     TicketRef,
 )
 from maildaemon.policy.bounces import BOUNCE_WINDOW, MAX_LOOKUPS
+from maildaemon.policy.duplicates import duplicate_key
 from maildaemon.policy.escalation import asks_for_escalation, number_named
-from maildaemon.policy.followup import ticket_of_our_message_id, tokens_in_subject
+from maildaemon.policy.followup import (
+    is_participant,
+    ticket_of_our_message_id,
+    tokens_in_subject,
+)
 from maildaemon.policy.replyaddress import made_for, read_reply_address
 from maildaemon.store.interface import ContextReads
 
@@ -62,12 +69,18 @@ class ContextLoader:
             named.append(agent_address.ticket.number)  # the agent's files count on its quota
         if escalation is not None and escalation[1] is not None:
             named.append(escalation[0])
+        hour, day = self.store.reply_counts(mail.from_addr, now) if mail.from_addr \
+            else (0, 0)
+        limits = self.limits(mail, header_hit, now)
+        named += [t.number for t in limits.values() if isinstance(t, TicketRef)]
         return Context(
-            already_processed=self.store.received_before(mail.message_id, mail.dedup_key),
+            already_processed=self.store.received_before(
+                mail.message_id, mail.dedup_key, now - self.settings.duplicate_window),
             header_hit=header_hit,
             subject_tickets=subject_tickets,
-            recent_autoreplies_to_sender=self.store.recent_autoreplies(mail.from_addr, now)
-            if mail.from_addr else 0,
+            recent_autoreplies_to_sender=hour,
+            autoreplies_today_to_sender=day,
+            **limits,
             attachment_usage={n: self.store.attachment_usage(n) for n in named}
             if mail.attachments else {},
             replied_to_survey=self.store.is_survey((*mail.in_reply_to, *mail.references)),
@@ -100,6 +113,27 @@ class ContextLoader:
                 if ref is not None:
                     return BounceMatch(ref, "outbox_recipient", address)
         return None
+    def limits(self, mail: InboundMail, header_hit: ReferenceHit | None, now: datetime
+               ) -> dict[str, Any]:
+        """What the flood limit and the duplicate rule read (policy/limits.py,
+        policy/duplicates.py): only for a message that may open a ticket. A participant's
+        reply through the headers of a ticket that is not closed never does, and costs
+        nothing here."""
+        sender = mail.from_addr.lower()
+        joined = header_hit.ticket if header_hit else None
+        if not sender or (joined is not None and joined.status != Status.CLOSED
+                          and is_participant(sender, joined, False)):
+            return {}
+        found: dict[str, Any] = {}
+        limit = self.settings.flood_max_new_tickets
+        if limit > 0:
+            found["openings_by_sender"] = self.store.openings(sender, now, limit)
+            if found["openings_by_sender"] >= limit:
+                found["flood_ticket"] = self.store.flood_ticket(sender)
+        key = duplicate_key(mail, self.settings.duplicate_match)
+        if key is not None:
+            found["same_text_ticket"] = self.store.same_text_ticket(key, now)
+        return found
 
     def escalation_named(self, mail: InboundMail, subject_tickets: tuple[TicketRef, ...]
                          ) -> tuple[str, TicketRef | None] | None:

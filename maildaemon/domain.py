@@ -8,7 +8,7 @@ it in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -180,6 +180,11 @@ class TicketRef:
     tier: Tier = Tier.FREE
     resolution_due: datetime | None = None
     escalated: bool = False  # escalated once: a second request changes nothing
+    # When the last receipt confirmation went out (ack, reply_received, the flood and
+    # duplicate notices), and the last duplicate notice: at most one an hour
+    # (policy/limits.py, policy/duplicates.py).
+    acked_at: datetime | None = None
+    duplicate_noticed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -240,6 +245,16 @@ class Context:
     bounced: BounceMatch | None = None
     # The sender's address is marked undeliverable (a 5.x.x bounce): the mark's detail.
     sender_undeliverable: str | None = None
+    # The header-independent limits (policy/limits.py): our automatic answers to the
+    # sender in the last day; the mail from the sender that asked for a new ticket within
+    # the flood window (counted up to the limit); the sender's open flood ticket, read
+    # only when that count reached the limit.
+    autoreplies_today_to_sender: int = 0
+    openings_by_sender: int = 0
+    flood_ticket: TicketRef | None = None
+    # The ticket an earlier message with the same sender, subject and own text opened
+    # within the duplicate window (policy/duplicates.py).
+    same_text_ticket: TicketRef | None = None
 
 
 @dataclass(frozen=True)
@@ -288,6 +303,13 @@ class PolicySettings:
     managers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The priority rules of a new ticket (config [priority], policy/priorityrules.py).
     priority_rules: tuple[PriorityRule, ...] = ()
+    # Header-independent limits (config [autoreply], [flood]; policy/limits.py) and the
+    # same issue sent twice ([duplicates]; policy/duplicates.py).
+    autoreply_max_per_day: int = 20
+    flood_max_new_tickets: int = 20
+    flood_window: timedelta = timedelta(minutes=10)
+    duplicate_window: timedelta = timedelta(hours=24)
+    duplicate_match: str = "subject_and_text"  # or "text", or "off"
 
 
 @dataclass(frozen=True)
@@ -426,6 +448,9 @@ class Decision:
     # (permanent failures, 5.x.x), and the sender whose own mail clears such a mark.
     undeliverable: tuple[FailedRecipient, ...] = ()
     deliverable_again: str = ""
+    # The message asked for a new ticket: counted toward its sender's flood limit, and
+    # (when it opens one) remembered by its text for the duplicate window.
+    opening: Opening | None = None
 
     @property
     def trace(self) -> tuple[str, ...]:
@@ -525,3 +550,17 @@ class BounceMatch:
     ticket: TicketRef
     via: str
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A message that asked for a new ticket (policy/limits.py), as the store remembers it:
+    for the sender's flood count until `until`; when it opened a ticket, under its
+    duplicate key (policy/duplicates.py) until `text_until`; `flood`: the ticket it opened
+    is the sender's flood ticket, which their further mail joins."""
+
+    sender: str
+    until: datetime
+    text_key: str | None = None
+    text_until: datetime | None = None
+    flood: bool = False

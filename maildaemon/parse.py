@@ -73,10 +73,12 @@ def parse_mail(
     message_id = _first_message_id(headers.first("message-id"))
     body_hash = hashlib.sha256(_body_view(raw)).hexdigest()
     raw_sha256 = hashlib.sha256(raw).hexdigest()
-    dedup_key = f"{message_id} {body_hash}" if message_id else f"sha256:{raw_sha256}"
     from_name, from_addr = headers.sender()
     # Before the attachments are read: finding them may change a part's payload.
     report = read_report(msg, len(raw), envelope_sender, from_addr)
+    subject = headers.text("subject")
+    dedup_key = f"{message_id} {body_hash}" if message_id else \
+        no_message_id_key(from_addr, subject, body_hash)
     in_reply_to = tuple(MSGID.findall(headers.first("in-reply-to")))
     references = tuple(MSGID.findall(headers.first("references")))
     plain, markup = text_parts(msg)
@@ -88,7 +90,7 @@ def parse_mail(
         from_name=from_name,
         to=headers.addresses("to"),
         cc=headers.addresses("cc"),
-        subject=headers.text("subject"),
+        subject=subject,
         date=_date(headers.first("date")),
         in_reply_to=in_reply_to,
         references=references,
@@ -96,7 +98,7 @@ def parse_mail(
         content_type=_content_type(msg),
         text=faithful_text(plain, markup)[:MAX_TEXT],
         own_text=own_text(text_to_read(plain, markup, is_reply)[:MAX_TEXT],
-                          forwarded=not is_reply and is_forward_subject(headers.text("subject"))),
+                          forwarded=not is_reply and is_forward_subject(subject)),
         envelope_sender=envelope_sender,
         envelope_rcpts=tuple(a.lower() for a in envelope_rcpts),
         raw_sha256=raw_sha256,
@@ -109,6 +111,14 @@ def parse_mail(
         if dmarc_trust and dmarc_trust.authserv_id else None,
         report=report,
     )
+
+
+def no_message_id_key(from_addr: str, subject: str, body_hash: str) -> str:
+    """The dedup key of mail without a Message-ID: the same sender, subject and body are
+    the same message within `[duplicates] window_minutes` (store/dedup.py), whatever
+    the headers a relay added on the way (Received, a new Date)."""
+    subject_hash = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"no-message-id {from_addr.lower()} {subject_hash} {body_hash}"
 
 
 def _dmarc_pass(headers: Headers, from_addr: str, trust: DmarcTrust | None) -> str:

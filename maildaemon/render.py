@@ -26,7 +26,7 @@ TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed
              "status_closed", "status_reopened", "agent_confirmation", "agent_refused",
              "agent_empty", "team_notification",
              "team_digest", "sla_breach", "escalation_confirmed", "escalation_already",
-             "escalation_refused", "status_update")
+             "escalation_refused", "status_update", "duplicate_received", "flood")
 
 
 def environment(directory: Path | None = None) -> jinja2.Environment:

@@ -582,6 +582,37 @@ def m024_undeliverable(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m025_limits_and_duplicates(db: sqlite_utils.Database) -> None:
+    # Issue 13, points 3 and 4 (store/limits.py). The per-ticket limit reads when the
+    # ticket last confirmed a message, and a duplicate, on its own row (no lookup of its
+    # own). A flood is counted in `recent_openings`, one row per message that asked for
+    # a new ticket, and the duplicate rule finds the ticket a text opened in
+    # `recent_texts`: both keep only their window (the sweep prunes them by `until`), so
+    # they stay a few cached pages. `flood_tickets` is each flooding address's ticket.
+    # `recent_replies` now keeps a day, for `autoreply.max_per_day`.
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN acked_at TEXT;
+        ALTER TABLE tickets ADD COLUMN duplicate_noticed_at TEXT;
+        CREATE TABLE recent_openings (address TEXT NOT NULL, until TEXT NOT NULL);
+        CREATE INDEX recent_openings_address ON recent_openings(address, until);
+        CREATE INDEX recent_openings_until ON recent_openings(until);
+        CREATE TABLE recent_texts (
+            key_hash INTEGER NOT NULL,
+            until TEXT NOT NULL,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id)
+        );
+        CREATE INDEX recent_texts_key ON recent_texts(key_hash, until);
+        CREATE INDEX recent_texts_until ON recent_texts(until);
+        CREATE TABLE flood_tickets (
+            address TEXT PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
+@migrations()
 def m026_unverified_tickets(db: sqlite_utils.Database) -> None:
     # Issue 13, point 5: a ticket opened by a mail whose From address our MTA did not vouch
     # for (policy/authenticity.py) is marked for agents. Never looked up by it, so no index.

@@ -36,6 +36,7 @@ from maildaemon.domain import (
 from maildaemon.escalation_config import escalation_settings
 from maildaemon.faults import describe, is_environment_fault
 from maildaemon.held_alert import HeldAlerts
+from maildaemon.limits_config import limit_settings
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
 from maildaemon.priority_config import priority_rules
@@ -80,6 +81,7 @@ def policy_settings(config: Config) -> PolicySettings:
         ),
         sla=sla,
         priority_rules=priority_rules(config.priority),
+        **limit_settings(config),
     )
 
 

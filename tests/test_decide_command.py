@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -73,10 +73,11 @@ def filled(tmp_path: Path) -> Iterator[tuple[Config, str]]:
     yield config, done.ticket
 
 
-def decided(config: Config, raw: bytes, rcpts: tuple[str, ...] = ()) -> dict[str, Any]:
+def decided(config: Config, raw: bytes, rcpts: tuple[str, ...] = (),
+            now: datetime = NOW) -> dict[str, Any]:
     store = ReadOnlyStore(config.data_dir)
     try:
-        return explain(config, store, raw, None, rcpts, NOW)
+        return explain(config, store, raw, None, rcpts, now)
     finally:
         store.close()
 
@@ -84,7 +85,9 @@ def decided(config: Config, raw: bytes, rcpts: tuple[str, ...] = ()) -> dict[str
 def test_a_reply_joins_its_ticket_and_nothing_is_written(filled: tuple[Config, str]) -> None:
     config, number = filled
     before = fingerprint(config.data_dir)
-    data = decided(config, answer(number, "ann@example.org", "<fire@example.org>"))
+    # An hour after the acknowledgement (as the reply's Date says): a receipt is due again.
+    data = decided(config, answer(number, "ann@example.org", "<fire@example.org>"),
+                   now=NOW + timedelta(hours=1))
     assert unchanged(before, fingerprint(config.data_dir))
     assert data["outcome"] == "followup" and data["ticket"] == number
     assert data["replies"] == [{"template": "reply_received", "to": "ann@example.org",

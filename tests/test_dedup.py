@@ -1,10 +1,11 @@
 """A message delivered twice is processed once, whichever way it came and whatever it is.
 
 Mail with a Message-ID is recognised on the rows stored under that Message-ID (their dedup
-hash: Message-ID and body); mail without one by the hash of its bytes in the processed
-table. Both through the real worker, spool and SQLite files. The outcomes run on each
-backend (the `storage` fixture, conftest.py); where the hashes are kept and the query
-plans of the check (`sqlite_parts`, `Store`) are SQLite's own.
+hash: Message-ID and body); mail without one by the hash of its sender, subject and body in
+the processed table, within `[duplicates] window_minutes` (test_limits_worker.py). Both
+through the real worker, spool and SQLite files. The outcomes run on each backend (the
+`storage` fixture, conftest.py); where the hashes are kept and the query plans of the check
+(`sqlite_parts`, `Store`) are SQLite's own.
 """
 
 from __future__ import annotations

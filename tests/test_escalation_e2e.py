@@ -247,8 +247,9 @@ def test_the_phrase_only_in_quoted_text_does_nothing(inst: Installation) -> None
     ticket, ack = open_ticket(inst, cy, "Sync fails", "Sync fails every night.")
     inst.send(apple_reply(cy, ack, "Thanks, the workaround helps for now.",
                           "Please escalate this ticket if it fails again."))
-    mails(inst, "reply_received", cy, ticket["number"])
     after = settled_show(inst, ticket["number"])
+    # Stored as a reply (not confirmed: the acknowledgement went less than an hour ago).
+    assert [e["type"] for e in after["events"]].count("customer_reply") == 1
     assert (after["priority"], after["queue"], after["escalated"]) == \
         (ticket["priority"], ticket["queue"], False)
     assert not [r for r in outbox(inst) if r["number"] == ticket["number"]

@@ -104,5 +104,9 @@ def test_a_survey_is_recognised_and_the_rate_limit_forgets(ticket_store: TicketS
     assert ticket_store.last_received_message_id(record.id) == "<first@example.org>"
     assert ticket_store.participants_of(record.id) == ["ann@example.org"]
     assert ticket_store.forget_old_replies(NOW) == 0
-    assert ticket_store.forget_old_replies(NOW + timedelta(hours=1)) == 1
+    # Out of the hourly limit's count after an hour, kept a day for the daily limit.
+    assert ticket_store.forget_old_replies(NOW + timedelta(hours=1)) == 0
+    assert ticket_store.reply_counts("ann@example.org", NOW + timedelta(hours=1)) == (0, 1)
+    assert ticket_store.forget_old_replies(NOW + timedelta(days=1)) == 1
     assert ticket_store.recent_autoreplies("ann@example.org", NOW) == 0
+    assert ticket_store.reply_counts("ann@example.org", NOW) == (0, 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from email.header import Header
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from tests.conftest import (
     mail,
     wait_until,
 )
+from tests.test_attachments import EXE
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +68,15 @@ def assert_never_answered(inst: Installation, address: str, timeout: float = 15.
     """No mail went to `address`; only meaningful once settled, which this waits for."""
     settle(inst, timeout)
     assert acks_to(inst, address) == [], f"we answered {address}"
+
+
+def with_refused_file(msg: EmailMessage) -> EmailMessage:
+    """A reply within the hour of the acknowledgement is confirmed only when the
+    confirmation names a refused file (one receipt confirmation per ticket an hour): the
+    tests of what a confirmation looks like send one."""
+    msg.add_attachment(EXE, maintype="application", subtype="octet-stream",
+                       filename="setup.exe")
+    return msg
 
 
 def our_message_id(inst: Installation, number: str) -> str:
@@ -188,6 +199,7 @@ def test_header_only_reply_threads_by_our_message_id(shared_daemon: Installation
     number = open_ticket(shared_daemon, sender)["number"]
     ours = our_message_id(shared_daemon, number)
     reply = mail(subject="no token here", sender=sender, In_Reply_To=ours, References=ours)
+    with_refused_file(reply)
     send_and_settle(shared_daemon, reply)
     assert len(tickets_of(shared_daemon, sender)) == 1
     events = shared_daemon.show(number)["events"]
@@ -288,7 +300,8 @@ def test_new_ticket_subject_keeps_customer_text_and_token_once(
 ) -> None:
     sender = unique("once")
     number = open_ticket(shared_daemon, sender)["number"]
-    send_and_settle(shared_daemon, mail(subject=f"Re: [{number}] Cannot log in", sender=sender))
+    send_and_settle(shared_daemon, with_refused_file(
+        mail(subject=f"Re: [{number}] Cannot log in", sender=sender)))
     confirmations = wait_until(lambda: len(acks_to(shared_daemon, sender)) == 2 and
                                acks_to(shared_daemon, sender))
     subject = header_of(confirmations[1], "Subject")

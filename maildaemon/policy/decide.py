@@ -4,8 +4,9 @@
 the message, its context, the settings and the time (steps.py). The steps are asked in
 order until one decides; every answer, hit or miss, goes into the decision's trace, and the
 hits (with the rules that fired inside a step: `sender_not_participant`, `staff_unverified`,
-`unverified_not_joined`, `rate_limit`, `undeliverable`) are stored as the ticket's events.
-`maildaemon decide FILE.eml` prints the whole trace for one message.
+`unverified_not_joined`, `rate_limit`, `daily_limit`, `ack_limit`, `undeliverable`) are
+stored as the ticket's events. `maildaemon decide FILE.eml` prints the whole trace for one
+message.
 
 Adding a rule is one function (returning `hit(...)` or `miss(...)`) and one row here.
 Automatic mail keeps no attachments: a bounce's copy of our own message is not a file.
@@ -20,6 +21,7 @@ from maildaemon.domain import Context, Decision, InboundMail, PolicySettings
 from maildaemon.policy.agentmail import agent_mail
 from maildaemon.policy.authenticity import sender_unverified
 from maildaemon.policy.bounces import bounce, with_delivery_restored
+from maildaemon.policy.duplicates import near_duplicate
 from maildaemon.policy.escalating import escalation_by_address, escalation_phrase
 from maildaemon.policy.finding import (
     automated,
@@ -28,6 +30,7 @@ from maildaemon.policy.finding import (
     staff_verified,
     token_from_subject,
 )
+from maildaemon.policy.limits import flood
 from maildaemon.policy.outcomes import (
     automatic_mail,
     confirmation,
@@ -73,6 +76,11 @@ STEPS: tuple[Step, ...] = (
          confirmation),
     Step("customer_reply", "a participant's follow-up; waiting and resolved tickets reopen",
          customer_reply, kept=False),
+    Step("near_duplicate", "the same sender, subject and own text as a message that opened "
+         "a ticket within the window: added to it as a duplicate (duplicates.py)",
+         near_duplicate, kept=False),
+    Step("flood", "a flood of new tickets from the sender: their mail joins one flood "
+         "ticket, answered at most once (limits.py)", flood),
     Step("new_ticket", "nothing above decided: a new ticket, acknowledged (rate_limit, at "
          "most max_participants people)", new_ticket_step),
 )

@@ -59,6 +59,11 @@ def reply_or_limit(mail: InboundMail, ctx: Context, settings: PolicySettings, te
                                         f"answers to {mail.from_addr} in the last hour, "
                                         "not answering"))
         return None
+    if ctx.autoreplies_today_to_sender >= settings.autoreply_max_per_day:  # limits.py
+        notes.append(note("daily_limit", f"{ctx.autoreplies_today_to_sender} automatic "
+                                         f"answers to {mail.from_addr} in the last day, "
+                                         "not answering"))
+        return None
     return Reply(template=template, to=mail.from_addr, queue=queue)
 
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 from maildaemon.domain import Decision, Event, Outcome, Status, TicketRef, TraceLine
 from maildaemon.policy.authenticity import refuse_unverified
 from maildaemon.policy.decisions import followup, mailable, new_ticket, staff_reply, survey_for
+from maildaemon.policy.limits import hold_receipt, opening_of
 from maildaemon.policy.ownwords import confirms_solution, rating_in
 from maildaemon.policy.steps import Case, Verdict, hit, miss
 from maildaemon.policy.triage import with_bug_fields
@@ -78,6 +79,7 @@ def reopen_window(case: Case) -> Verdict:
         notes: list[TraceLine] = []
         decision = followup(case.mail, case.ctx, settings, ticket, Status.OPEN, "reopened",
                             notes)
+        decision = hold_receipt(decision, ticket, case.now, notes)
         return hit(f"{ticket.number} closed less than {settings.reopen_days:g} days ago, "
                    "reopened", decision, notes=tuple(notes))
     return hit(f"{ticket.number} closed too long ago, new linked ticket",
@@ -129,6 +131,7 @@ def customer_reply(case: Case) -> Verdict:
     decision = followup(case.mail, case.ctx, case.settings, ticket, new_status,
                         "customer_reply", notes)
     decision = with_bug_fields(decision, case.mail, ticket, case.settings, notes)
+    decision = hold_receipt(decision, ticket, case.now, notes)
     return hit(f"{case.mail.from_addr} follows up {ticket.number}", decision,
                notes=tuple(notes))
 
@@ -142,5 +145,6 @@ def new_ticket_step(case: Case) -> Verdict:
     decision = new_ticket(case.mail, case.ctx, case.settings, case.now, related,
                           found.follows, notes, assignee=found.follows_assignee,
                           unverified=found.unverified or "")
+    decision = replace(decision, opening=opening_of(case.mail, case.settings, case.now))
     return hit("no reference or subject token this sender may follow", decision,
                notes=tuple(notes))

@@ -14,6 +14,7 @@ from maildaemon.store import (
     bounces,
     bugreports,
     escalations,
+    limits,
     messages,
     tickets,
     updates,
@@ -125,6 +126,7 @@ def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketId
             if enqueue(conn, ticket_id, out, stamp):
                 events.append((ticket_id, stamp, "reply_queued",
                                f"{out.kind} to {out.rcpt_to} {out.message_id}"))
+        limits.remember(conn, ticket_id, decision, rendered.mail, stamp)  # m025
         write_events(conn, events)
     # With a Message-ID, the row just written under it is the dedup record.
     mark_processed(conn, None if mail.message_id else dedup_hash, spool_id,

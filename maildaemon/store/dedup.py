@@ -15,7 +15,7 @@ import sqlite3
 HASHES_UNDER_MESSAGE_ID = (
     "SELECT dedup_hash FROM messages WHERE message_id = ? AND direction = 'inbound'"
     " UNION ALL SELECT dedup_hash FROM automatic_mail WHERE message_id = ?")
-KEY_HASH_PROCESSED = "SELECT 1 FROM processed WHERE key_hash = ?"
+KEY_HASH_PROCESSED = "SELECT at FROM processed WHERE key_hash = ?"
 
 
 def key_hash(key: str) -> int:
@@ -38,14 +38,16 @@ def processed_outcome(conn: sqlite3.Connection, spool_id: str) -> tuple[str, str
     return (row[0], row[1]) if row else None
 
 
-def received_before(conn: sqlite3.Connection, message_id: str | None, dedup_key: str) -> bool:
+def received_before(conn: sqlite3.Connection, message_id: str | None, dedup_key: str,
+                    since: str | None = None) -> bool:
     """The same message (its dedup key: Message-ID and body) was processed before.
 
     With a Message-ID, the answer is on the rows stored under it (m016): the lookup reads
     the Message-ID index page this message's own insert writes next, and a row is read only
     when the Message-ID matches, which a new message's does not. Rows written before m016
     carry no hash; their keys are in the processed table. Without a Message-ID, the key
-    (the raw bytes' hash) is in the processed table.
+    (sender, subject and body: parse.py) is in the processed table, and counts only when
+    it was processed after `since` (the `[duplicates]` window; None: ever).
     """
     wanted = key_hash(dedup_key)
     if message_id:
@@ -55,13 +57,18 @@ def received_before(conn: sqlite3.Connection, message_id: str | None, dedup_key:
             return True
         if None not in found:
             return False
-    return conn.execute(KEY_HASH_PROCESSED, (wanted,)).fetchone() is not None
+        return conn.execute(KEY_HASH_PROCESSED, (wanted,)).fetchone() is not None
+    row = conn.execute(KEY_HASH_PROCESSED, (wanted,)).fetchone()
+    return row is not None and (since is None or row[0] > since)
 
 
 def mark_processed(conn: sqlite3.Connection, dedup_hash: int | None, spool_id: str,
                    outcome: str, number: str | None, stamp: str) -> None:
     """One row per message, found by its spool id (a replay after a crash) and, for mail
-    without a Message-ID, by its dedup hash (both indexed)."""
+    without a Message-ID, by its dedup hash (both indexed). A key seen before the
+    duplicate window moves to this row, so the window counts from the latest copy."""
+    if dedup_hash is not None:
+        conn.execute("UPDATE processed SET key_hash = NULL WHERE key_hash = ?", (dedup_hash,))
     conn.execute(
         "INSERT OR IGNORE INTO processed (key_hash, spool_id, outcome, ticket_number, at)"
         " VALUES (?, ?, ?, ?, ?)",

@@ -69,6 +69,11 @@ CREATE TABLE events (
     detail TEXT NOT NULL
 );
 
+CREATE TABLE flood_tickets (
+    address TEXT PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id)
+) WITHOUT ROWID;
+
 CREATE TABLE messages (
     id INTEGER PRIMARY KEY,
     ticket_id INTEGER NOT NULL REFERENCES tickets(id),
@@ -130,7 +135,15 @@ CREATE TABLE "raw_messages" (
     path TEXT
 );
 
+CREATE TABLE recent_openings (address TEXT NOT NULL, until TEXT NOT NULL);
+
 CREATE TABLE recent_replies (rcpt_to TEXT NOT NULL, at TEXT NOT NULL);
+
+CREATE TABLE recent_texts (
+    key_hash INTEGER NOT NULL,
+    until TEXT NOT NULL,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id)
+);
 
 CREATE TABLE rejected_attachments (
     id INTEGER PRIMARY KEY,
@@ -165,7 +178,7 @@ CREATE TABLE tickets (
     first_response_due TEXT,
     escalated INTEGER NOT NULL DEFAULT 0,
     waiting_on_customer INTEGER NOT NULL DEFAULT 0
-    , status_since TEXT, reminded INTEGER NOT NULL DEFAULT 0, due_at TEXT, assignee TEXT, rating INTEGER, rating_comment TEXT, participants TEXT, tier TEXT NOT NULL DEFAULT 'free', resolution_due TEXT, first_response_at TEXT, resolved_at TEXT, response_breached INTEGER NOT NULL DEFAULT 0, resolution_breached INTEGER NOT NULL DEFAULT 0, proactive INTEGER NOT NULL DEFAULT 0, next_update_at TEXT, unverified INTEGER NOT NULL DEFAULT 0, purged_at TEXT);
+    , status_since TEXT, reminded INTEGER NOT NULL DEFAULT 0, due_at TEXT, assignee TEXT, rating INTEGER, rating_comment TEXT, participants TEXT, tier TEXT NOT NULL DEFAULT 'free', resolution_due TEXT, first_response_at TEXT, resolved_at TEXT, response_breached INTEGER NOT NULL DEFAULT 0, resolution_breached INTEGER NOT NULL DEFAULT 0, proactive INTEGER NOT NULL DEFAULT 0, next_update_at TEXT, acked_at TEXT, duplicate_noticed_at TEXT, unverified INTEGER NOT NULL DEFAULT 0, purged_at TEXT);
 
 CREATE TABLE timeline (
     ticket_id INTEGER NOT NULL,
@@ -201,9 +214,17 @@ CREATE UNIQUE INDEX processed_key ON processed(key_hash) WHERE key_hash IS NOT N
 
 CREATE INDEX processed_spool ON processed(spool_id);
 
+CREATE INDEX recent_openings_address ON recent_openings(address, until);
+
+CREATE INDEX recent_openings_until ON recent_openings(until);
+
 CREATE INDEX recent_replies_at ON recent_replies(at);
 
 CREATE INDEX recent_replies_rcpt ON recent_replies(rcpt_to, at);
+
+CREATE INDEX recent_texts_key ON recent_texts(key_hash, until);
+
+CREATE INDEX recent_texts_until ON recent_texts(until);
 
 CREATE INDEX rejected_ticket ON rejected_attachments(ticket_id, id);
 

@@ -28,7 +28,16 @@ from maildaemon.domain import (
 )
 from maildaemon.schema import migrations
 from maildaemon.sqlite import Checkpointer, connect, immediate, savepoint
-from maildaemon.store import attachments, briefs, dedup, messages, outbox, tickets, upkeep
+from maildaemon.store import (
+    attachments,
+    briefs,
+    dedup,
+    limits,
+    messages,
+    outbox,
+    tickets,
+    upkeep,
+)
 from maildaemon.store.apply import apply_decision
 from maildaemon.store.blobs import Blobs
 from maildaemon.store.bounces import BouncesOnSqlite
@@ -112,8 +121,10 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite
     def processed_outcome(self, spool_id: str) -> tuple[str, str | None] | None:
         return dedup.processed_outcome(self.conn, spool_id)
 
-    def received_before(self, message_id: str | None, dedup_key: str) -> bool:
-        return dedup.received_before(self.conn, message_id, dedup_key)
+    def received_before(self, message_id: str | None, dedup_key: str,
+                        since: datetime | None = None) -> bool:
+        return dedup.received_before(self.conn, message_id, dedup_key,
+                                     iso(since) if since else None)
 
     def ticket_ref(self, number: str) -> TicketRef | None:
         """None for a purged ticket too: mail naming a tombstone finds nothing to join."""
@@ -130,6 +141,20 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite
 
     def recent_autoreplies(self, address: str, now: datetime) -> int:
         return upkeep.recent_autoreplies(self.conn, address, now)
+
+    def reply_counts(self, address: str, now: datetime) -> tuple[int, int]:
+        return limits.reply_counts(self.conn, address, now)
+
+    def openings(self, address: str, now: datetime, limit: int) -> int:
+        return limits.openings(self.conn, address, now, limit)
+
+    def flood_ticket(self, address: str) -> TicketRef | None:
+        row = limits.flood_ticket(self.conn, address)
+        return self.ids.ref(row) if row else None
+
+    def same_text_ticket(self, key: str, now: datetime) -> TicketRef | None:
+        row = limits.same_text(self.conn, key, now)
+        return self.ids.ref(row) if row else None
 
     def attachment_usage(self, number: str) -> AttachmentUsage:
         return attachments.usage(self.conn, number)

@@ -52,6 +52,8 @@ class TicketIds:
             tier=Tier(row["tier"]),
             resolution_due=parse_iso(row["resolution_due"]),
             escalated=bool(row["escalated"]),
+            acked_at=parse_iso(row["acked_at"]),
+            duplicate_noticed_at=parse_iso(row["duplicate_noticed_at"]),
         )
 
     def id_of(self, conn: sqlite3.Connection, number: str) -> int:

@@ -1,11 +1,12 @@
-"""Upkeep: the rate limit's memory (`recent_replies`) is one hour; older rows only make
-its index bigger."""
+"""Upkeep: the rate limits' memory is a day (`recent_replies`), the flood and duplicate
+windows' are theirs (store/limits.py); older rows only make their indexes bigger."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta
 
+from maildaemon.store import limits
 from maildaemon.store.outbox import recent_count
 from maildaemon.store.stamps import iso
 
@@ -18,5 +19,4 @@ def recent_autoreplies(conn: sqlite3.Connection, address: str, now: datetime) ->
 
 
 def forget_old_replies(conn: sqlite3.Connection, now: datetime) -> int:
-    return conn.execute("DELETE FROM recent_replies WHERE at <= ?",
-                        (iso(now - RATE_WINDOW),)).rowcount
+    return limits.forget(conn, now)
