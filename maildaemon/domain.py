@@ -151,6 +151,26 @@ class InboundMail:
     # The From domain, when our own MTA's Authentication-Results says DMARC passed for it
     # (parse.py reads it only for staff domains); "" when unproven. See DmarcTrust.
     dmarc_pass_domain: str = ""
+    # Sensitive data masked before anything saw the message (masking.py): what and where,
+    # never the values; None when there was none. Every field above is read from the
+    # masked copy, `kept_raw`, which is stored in place of the received bytes.
+    removed: Removed | None = None
+    kept_raw: bytes | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What masking.py took out of a message: the kinds (policy/sensitive.py, in its order:
+    "card", "ssn", "password") and the places ("the subject", "the text", a file's name)."""
+
+    kinds: tuple[str, ...]
+    places: tuple[str, ...]
+    # Found outside the quoted history (the subject, the own text, a file): the customer
+    # wrote it now and is told; a reply that only quotes it again is not told again.
+    own_words: bool = True
+    # False: something could still be found in the masked copy; the worker holds the
+    # message in the spool rather than keep it.
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -276,6 +296,8 @@ class PolicySettings:
     managers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The priority rules of a new ticket (config [priority], policy/priorityrules.py).
     priority_rules: tuple[PriorityRule, ...] = ()
+    # A customer whose mail held sensitive data is told (config [privacy] notice).
+    privacy_notice: bool = True
 
 
 @dataclass(frozen=True)
