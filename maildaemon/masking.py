@@ -60,7 +60,7 @@ def suspect(msg: Message, kinds: frozenset[str], known: dict[int, str],
     if id(msg) in known:  # a message of one text part, read already
         return bool(mask(known[id(msg)], kinds, html=kind_of(msg) == "text/html").kinds)
     attached: list[Message] = []
-    for leaf in leaves(msg, frozenset(), attached=attached):
+    for leaf in leaves(msg, None, attached=attached):
         if not leaf.read:
             continue
         text = known.get(id(leaf.part))
@@ -72,13 +72,12 @@ def suspect(msg: Message, kinds: frozenset[str], known: dict[int, str],
     return any(holds(text, kinds) for text in header_texts(attached))
 
 
-def text_files(mail: InboundMail) -> frozenset[str]:
-    """The files libmagic found to be text though they were declared as something else."""
-    return frozenset(a.sha256 for a in mail.attachments
-                     if a.sha256 and is_text(a.detected_type) and not is_text(a.declared_type))
+def text_files(mail: InboundMail) -> dict[str, bool]:
+    """sha256 -> whether libmagic found the file to be text, whatever it was declared as."""
+    return {a.sha256: is_text(a.detected_type) for a in mail.attachments if a.sha256}
 
 
-def found_in(msg: Message, kinds: frozenset[str], files: frozenset[str],
+def found_in(msg: Message, kinds: frozenset[str], files: dict[str, bool],
              to_text: Callable[[str], str], shown: tuple[str, ...] = ()) -> frozenset[str]:
     """Every kind still found in the message's text fields and text parts and the `shown`
     texts (what parse.py made of them: the text agents read, the own text)."""

@@ -26,46 +26,62 @@ from maildaemon.headers import RAW_8BIT, decode_bytes, decode_words, header_char
 from maildaemon.mime import encoded_words
 from maildaemon.policy.sensitive import KINDS, mask, names
 from maildaemon.textparts import (
-    ATTACHED,
     SUBJECT,
     Masker,
-    decoded_payload,
     leaves,
     masked_part,
     part_text,
 )
 
+ATTACHED_SUBJECT = "an attached message's subject"
 HEADER_FIELD = re.compile(rb"(?im)^(subject|thread-topic|comments|keywords)([ \t]*:)"
                           rb"([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)")
 
 
 def _raw_payload(part: Message) -> bytes | None:
-    """The part's body exactly as it stands in the raw message."""
-    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
-    if cte in ("base64", "quoted-printable"):
-        payload = part.get_payload()
-        try:
-            return payload.encode("ascii", "surrogateescape") if isinstance(payload, str) \
-                and "\ufffd" not in payload else None
-        except UnicodeEncodeError:  # 8-bit bytes in it: the stdlib gave them back decoded
-            return None
-    return decoded_payload(part)  # unencoded: the bytes as they came
+    """The part's body exactly as it stands in the raw message. The parser (compat32)
+    keeps it in `_payload`, 8-bit bytes as surrogate escapes; `get_payload()` would give
+    a quoted-printable body with 8-bit bytes in it back decoded, with replacements."""
+    payload = getattr(part, "_payload", None)
+    if not isinstance(payload, str):
+        return None
+    try:
+        return payload.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:  # set by code, not by the parser
+        return None
+
+
+def _body_at(raw: bytes, body: bytes, start: int) -> int:
+    """Where `body` stands as a part's body from `start` on: right after a blank line, so
+    never in a header that happens to hold the same bytes (an attached message's Subject
+    can be its text); else, for a body after a header block that a broken line ended,
+    its one place from `start`; -1 when there is none, or more than one."""
+    if not body:
+        return -1  # nothing to find, nothing to change
+    first = at = raw.find(body, start)
+    while at >= 0:  # bounded: each round searches after the last
+        if raw[max(0, at - 2):at] == b"\n\n" or raw[max(0, at - 3):at] == b"\n\r\n":
+            return at
+        at = raw.find(body, at + 1)
+    return first if first >= 0 and raw.find(body, first + 1) < 0 else -1
 
 
 def _encoded(part: Message, data: bytes, old: bytes) -> bytes | None:
-    """`data` in the part's transfer encoding, shaped like `old`; None for one we do not
-    write (uuencode and the like: the regenerated copy switches it to base64)."""
-    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    """`data` in the part's transfer encoding, shaped like `old`, read as the parser reads
+    it (compat32 decodes exactly "base64" and "quoted-printable", any case; "7-bit",
+    "8bits" or "base64 " are taken as they stand); None for uuencode, which the
+    regenerated copy writes in base64 instead."""
+    cte = str(part.get("content-transfer-encoding", "")).lower()
     newline = b"\r\n" if b"\r\n" in old else b"\n"
-    if cte in ("", "7bit", "8bit", "binary"):
-        return data
     if cte == "quoted-printable":  # its line breaks are the text's own: as they were
         return binascii.b2a_qp(data.replace(b"\r\n", b"\n"), istext=True).replace(
             b"\n", newline)
-    if cte != "base64":
+    if cte == "base64":
+        body = base64.encodebytes(data).rstrip(b"\n").replace(b"\n", newline)
+        return body + newline if old.endswith(b"\n") else body
+    if cte in ("x-uuencode", "uuencode", "uue", "x-uue"):
         return None
-    body = base64.encodebytes(data).rstrip(b"\n").replace(b"\n", newline)
-    return body + newline if old.endswith(b"\n") else body
+    return data
 
 
 def _header_fields(raw: bytes, kinds: frozenset[str], top_end: int, masker: Masker,
@@ -84,7 +100,7 @@ def _header_fields(raw: bytes, kinds: frozenset[str], top_end: int, masker: Mask
         if not result.kinds:
             return match.group(0)
         found.update(result.kinds)
-        places.append(SUBJECT if match.start() < top_end else ATTACHED)
+        places.append(SUBJECT if match.start() < top_end else ATTACHED_SUBJECT)
         text = result.text
         written = text.encode("ascii") if text.isascii() else \
             (newline + b" ").join(w.encode("ascii") for w in encoded_words(text))
@@ -93,7 +109,7 @@ def _header_fields(raw: bytes, kinds: frozenset[str], top_end: int, masker: Mask
     return HEADER_FIELD.sub(field, raw), found, places
 
 
-def rewrite(raw: bytes, msg: Message, kinds: frozenset[str], text_files: frozenset[str],
+def rewrite(raw: bytes, msg: Message, kinds: frozenset[str], files: dict[str, bool],
             to_text: Callable[[str], str], masker: Masker = mask
             ) -> tuple[bytes, Removed] | None:
     """The raw message with everything of `kinds` masked, and what was; None when
@@ -104,9 +120,9 @@ def rewrite(raw: bytes, msg: Message, kinds: frozenset[str], text_files: frozens
     places: dict[str, None] = {}
     splices: list[tuple[int, int, bytes]] = []
     cursor, lost = 0, False
-    for part, kind, place, read in leaves(msg, text_files):
+    for part, kind, place, read in leaves(msg, files):
         old = _raw_payload(part)
-        at = raw.find(old, cursor) if old is not None else -1
+        at = _body_at(raw, old, cursor) if old is not None else -1
         if at >= 0:
             cursor = at + len(old or b"")
         decoded = part_text(part) if read else None
@@ -142,6 +158,8 @@ def rewrite(raw: bytes, msg: Message, kinds: frozenset[str], text_files: frozens
         return None
     ordered = tuple(kind for kind in KINDS if kind in found)
     where = tuple(dict.fromkeys([*header_places, *places]))
+    if len(where) > 1:  # an attached message's subject is named by its file, if any
+        where = tuple(p for p in where if p != ATTACHED_SUBJECT) or where
     return _marked(raw, ordered), Removed(kinds=ordered, places=where)
 
 

@@ -37,11 +37,15 @@ class Leaf(NamedTuple):
     read: bool  # a text part, or a file libmagic found to be text
 
 
-def leaves(msg: Message, text_files: frozenset[str], place: str = TEXT,
+def leaves(msg: Message, files: dict[str, bool] | None, place: str = TEXT,
            attached: list[Message] | None = None) -> Iterator[Leaf]:
-    """Every leaf in document order; `text_files`: the sha256 of the files libmagic found
-    to be text, whatever their declared type; `attached` collects the attached messages
-    (their Subject is text too)."""
+    """Every leaf in document order. `files`: sha256 -> whether libmagic found the file
+    to be text: a file of the message is read when it did, whatever the declared type (a
+    `.log` sent as application/octet-stream is, a binary sent as text/plain is not); a
+    file it did not see (one too large to decode) and every file when `files` is None
+    (the cheap check) are judged by their declared type. The message's own text parts,
+    and those of an attached message, are read by their type. `attached` collects the
+    attached messages (their Subject is text too)."""
     kind = kind_of(msg)
     if msg.is_multipart():
         payload = msg.get_payload()
@@ -52,20 +56,21 @@ def leaves(msg: Message, text_files: frozenset[str], place: str = TEXT,
                 attached.extend(m for m in payload or [] if isinstance(m, Message))
         for child in payload if isinstance(payload, list) else []:
             if isinstance(child, Message):
-                yield from leaves(child, text_files, inner, attached)
+                yield from leaves(child, files, inner, attached)
         return
     name = _filename(msg)
-    if place == TEXT and (name or str(msg.get("content-disposition") or "").lower()
-                          .startswith("attachment")):
+    file = place == TEXT and (name or str(msg.get("content-disposition") or "").lower()
+                              .startswith("attachment"))
+    if file:
         place = clean_filename(name, "attachment")
     if kind in SIGNATURE_TYPES:
-        yield Leaf(msg, kind, place, False)
-    elif is_text(kind):
-        yield Leaf(msg, kind, place, True)
+        read = False
+    elif not file or files is None:
+        read = is_text(kind)
     else:
-        data = decoded_payload(msg) if text_files and place != TEXT else None
-        yield Leaf(msg, kind, place,
-                   data is not None and hashlib.sha256(data).hexdigest() in text_files)
+        data = decoded_payload(msg) or b""
+        read = files.get(hashlib.sha256(data).hexdigest(), is_text(kind))
+    yield Leaf(msg, kind, place, read)
 
 
 def kind_of(part: Message) -> str:

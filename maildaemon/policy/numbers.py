@@ -79,10 +79,10 @@ _SEP = r"(?:[ \-\u00a0\u2010\u2011\u2013\u3000]|&nbsp;|&#160;|&#xa0;)"
 # costs its own length once, however long it is.
 _RUN = re.compile(rf"\d++(?:{_SEP}\d++)*+")
 _GROUP = re.compile(r"\d+")
-# A run glued to a word, a number's decimal or thousands mark ("1,4111..."), a date or a
-# phone number is part of something else; after a CSV field's comma it is not.
-_NOT_BEFORE = re.compile(r"[\w/+\-]|(?<=\d)[.,]")
-_NOT_AFTER = re.compile(r"\w|[.,/]\d")  # a word, a decimal, a date
+# A run glued to a word, a decimal point ("1.4111..."), a date or a phone number is part
+# of something else; one after a comma is a CSV field.
+_NOT_BEFORE = re.compile(r"[\w/+\-]|(?<=\d)\.")
+_NOT_AFTER = re.compile(r"\w|[./]\d")  # a word, a decimal, a date (a comma: a CSV field)
 _IBAN_HEAD = re.compile(rf"[A-Z]{{2}}\d\d{_SEP}$")  # DE89 3704 0044 0532 0130 00
 _SHAPES = {(4, 6, 5), (4, 6, 4)}  # besides unbroken and fours
 
@@ -141,12 +141,12 @@ def _all_but_last_four(window: list[Span]) -> list[Span]:
     return spans
 
 
-_SSN_DASHED = re.compile(r"(?<![\w/+\-])(?<!\d[.,])(?P<area>\d{3})-(?P<group>\d{2})"
-                         r"-(?P<serial>\d{4})(?!\w|[.,/\-]\d)")
+_SSN_DASHED = re.compile(r"(?<![\w/+\-])(?<!\d\.)(?P<area>\d{3})-(?P<group>\d{2})"
+                         r"-(?P<serial>\d{4})(?!\w|[./\-]\d)")
 _SSN_NAMED = re.compile(
     r"(?i)(?<!\w)(?:ssn|ss\s?#|social\s+security(?:\s+(?:number|no\.?|#))?)[^\w\n]{0,5}"
     r"(?:is\s*:?\s*)?(?P<area>\d{3})(?P<sep>[ \-]?)(?P<group>\d{2})(?P=sep)(?P<serial>\d{4})"
-    r"(?!\w|[.,/\-]\d)")
+    r"(?!\w|[./\-]\d)")
 _SSN_PARTS = ("area", "group", "serial")
 
 
