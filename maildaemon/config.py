@@ -22,6 +22,8 @@ from maildaemon.domain import DEFAULT_ALLOWED, MIB
 from maildaemon.escalation_config import EscalationSection, PremiumSection, check
 from maildaemon.policy.sla import SlaTable
 from maildaemon.priority_config import PrioritySection, priority_rules
+from maildaemon.privacy_config import PrivacySection
+from maildaemon.privacy_config import check as check_privacy
 from maildaemon.resources import shipped_file
 from maildaemon.sla_config import as_written, sla_table
 
@@ -171,6 +173,8 @@ class Config:
     premium: PremiumSection = field(default_factory=PremiumSection)
     # The phrases that make a new ticket critical, high or low (priority_config.py).
     priority: PrioritySection = field(default_factory=PrioritySection)
+    # Sensitive data masked before anything keeps it, and the customer told (privacy_config.py).
+    privacy: PrivacySection = field(default_factory=PrivacySection)
     source: str = "<defaults>"
 
     @property
@@ -373,6 +377,7 @@ def _validate(config: Config) -> None:
     try:
         check(config.escalation, config.premium)
         priority_rules(config.priority)
+        check_privacy(config.privacy)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None
 

@@ -120,6 +120,8 @@ class Spool:
         self.max_attempts = max_attempts
         self.conn = connect(self.path, synchronous)
         self.conn.executescript(SCHEMA)
+        # A scrub the log missed (another connection in the way): retried at the next finish.
+        self.log_to_scrub = False
 
     def close(self) -> None:
         self.conn.close()
@@ -237,8 +239,9 @@ class Spool:
         """Done: the entries go. `scrub`: entries whose bytes held sensitive data that the
         ticket database keeps only masked. Their deletion overwrites the bytes with zeros
         (SQLite's secure_delete, for this batch only: zeroing costs a write per page), and
-        the write-ahead log, which still holds them as received, is checkpointed into the
-        zeroed pages and truncated at once (`scrub_log`)."""
+        the write-ahead log, which still holds them as received, is copied into the zeroed
+        pages and truncated at once (`scrub_log`); if another process kept it from that,
+        the next batch tries again."""
         if not entry_ids:
             return
         if scrub:
@@ -251,22 +254,28 @@ class Spool:
         finally:
             if scrub:
                 self.conn.execute("PRAGMA secure_delete=OFF")
-        if scrub:
-            self.scrub_log()
+        if scrub or self.log_to_scrub:
+            self.log_to_scrub = not self.scrub_log()
 
-    def scrub_log(self, wait_ms: int = 200) -> bool:
-        """Copy the write-ahead log into the database and truncate it to nothing, waiting
-        at most `wait_ms` for other connections (the edge must not wait on us); False when
-        one was in the way: the frames stay until the log is rewound and written over."""
+    def scrub_log(self, wait_ms: int = 200, tries: int = 5) -> bool:
+        """Copy the write-ahead log into the database and truncate it to nothing. Waits at
+        most `wait_ms` for another connection's lock (the edge must not wait on us), and
+        tries again 20 ms later when a checkpoint of the checkpointer thread was running
+        (SQLite refuses a second at once); False when it could not."""
         before = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
         self.conn.execute(f"PRAGMA busy_timeout={wait_ms}")
         try:
-            busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-        except sqlite3.OperationalError:
-            busy = 1
+            for attempt in range(tries):  # bounded
+                try:
+                    if not self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:
+                        return True
+                except sqlite3.OperationalError:
+                    pass
+                if attempt + 1 < tries:
+                    time.sleep(0.02)
+            return False
         finally:
             self.conn.execute(f"PRAGMA busy_timeout={before}")
-        return not busy
 
     def release(self, entry_id: int, error: str) -> str:
         """A failed attempt: back to pending, or held once it has failed max_attempts times."""
