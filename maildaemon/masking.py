@@ -12,9 +12,10 @@ message is processed (spool.py scrubs them then).
 Text is every text/* part, JSON, XML or CSV, the Subject and its Outlook copy
 Thread-Topic, Comments and Keywords (also of attached messages), and every file libmagic
 finds to be text whatever its declared type (a `.log` sent as application/octet-stream).
-Binary files (PDF, images, Office documents, archives, winmail.dat) are not read, nor are
-file names. An HTML part is masked in its markup; one whose number the markup splits
-(`4111 <b>1111</b> ...`) is replaced by its text, masked, in a `<pre>`.
+Binary files (PDF, images, Office documents, archives, winmail.dat) are not read; their
+names are (the `name=` and `filename=` of their fields). An HTML part is masked in its
+markup; one whose number the markup splits (`4111 <b>1111</b> ...`) is replaced by its
+text, masked, in a `<pre>`.
 
 What was found and where, never the values, is `InboundMail.removed`; the copy is
 `kept_raw`. If anything can still be found in the copy, or the copy cannot be made, the

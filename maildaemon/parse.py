@@ -98,10 +98,11 @@ def parse_mail(
         attachments=tuple(find_attachments(msg, decode_limit)),
         dmarc_pass_domain=_dmarc_pass(headers, from_addr, dmarc_trust),
     )
-    # Besides: the files libmagic found to be text, and the text of an HTML-only mail.
+    # Besides: the files libmagic found to be text, the text of an HTML-only mail, and the
+    # files' names.
     shown = [] if plain is not None and plain.strip() else [mail.text]
-    if mask and (suspect or any(masking.holds(text, mask)
-                                for text in (*masking.file_texts(mail, True), *shown))):
+    if mask and (suspect or any(masking.holds(text, mask) for text in (
+            *masking.file_texts(mail, True), *shown, *(a.filename for a in mail.attachments)))):
         return masking.masked(raw, mail, mask, lambda kept: parse_mail(
             kept, envelope_sender, envelope_rcpts, decode_limit, dmarc_trust, NOTHING))
     return mail

@@ -34,8 +34,16 @@ from maildaemon.textparts import (
 )
 
 ATTACHED_SUBJECT = "an attached message's subject"
+FILE_NAME = "a file's name"
 HEADER_FIELD = re.compile(rb"(?im)^(subject|thread-topic|comments|keywords)([ \t]*:)"
                           rb"([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)")
+# A file's name in the fields that carry one: `name=` and `filename=` only (never the
+# boundary, which the body repeats), quoted (folded over lines, as Outlook does with long
+# encoded words) or not. Encoded words are decoded; an RFC 2231 value is read as it
+# stands (its `%20` is no separator).
+NAME_FIELD = re.compile(rb"(?im)^(content-(?:type|disposition)[ \t]*:"
+                        rb"[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)")
+NAME_PARAM = re.compile(rb'(?i)(\b(?:file)?name\*?[ \t]*=[ \t]*)("[^"]*"|[^";\s][^;\s]*)')
 
 
 def _raw_payload(part: Message) -> bytes | None:
@@ -94,19 +102,42 @@ def _header_fields(raw: bytes, kinds: frozenset[str], top_end: int, masker: Mask
 
     def field(match: re.Match[bytes]) -> bytes:
         value = match.group(3).decode("ascii", "surrogateescape")
-        if RAW_8BIT.search(value):
-            value = decode_bytes(value.encode("ascii", "surrogateescape"), "utf-8", *hints)
-        result = masker(decode_words(value), kinds, False)
+        plain = "=?" not in value and not RAW_8BIT.search(value)
+        if plain:  # masked where it stands, its folding and spacing kept
+            result = masker(value, kinds, False)
+        else:  # encoded words or 8-bit bytes: decoded, masked, written anew
+            if RAW_8BIT.search(value):
+                value = decode_bytes(value.encode("ascii", "surrogateescape"), "utf-8",
+                                     *hints)
+            result = masker(decode_words(value), kinds, False)
         if not result.kinds:
             return match.group(0)
         found.update(result.kinds)
         places.append(SUBJECT if match.start() < top_end else ATTACHED_SUBJECT)
         text = result.text
+        if plain:
+            return match.group(1) + match.group(2) + text.encode("ascii", "surrogateescape")
         written = text.encode("ascii") if text.isascii() else \
             (newline + b" ").join(w.encode("ascii") for w in encoded_words(text))
         return match.group(1) + match.group(2) + b" " + written
 
-    return HEADER_FIELD.sub(field, raw), found, places
+    def name(match: re.Match[bytes]) -> bytes:
+        value = match.group(2).decode("ascii", "surrogateescape")
+        words = "=?" in value  # RFC 2047 in quotes, as most mailers write a name
+        result = masker(decode_words(value.strip('"')) if words else value, kinds, False)
+        if not result.kinds:
+            return match.group(0)
+        found.update(result.kinds)
+        places.append(FILE_NAME)
+        text = result.text
+        if words:
+            text = '"' + (text if text.isascii() else " ".join(encoded_words(text))) + '"'
+        return match.group(1) + text.encode("ascii", "surrogateescape")
+
+    def names_in(match: re.Match[bytes]) -> bytes:
+        return NAME_PARAM.sub(name, match.group(1))
+
+    return NAME_FIELD.sub(names_in, HEADER_FIELD.sub(field, raw)), found, places
 
 
 def rewrite(raw: bytes, msg: Message, kinds: frozenset[str], files: dict[str, bool],
@@ -132,7 +163,7 @@ def rewrite(raw: bytes, msg: Message, kinds: frozenset[str], files: dict[str, bo
         if not result.kinds:
             continue
         found |= result.kinds
-        places[place] = None
+        places[masker(place, kinds, False).text] = None  # a name is data: masked too
         try:
             data = result.text.encode(decoded[1], "surrogateescape")
         except UnicodeEncodeError:  # an HTML part replaced by its text: any letter in it

@@ -243,3 +243,15 @@ def test_a_part_that_cannot_be_written_in_place_makes_a_new_copy() -> None:
     assert mail.text == "See the file."
     [file] = mail.attachments
     assert file.data == b"card **** **** **** 1111\n"
+
+
+def test_a_files_name_is_masked_in_the_copy_and_where_it_is_shown() -> None:
+    msg = gmail("Refund", "See the file.", "See it.")
+    msg.add_attachment(b"%PDF-1.4\n%%EOF\n", maintype="application", subtype="pdf",
+                       filename=f"statement card {CARD}.pdf")
+    mail = parse_mail(msg.as_bytes())
+    assert mail.removed is not None and mail.removed.places == ("a file's name",)
+    [file] = mail.attachments
+    assert file.filename == "statement card **** **** **** 1111.pdf"
+    assert file.data == b"%PDF-1.4\n%%EOF\n"  # the file itself is binary: not read
+    assert mail.kept_raw is not None and leaked(mail.kept_raw.decode()) == []

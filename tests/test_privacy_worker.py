@@ -132,3 +132,16 @@ def test_an_agents_reply_and_note_are_masked(installation: Installation, tmp_pat
     shown_ticket = installation.show(ticket["number"])
     [note] = [e for e in shown_ticket["events"] if e["type"] == "note"]
     assert note["detail"] == "We refunded card **** **** **** 1111. Your PIN: ********"
+
+
+def test_decide_shows_what_would_be_masked_and_no_value(installation: Installation,
+                                                         tmp_path: Path) -> None:
+    installation.cli("ingest", "-", stdin=RAW.replace(b"4111 1111 1111 1111", b"on file"))
+    eml = tmp_path / "card.eml"
+    eml.write_bytes(RAW.replace(b"<s1@", b"<s2@"))
+    text = installation.cli("decide", str(eml)).stdout
+    data = installation.cli("decide", str(eml), "--json").stdout
+    assert leaked(text) == [] and leaked(data) == []
+    assert "sensitive_data_removed: card number removed from the subject and the text" in text
+    assert '"template": "sensitive_data"' in data
+    assert "Refund for card **** **** **** 1111" in text
