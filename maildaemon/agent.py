@@ -20,6 +20,7 @@ from maildaemon.domain import Status
 from maildaemon.policy.agentcommands import CUSTOMER_EVENTS, STATUS_LINES
 from maildaemon.policy.lifecycle import IllegalTransition, TicketClock, check_transition, next_due
 from maildaemon.policy.recipients import reply_recipients
+from maildaemon.policy.sensitive import mask, names
 from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_of
 from maildaemon.sla_report import cmd_report_sla
@@ -46,7 +47,14 @@ def clock_from(value: str | None) -> datetime:
 
 
 def _read(path: str) -> str:
-    return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    """An agent's text, with any sensitive data masked as in a customer's mail (README,
+    "Sensitive data"): an answer never mails a card number back in full."""
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    masked = mask(text)
+    if masked.kinds:
+        print(f"maildaemon: masked in your text: {', '.join(names(masked.kinds))}",
+              file=sys.stderr)
+    return masked.text
 
 
 def _ticket(store: TicketCommands, number: str) -> TicketRecord | None:

@@ -18,6 +18,8 @@ from maildaemon.escalation_mail import render_escalation_reply
 from maildaemon.notifications import BriefSource, TeamNotifications
 from maildaemon.policy.addresses import bounded_list, shorten
 from maildaemon.policy.bugreport import ASKS, missing_fields
+from maildaemon.policy.privacy import removed_words
+from maildaemon.policy.sensitive import PASSWORD
 from maildaemon.policy.sla import Kind, sla_of
 from maildaemon.render import Renderer
 from maildaemon.store import Rendered
@@ -103,10 +105,13 @@ class Answers:
         # What we echo of the sender's mail is bounded, so no answer of ours is much larger
         # than its template: a 3 MB name or 5,000 refused files make a short mail.
         refused = [shorten(words, ECHO_LINE) for words in decision.refused_words]
+        kinds = mail.removed.kinds if mail.removed else ()  # the notice names kinds only
         variables: dict[str, object] = {"customer_name": shorten(mail.from_name, ECHO_NAME),
                                         "priority": "", "first_response": "",
                                         "refused": bounded_list(refused, ECHO_REFUSED),
-                                        "bug_missing": [], "unverified": False}
+                                        "bug_missing": [], "unverified": False,
+                                        "removed": removed_words(kinds),
+                                        "removed_password": PASSWORD in kinds}
         if decision.new_ticket is not None:
             new = decision.new_ticket  # the promise by its priority and the sender's tier
             target = sla_of(self.settings).target(Kind.FIRST_RESPONSE, new.priority, new.tier)

@@ -449,7 +449,7 @@ def cmd_attachment(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_raw(config: Config, args: argparse.Namespace) -> int:
     """What the customer's mailer sent, byte for byte: for telling our decoding apart from
-    theirs."""
+    theirs (a message that held sensitive data: its masked copy, masking.py)."""
     reads = open_reads(config)
     row = reads.ticket_row(args.number)
     received = [m for m in reads.messages_of(row["id"]) if m["direction"] == "inbound"] \

@@ -24,6 +24,8 @@ from maildaemon.limits_config import DuplicatesSection, FloodSection
 from maildaemon.limits_config import check as check_limits
 from maildaemon.policy.sla import SlaTable
 from maildaemon.priority_config import PrioritySection, priority_rules
+from maildaemon.privacy_config import PrivacySection
+from maildaemon.privacy_config import check as check_privacy
 from maildaemon.resources import shipped_file
 from maildaemon.sla_config import as_written, sla_table
 
@@ -180,6 +182,8 @@ class Config:
     # A flood of new tickets from one address; the same issue sent twice (limits_config.py).
     flood: FloodSection = field(default_factory=FloodSection)
     duplicates: DuplicatesSection = field(default_factory=DuplicatesSection)
+    # Sensitive data masked before anything keeps it, and the customer told (privacy_config.py).
+    privacy: PrivacySection = field(default_factory=PrivacySection)
     source: str = "<defaults>"
 
     @property
@@ -390,6 +394,7 @@ def _validate(config: Config) -> None:
         check(config.escalation, config.premium)
         priority_rules(config.priority)
         check_limits(config.autoreply.max_per_day, config.flood, config.duplicates)
+        check_privacy(config.privacy)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None
 

@@ -158,6 +158,26 @@ class InboundMail:
     # A machine report inside the message (reports.py): a delivery status notification,
     # a feedback report, a read receipt, or a bounce that follows no standard.
     report: DeliveryReport | None = None
+    # Sensitive data masked before anything saw the message (masking.py): what and where,
+    # never the values; None when there was none. Every field above is read from the
+    # masked copy, `kept_raw`, which is stored in place of the received bytes.
+    removed: Removed | None = None
+    kept_raw: bytes | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What masking.py took out of a message: the kinds (policy/sensitive.py, in its order:
+    "card", "ssn", "password") and the places ("the subject", "the text", a file's name)."""
+
+    kinds: tuple[str, ...]
+    places: tuple[str, ...]
+    # Found outside the quoted history (the subject, the own text, a file): the customer
+    # wrote it now and is told; a reply that only quotes it again is not told again.
+    own_words: bool = True
+    # False: something could still be found in the masked copy; the worker holds the
+    # message in the spool rather than keep it.
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -310,6 +330,8 @@ class PolicySettings:
     flood_window: timedelta = timedelta(minutes=10)
     duplicate_window: timedelta = timedelta(hours=24)
     duplicate_match: str = "subject_and_text"  # or "text", or "off"
+    # A customer whose mail held sensitive data is told (config [privacy] notice).
+    privacy_notice: bool = True
 
 
 @dataclass(frozen=True)

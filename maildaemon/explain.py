@@ -26,6 +26,7 @@ from maildaemon.ingest import split_recipients
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import STEPS, decide
 from maildaemon.policy.followup import outbound_subject
+from maildaemon.privacy_config import mask_kinds
 from maildaemon.store import ReadOnlyTickets, iso, open_readonly
 from maildaemon.store.readonly import NoDatabase
 from maildaemon.views import bug_report_json
@@ -72,7 +73,7 @@ def explain(config: Config, store: ReadOnlyTickets, raw: bytes, sender: str | No
     settings = policy_settings(config)
     loader = ContextLoader(store, settings, read_secret(config.data_dir))
     mail = parse_mail(raw, sender, rcpts, config.attachments.max_file_bytes,
-                      settings.dmarc_trust)
+                      settings.dmarc_trust, mask_kinds(config.privacy))
     decision = decide(mail, loader.load(mail, now), settings, now)
     return describe(config, mail, decision)
 

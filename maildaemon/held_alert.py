@@ -24,6 +24,7 @@ from maildaemon.config import Config
 from maildaemon.domain import OutgoingMail
 from maildaemon.mime import alternative, fold, text_header
 from maildaemon.policy.addresses import shorten
+from maildaemon.policy.sensitive import mask
 from maildaemon.render import mailbox_header
 from maildaemon.spool import SpoolEntry
 from maildaemon.store import iso
@@ -49,10 +50,11 @@ def one_line(text: str, limit: int = LINE) -> str:
 
 
 def subject_of(raw: bytes) -> str:
-    """The Subject of a message that may be broken in any way (it was held for a reason)."""
+    """The Subject of a message that may be broken in any way (it was held for a reason),
+    with any sensitive data masked (policy/sensitive.py): the held message never was."""
     try:
         headers = BytesHeaderParser(policy=default).parsebytes(raw[:HEADER_BYTES])
-        return one_line(str(headers.get("Subject", "")))
+        return one_line(mask(str(headers.get("Subject", ""))).text)
     except Exception:  # a header no parser reads: the alert goes without it
         return "(unreadable)"
 

@@ -120,7 +120,9 @@ class Ingest:
         if self.pool is not None:
             limit = self.config.attachments.max_file_bytes
             trust = self.worker.settings.dmarc_trust
-            parsing = [self.pool.submit(parse_entry, entry, limit, trust) for entry in entries]
+            mask = self.worker.mask
+            parsing = [self.pool.submit(parse_entry, entry, limit, trust, mask)
+                       for entry in entries]
         return Chunk(names, spool_ids, entries, parsing)
 
     def _process(self, chunk: Chunk) -> Iterator[tuple[str, str, Processed | None]]:

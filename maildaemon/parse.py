@@ -16,6 +16,7 @@ from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
+from maildaemon import masking
 from maildaemon.attachments import find_attachments
 from maildaemon.authresults import dmarc_pass_domain, trusted_results
 from maildaemon.domain import DmarcTrust, InboundMail
@@ -24,6 +25,7 @@ from maildaemon.htmltext import html_text
 from maildaemon.policy.attributions import is_forward_subject
 from maildaemon.policy.quoting import own_text
 from maildaemon.policy.reply import read_reply
+from maildaemon.policy.sensitive import ALL, NOTHING
 from maildaemon.reports import read_report
 
 __all__ = ["decode_words", "html_to_text", "parse_mail"]
@@ -59,14 +61,15 @@ FEED_CHUNK = 1 << 16
 def parse_mail(
     raw: bytes, envelope_sender: str | None = None, envelope_rcpts: tuple[str, ...] = (),
     decode_limit: int | None = None, dmarc_trust: DmarcTrust | None = None,
+    mask: frozenset[str] = ALL,
 ) -> InboundMail:
     """`decode_limit`: attachments larger than this (they will be refused) are measured and
     typed without being decoded whole. `dmarc_trust`: whose Authentication-Results prove a
     staff From address, and are read for judging any sender (authresults.py); None proves
-    nothing and reads nothing."""
-    msg = message_from(raw)
-    if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
-        msg = message_from(repair_header_block(raw))
+    nothing and reads nothing. `mask`: the kinds of sensitive data masked before anything
+    sees the message (masking.py): a message that holds any comes back parsed from its
+    masked copy, `kept_raw`."""
+    _, msg = read_message(raw)
     headers = Headers(msg)
     if envelope_sender is None:
         envelope_sender = headers.envelope_sender()
@@ -81,9 +84,14 @@ def parse_mail(
         no_message_id_key(from_addr, subject, body_hash)
     in_reply_to = tuple(MSGID.findall(headers.first("in-reply-to")))
     references = tuple(MSGID.findall(headers.first("references")))
-    plain, markup = text_parts(msg)
+    plain_part, plain, markup_part, markup = first_texts(msg)
     is_reply = bool(in_reply_to or references)
-    return InboundMail(
+    # Before find_attachments empties the parts; the text parts decoded above are reused.
+    suspect = bool(mask) and masking.suspect(
+        msg, mask, {id(plain_part): plain or "", id(markup_part): markup or ""},
+        (subject, *(headers.text(name) for name in masking.TEXT_HEADERS[1:]
+                    if headers.first(name))))
+    mail = InboundMail(
         message_id=message_id,
         dedup_key=dedup_key,
         from_addr=from_addr,
@@ -111,6 +119,24 @@ def parse_mail(
         if dmarc_trust and dmarc_trust.authserv_id else None,
         report=report,
     )
+    # Besides: the files libmagic found to be text, the text of an HTML-only mail, and the
+    # files' names.
+    shown = [] if plain is not None and plain.strip() else [mail.text]
+    if mask and (suspect or any(masking.holds(text, mask) for text in (
+            *masking.file_texts(mail, True), *shown, *(a.filename for a in mail.attachments)))):
+        return masking.masked(raw, mail, mask, lambda kept: parse_mail(
+            kept, envelope_sender, envelope_rcpts, decode_limit, dmarc_trust, NOTHING))
+    return mail
+
+
+def read_message(raw: bytes) -> tuple[bytes, Message]:
+    """The bytes the parser reads (the header block repaired when it lacks its blank
+    line) and the parsed message."""
+    msg = message_from(raw)
+    if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
+        raw = repair_header_block(raw)
+        msg = message_from(raw)
+    return raw, msg
 
 
 def no_message_id_key(from_addr: str, subject: str, body_hash: str) -> str:
@@ -213,8 +239,15 @@ def body_text(msg: Message) -> str:
 
 def text_parts(msg: Message) -> tuple[str | None, str | None]:
     """The first inline text/plain part and the first inline text/html part, as text."""
+    _, plain, _, markup = first_texts(msg)
+    return plain, markup
+
+
+def first_texts(msg: Message) -> tuple[Message | None, str | None, Message | None, str | None]:
+    """`text_parts`, with the parts they were read from."""
     plain: str | None = None
     markup: str | None = None
+    plain_part = markup_part = None
     try:
         parts = list(msg.walk())
     except Exception:
@@ -230,10 +263,10 @@ def text_parts(msg: Message) -> tuple[str | None, str | None]:
         if disposition.startswith("attachment"):
             continue
         if ctype == "text/plain" and plain is None:
-            plain = part_text(part).replace("\r\n", "\n")
+            plain, plain_part = part_text(part).replace("\r\n", "\n"), part
         elif ctype == "text/html" and markup is None:
-            markup = part_text(part)
-    return plain, markup
+            markup, markup_part = part_text(part), part
+    return plain_part, plain, markup_part, markup
 
 
 def faithful_text(plain: str | None, markup: str | None) -> str:

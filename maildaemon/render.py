@@ -26,7 +26,8 @@ TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed
              "status_closed", "status_reopened", "agent_confirmation", "agent_refused",
              "agent_empty", "team_notification",
              "team_digest", "sla_breach", "escalation_confirmed", "escalation_already",
-             "escalation_refused", "status_update", "duplicate_received", "flood")
+             "escalation_refused", "status_update", "duplicate_received", "flood",
+             "sensitive_data")
 
 
 def environment(directory: Path | None = None) -> jinja2.Environment:
@@ -150,6 +151,7 @@ def sample_variables() -> dict[str, Any]:
             "assignee_words": "kim@healthsync.com", "update_every": "2 business days",
             "next_target": "our first answer by Tuesday 1 December 2026, 10:00 UTC",
             "bug_missing": [{"label": "App version", "example": "App version: 3.2.0"}],
+            "removed": "a payment card number", "removed_password": True,
             **notification_samples(), **digest_samples(), **sla_breach_samples()}
 
 

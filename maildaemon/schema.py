@@ -620,7 +620,7 @@ def m026_unverified_tickets(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m028_retention(db: sqlite_utils.Database) -> None:
+def m027_retention(db: sqlite_utils.Database) -> None:
     # Retention (issue 13, point 8): `purge --closed-before` and `[storage] retention_days`
     # remove a closed ticket's messages, raw bytes, files and events and keep its row as a
     # tombstone (number, dates, queue; `purged_at` set), so its number is never reused.

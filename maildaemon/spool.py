@@ -120,6 +120,8 @@ class Spool:
         self.max_attempts = max_attempts
         self.conn = connect(self.path, synchronous)
         self.conn.executescript(SCHEMA)
+        # A scrub the log missed (another connection in the way): retried at the next finish.
+        self.log_to_scrub = False
 
     def close(self) -> None:
         self.conn.close()
@@ -233,12 +235,47 @@ class Spool:
     def finish(self, entry_id: int) -> None:
         self.finish_many([entry_id])
 
-    def finish_many(self, entry_ids: Sequence[int]) -> None:
+    def finish_many(self, entry_ids: Sequence[int], scrub: Sequence[int] = ()) -> None:
+        """Done: the entries go. `scrub`: entries whose bytes held sensitive data that the
+        ticket database keeps only masked. Their deletion overwrites the bytes with zeros
+        (SQLite's secure_delete, for this batch only: zeroing costs a write per page), and
+        the write-ahead log, which still holds them as received, is copied into the zeroed
+        pages and truncated at once (`scrub_log`); if another process kept it from that,
+        the next batch tries again."""
         if not entry_ids:
             return
-        with self._write() as conn:
-            conn.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in entry_ids])
-            conn.executemany("DELETE FROM bodies WHERE entry_id = ?", [(i,) for i in entry_ids])
+        if scrub:
+            self.conn.execute("PRAGMA secure_delete=ON")
+        try:
+            with self._write() as conn:
+                conn.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in entry_ids])
+                conn.executemany("DELETE FROM bodies WHERE entry_id = ?",
+                                 [(i,) for i in entry_ids])
+        finally:
+            if scrub:
+                self.conn.execute("PRAGMA secure_delete=OFF")
+        if scrub or self.log_to_scrub:
+            self.log_to_scrub = not self.scrub_log()
+
+    def scrub_log(self, wait_ms: int = 200, tries: int = 5) -> bool:
+        """Copy the write-ahead log into the database and truncate it to nothing. Waits at
+        most `wait_ms` for another connection's lock (the edge must not wait on us), and
+        tries again 20 ms later when a checkpoint of the checkpointer thread was running
+        (SQLite refuses a second at once); False when it could not."""
+        before = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.conn.execute(f"PRAGMA busy_timeout={wait_ms}")
+        try:
+            for attempt in range(tries):  # bounded
+                try:
+                    if not self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:
+                        return True
+                except sqlite3.OperationalError:
+                    pass
+                if attempt + 1 < tries:
+                    time.sleep(0.02)
+            return False
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout={before}")
 
     def release(self, entry_id: int, error: str) -> str:
         """A failed attempt: back to pending, or held once it has failed max_attempts times."""

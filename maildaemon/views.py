@@ -41,7 +41,7 @@ def ticket_json(store: TicketReads, row: Row, full: bool = True) -> dict[str, An
         "resolved_at": row["resolved_at"],
         # Opened by a mail whose From address our MTA did not vouch for (issue 13).
         "unverified": bool(row["unverified"]),
-        # Retention (m028): when the ticket's content was purged; its row is a tombstone.
+        # Retention (m027): when the ticket's content was purged; its row is a tombstone.
         "purged_at": row["purged_at"],
     }
     # Bounces (issue 13): a participant marked undeliverable by a 5.x.x of our mail.

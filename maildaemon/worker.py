@@ -39,7 +39,9 @@ from maildaemon.held_alert import HeldAlerts
 from maildaemon.limits_config import limit_settings
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
+from maildaemon.policy.sensitive import ALL, names
 from maildaemon.priority_config import priority_rules
+from maildaemon.privacy_config import mask_kinds
 from maildaemon.render import Renderer
 from maildaemon.sla_config import hours_of, sla_settings
 from maildaemon.spool import Spool, SpoolEntry
@@ -82,6 +84,7 @@ def policy_settings(config: Config) -> PolicySettings:
         sla=sla,
         priority_rules=priority_rules(config.priority),
         **limit_settings(config),
+        privacy_notice=config.privacy.notice,
     )
 
 
@@ -101,9 +104,17 @@ def load_secret(data_dir: Path) -> bytes:
 
 
 def parse_entry(entry: SpoolEntry, decode_limit: int | None = None,
-                dmarc_trust: DmarcTrust | None = None) -> InboundMail:
-    """For a process pool too: parsing is pure CPU and needs nothing but the entry."""
-    return parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos, decode_limit, dmarc_trust)
+                dmarc_trust: DmarcTrust | None = None,
+                mask: frozenset[str] = ALL) -> InboundMail:
+    """For a process pool too: parsing (and masking) is pure CPU and needs nothing but the
+    entry."""
+    return parse_mail(entry.raw, entry.mail_from, entry.rcpt_tos, decode_limit, dmarc_trust,
+                      mask)
+
+
+class SensitiveDataLeft(Exception):
+    """masking.py could not mask everything it found: the message is held in the spool
+    (its fault: counted), never kept or answered half masked."""
 
 
 def _nothing() -> None:
@@ -140,6 +151,7 @@ class Worker:
         self.store = store
         self.clock = clock
         self.settings = policy_settings(config)
+        self.mask = mask_kinds(config.privacy)  # parse.py masks these before anything
         self.secret = load_secret(config.data_dir)
         self.renderer = Renderer(self.settings.domain, self.secret)
         self.contexts = ContextLoader(store, self.settings, self.secret)
@@ -217,7 +229,8 @@ class Worker:
             failed = {entry.id: describe(exc) for entry in entries}
         for result in done.values():
             log.info("spool %s %s", result.spool_id, result.summary)
-        self.spool.finish_many(list(done))
+        # The spool's copy of a masked message held the data as received: scrubbed.
+        self.spool.finish_many(list(done), scrub=[i for i in done if prepared[i].mail.removed])
         results = dict(done)
         for entry in entries:
             if entry.id in failed:
@@ -240,7 +253,10 @@ class Worker:
         """Parse, decide and render with no lock held (reads only)."""
         if mail is None:
             mail = parse_entry(entry, self.config.attachments.max_file_bytes,
-                               self.settings.dmarc_trust)
+                               self.settings.dmarc_trust, self.mask)
+        if mail.removed is not None and not mail.removed.complete:
+            raise SensitiveDataLeft(f"{', '.join(names(mail.removed.kinds))} found that could"
+                                    " not all be masked; held rather than kept")
         if self.store.spool_processed(entry.spool_id):  # a replay: `_write` answers it
             return Prepared(entry, mail, None, None, Rendered(None))
         context = self.contexts.load(mail, now)
@@ -265,7 +281,8 @@ class Worker:
         if decision.new_ticket is not None and rendered.number is not None \
                 and self.store.ticket_ref(rendered.number) is not None:
             rendered = self.answers.render(decision, mail, now, set())  # the number was taken
-        number = self.store.apply(decision, mail, entry.raw, entry.spool_id, now, rendered)
+        number = self.store.apply(decision, mail, mail.kept_raw or entry.raw, entry.spool_id,
+                                  now, rendered)
         trace = "; ".join(decision.trace)  # a property that builds its list on each call
         summary = (f"message {mail.message_id} from {mail.from_addr or '<>'}: "
                    f"{decision.outcome} {number or '-'} ({trace})")

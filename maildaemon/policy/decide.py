@@ -9,6 +9,9 @@ stored as the ticket's events. `maildaemon decide FILE.eml` prints the whole tra
 message.
 
 Adding a rule is one function (returning `hit(...)` or `miss(...)`) and one row here.
+After the table: a status change that ends a wait moves the resolution due time
+(slaclock.py), and a message masking.py took sensitive data out of gets its
+`sensitive_data_removed` line and the sender's notice (privacy.py), whatever its fate.
 Automatic mail keeps no attachments: a bounce's copy of our own message is not a file.
 Nothing is ever sent to a string that is not a mailable address (undeliverable: ...).
 """
@@ -40,6 +43,7 @@ from maildaemon.policy.outcomes import (
     staff_reply_step,
     survey_reply,
 )
+from maildaemon.policy.privacy import with_privacy_notice
 from maildaemon.policy.slaclock import with_resumed_clock
 from maildaemon.policy.steps import Step, run_steps
 
@@ -91,6 +95,8 @@ def decide(
     steps: tuple[Step, ...] = STEPS,
 ) -> Decision:
     """Run `steps` (the table above unless a test or tool passes its own copy); a status
-    change that ends a wait on the customer moves the resolution due time (slaclock.py)."""
+    change that ends a wait on the customer moves the resolution due time (slaclock.py);
+    sensitive data taken out of the message is recorded and its sender told (privacy.py)."""
     decision = with_resumed_clock(run_steps(steps, mail, ctx, settings, now), settings, now)
-    return with_delivery_restored(decision, mail, ctx)  # a marked address writes again
+    decision = with_delivery_restored(decision, mail, ctx)  # a marked address writes again
+    return with_privacy_notice(decision, mail, ctx, settings)

@@ -1,4 +1,4 @@
-"""Retention (m028): a closed ticket's content removed, its row kept as a tombstone.
+"""Retention (m027): a closed ticket's content removed, its row kept as a tombstone.
 
 What goes: every row that refers to the ticket (messages, events, participants, files,
 refused files, links, the bug report, the mail we sent and its bytes), found by the
