@@ -55,6 +55,17 @@ class SettableClock:
 HANG_GUARD_SECONDS = 30.0
 
 
+def check_config(tmp: Path, text: str) -> subprocess.CompletedProcess[str]:
+    """`maildaemon check-config` on a configuration file holding `text`, as an operator
+    runs it (a real process): the tests of each section's checks read its exit code and
+    what it wrote."""
+    config = tmp / "maildaemon.toml"
+    config.write_text(text)
+    return subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
+                           "check-config"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60)
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,7 @@ from maildaemon.calendar_config import business_calendar
 from maildaemon.config import ConfigError, config_from_dict, load_config
 from maildaemon.policy.businesstime import add_business_hours
 from maildaemon.resources import shipped_file
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import check_config
 
 
 def test_defaults_are_monday_to_friday_nine_to_five_utc() -> None:
@@ -87,24 +84,17 @@ def test_a_bad_week_is_a_config_error_naming_the_key(body: dict[str, Any],
     ('holidays = ["2026-13-01"]', "business_hours.holidays: '2026-13-01' is not a date"),
 ])
 def test_check_config_exits_78_on_a_bad_week(tmp_path: Path, lines: str, message: str) -> None:
-    config = tmp_path / "maildaemon.toml"
-    config.write_text(f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
-                      f"[business_hours]\n{lines}\n")
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path, f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
+                          f"[business_hours]\n{lines}\n")
     assert result.returncode == 78, result.stdout + result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_check_config_accepts_and_prints_a_good_week(tmp_path: Path) -> None:
-    config = tmp_path / "maildaemon.toml"
-    config.write_text(f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n[business_hours]\n"
-                      "timezone = \"America/New_York\"\nholidays = [\"2026-11-26\"]\n")
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path, f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
+                          "[business_hours]\ntimezone = \"America/New_York\"\n"
+                          "holidays = [\"2026-11-26\"]\n")
     assert result.returncode == 0, result.stderr
     assert '"timezone": "America/New_York"' in result.stdout
     assert '"2026-11-26"' in result.stdout

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -13,8 +11,7 @@ import pytest
 
 from maildaemon.config import Config, ConfigError, config_from_dict, default_config_path
 from maildaemon.policy.escalation import DEFAULT_PHRASES
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import check_config
 
 
 def test_defaults_and_the_shipped_file_agree() -> None:
@@ -53,23 +50,15 @@ def test_a_bad_value_is_a_config_error_naming_the_key(body: dict[str, Any],
 
 
 def test_check_config_exits_78_naming_the_key(tmp_path: Path) -> None:
-    config = tmp_path / "maildaemon.toml"
-    config.write_text(f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
-                      "[premium]\nupdate_interval = 0\n")
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path, f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
+                          "[premium]\nupdate_interval = 0\n")
     assert result.returncode == 78, result.stdout + result.stderr
     assert "premium.update_interval" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_check_config_renders_the_new_templates(tmp_path: Path) -> None:
-    config = tmp_path / "maildaemon.toml"
-    config.write_text(f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
-                      "[escalation]\nmanager = \"lead@healthsync.com\"\n"
-                      "phrases = [\"bitte eskalieren\"]\n")
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path, f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
+                          "[escalation]\nmanager = \"lead@healthsync.com\"\n"
+                          "phrases = [\"bitte eskalieren\"]\n")
     assert result.returncode == 0, result.stderr
     assert '"manager": "lead@healthsync.com"' in result.stdout

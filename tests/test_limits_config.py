@@ -4,8 +4,6 @@ the key."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -16,8 +14,7 @@ import pytest
 from maildaemon.config import Config, ConfigError, config_from_dict, default_config_path
 from maildaemon.render import TEMPLATES
 from maildaemon.worker import policy_settings
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import check_config
 
 
 def test_defaults_and_the_shipped_file_agree() -> None:
@@ -64,23 +61,15 @@ def test_a_bad_value_is_a_config_error_naming_the_key(body: dict[str, Any],
 
 
 def test_check_config_exits_78_naming_the_key(tmp_path: Path) -> None:
-    config = tmp_path / "maildaemon.toml"
-    config.write_text(f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
-                      "[duplicates]\nmatch = \"similar\"\n")
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path, f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
+                          "[duplicates]\nmatch = \"similar\"\n")
     assert result.returncode == 78, result.stdout + result.stderr
     assert "duplicates.match" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_check_config_renders_the_new_templates(tmp_path: Path) -> None:
     assert {"flood", "duplicate_received"} <= set(TEMPLATES)  # check-config renders each
-    config = tmp_path / "maildaemon.toml"
-    config.write_text(f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
-                      "[flood]\nmax_new_tickets = 5\n")
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path, f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
+                          "[flood]\nmax_new_tickets = 5\n")
     assert result.returncode == 0, result.stderr
     assert '"max_new_tickets": 5' in result.stdout

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +11,7 @@ from maildaemon.config import ConfigError, config_from_dict, load_config
 from maildaemon.domain import Priority, PriorityRule
 from maildaemon.priority_config import PrioritySection, priority_rules
 from maildaemon.resources import shipped_file
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import check_config
 
 
 def test_the_shipped_file_states_the_defaults() -> None:
@@ -61,22 +58,15 @@ def test_a_bad_list_is_a_config_error_naming_the_key(body: dict[str, Any],
      "priority.high: 'DATA LOSS' is also in priority.critical"),
 ])
 def test_check_config_exits_78_on_a_bad_list(tmp_path: Path, lines: str, message: str) -> None:
-    config = tmp_path / "maildaemon.toml"
-    config.write_text(f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n[priority]\n{lines}\n")
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path,
+                          f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n[priority]\n{lines}\n")
     assert result.returncode == 78, result.stdout + result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_check_config_prints_the_lists_in_force(tmp_path: Path) -> None:
-    config = tmp_path / "maildaemon.toml"
-    config.write_text(f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n[priority]\n"
-                      "low = [\"subject:[Idea]\"]\n")
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path, f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n[priority]\n"
+                          "low = [\"subject:[Idea]\"]\n")
     assert result.returncode == 0, result.stderr
     assert '"subject:[Idea]"' in result.stdout and '"system is down"' in result.stdout

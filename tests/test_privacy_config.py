@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from maildaemon.config import Config, ConfigError, config_from_dict, default_con
 from maildaemon.policy.sensitive import KINDS
 from maildaemon.privacy_config import mask_kinds
 from maildaemon.worker import policy_settings
+from tests.conftest import check_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,12 +45,8 @@ def test_a_bad_value_is_a_config_error_naming_the_key(body: dict[str, Any],
 
 
 def test_check_config_exits_78_naming_the_key(tmp_path: Path) -> None:
-    config = tmp_path / "maildaemon.toml"
-    config.write_text(f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
-                      "[privacy]\nmask = [\"ssn\", \"dna\"]\n")
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path, f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
+                          "[privacy]\nmask = [\"ssn\", \"dna\"]\n")
     assert result.returncode == 78, result.stdout + result.stderr
     assert "privacy.mask" in result.stderr and "Traceback" not in result.stderr
 

@@ -7,8 +7,6 @@ authserv-id. The same over SMTP with the daemon is in test_sender_auth_e2e.py.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 
 from maildaemon.config import ConfigError, config_from_dict
-from tests.conftest import DOMAIN, FIXTURES, ROOT, Installation
+from tests.conftest import DOMAIN, FIXTURES, Installation, check_config
 
 OUR_MTA = "mx.healthsync.com"
 ALICE = "alice@example.org"
@@ -175,12 +173,8 @@ def test_what_is_no_authserv_id_is_refused_naming_the_key(value: str) -> None:
 
 
 def test_check_config_exits_78_on_it(tmp_path: Path) -> None:
-    config = tmp_path / "maildaemon.toml"
-    config.write_text('[mail]\ntrusted_authserv_id = "mx.example.com; dmarc=pass"\n'
-                      f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n")
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path, '[mail]\ntrusted_authserv_id = "mx.example.com; dmarc=pass"\n'
+                          f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n")
     assert result.returncode == 78, result.stdout + result.stderr
     assert "mail.trusted_authserv_id" in result.stderr and "Traceback" not in result.stderr
     assert config_from_dict({"mail": {"trusted_authserv_id": " mx.healthsync.com "}})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,8 @@ from maildaemon.config import ConfigError, config_from_dict, load_config
 from maildaemon.domain import Priority, Tier
 from maildaemon.policy.sla import Kind, SlaTable, Target, Unit
 from maildaemon.resources import shipped_file
+from tests.conftest import check_config
 
-ROOT = Path(__file__).resolve().parent.parent
 C, H, M, L = Priority.CRITICAL, Priority.HIGH, Priority.MEDIUM, Priority.LOW
 
 
@@ -92,22 +90,14 @@ def test_a_bad_sla_is_a_config_error_naming_the_key(body: dict[str, Any], messag
     ('[sla.resolution]\nmedium = "5 fortnights"', "sla.resolution.medium: '5 fortnights'"),
 ])
 def test_check_config_exits_78_on_a_bad_sla(tmp_path: Path, lines: str, message: str) -> None:
-    config = tmp_path / "maildaemon.toml"
-    config.write_text(f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n{lines}\n")
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path, f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n{lines}\n")
     assert result.returncode == 78, result.stdout + result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_check_config_prints_the_targets_as_written(tmp_path: Path) -> None:
-    config = tmp_path / "maildaemon.toml"
-    config.write_text(f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
-                      '[sla.plus.resolution]\nmedium = "3bd"\n')
-    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config", str(config),
-                             "check-config"], capture_output=True, text=True, cwd=ROOT,
-                            timeout=60)
+    result = check_config(tmp_path, f"[storage]\ndata_dir = \"{tmp_path / 'data'}\"\n"
+                          '[sla.plus.resolution]\nmedium = "3bd"\n')
     assert result.returncode == 0, result.stderr
     assert '"medium": "5bd"' in result.stdout and '"medium": "3bd"' in result.stdout
