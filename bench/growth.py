@@ -157,6 +157,7 @@ def run_workload(db: Database, tag: str, count: int = 5000) -> float:
     first claim until the last acknowledgement is delivered. Delivery runs on its own
     thread, woken after each batch, as in the worker process (`workproc.DeliveryThread`)."""
     rng = random.Random(tag)
+    queued_before = outbox_rows(db)
     db.spool.put_many([Incoming(None, (), raw, "bench")
                        for raw in workload(count, db.sample, tag, rng)])
     stop = threading.Event()
@@ -171,17 +172,27 @@ def run_workload(db: Database, tag: str, count: int = 5000) -> float:
                 break
             done += batch
             delivery.wake()
+        # What the batches queued: fewer mails than messages since issue 13's limits (one
+        # confirmation per ticket an hour holds back some replies' confirmations).
+        queued = outbox_rows(db) - queued_before
         deadline = time.monotonic() + 120
-        while delivery.sent < done and time.monotonic() < deadline:
+        while delivery.sent < queued and time.monotonic() < deadline:
             time.sleep(0.001)
         elapsed = time.perf_counter() - started
     finally:
         stop.set()
         delivery.wake()
         delivery.join(30)
-    if done != count or delivery.sent != count:
-        raise RuntimeError(f"processed {done} and delivered {delivery.sent} of {count}")
+    if done != count or delivery.sent != queued or queued == 0:
+        raise RuntimeError(f"processed {done} of {count} and delivered {delivery.sent} of "
+                           f"{queued} queued")
     return count / elapsed
+
+
+def outbox_rows(db: Database) -> int:
+    """Every mail the worker has queued so far, on its own connection."""
+    conn = db.parts.worker.store.conn  # type: ignore[attr-defined]
+    return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
 
 def warm_os_cache(db: Database) -> None:
