@@ -66,6 +66,14 @@ def check_config(tmp: Path, text: str) -> subprocess.CompletedProcess[str]:
                           timeout=60)
 
 
+def assert_check_config_refuses(tmp: Path, section: str, key: str) -> None:
+    """check-config on a data directory in `tmp` plus `section` (TOML) exits 78 and names
+    `key`, without a traceback: how every section's bad values are refused."""
+    result = check_config(tmp, f"[storage]\ndata_dir = \"{tmp / 'data'}\"\n{section}")
+    assert result.returncode == 78, result.stdout + result.stderr
+    assert key in result.stderr and "Traceback" not in result.stderr
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
