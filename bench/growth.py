@@ -190,9 +190,10 @@ def run_workload(db: Database, tag: str, count: int = 5000) -> float:
 
 
 def outbox_rows(db: Database) -> int:
-    """Every mail the worker has queued so far, on its own connection."""
+    """The last outbox id so far, on the worker's connection: the difference counts the mail
+    a workload queued. Not count(*), which reads the whole table: 80 ms at 1M tickets."""
     conn = db.parts.worker.store.conn  # type: ignore[attr-defined]
-    return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0])
 
 
 def warm_os_cache(db: Database) -> None:
