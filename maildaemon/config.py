@@ -22,6 +22,7 @@ from maildaemon.domain import DEFAULT_ALLOWED, MIB
 from maildaemon.escalation_config import EscalationSection, PremiumSection, check
 from maildaemon.limits_config import DuplicatesSection, FloodSection
 from maildaemon.limits_config import check as check_limits
+from maildaemon.listener_config import check as check_listener
 from maildaemon.policy.sla import SlaTable
 from maildaemon.priority_config import PrioritySection, priority_rules
 from maildaemon.privacy_config import PrivacySection
@@ -63,6 +64,14 @@ class SmtpSection:
     # Seconds a client may take for a whole DATA upload that keeps sending.
     data_timeout: float = 3600.0
     drain_seconds: float = 30.0
+    # "smtp", or "lmtp" (RFC 2033) behind an MTA; `socket`: a unix socket path instead of
+    # host/port, made with `socket_mode` and `socket_group` (listener_config.py).
+    protocol: str = "smtp"
+    socket: str = ""
+    socket_mode: str = "0660"
+    socket_group: str = ""
+    # Recipients per message; the next RCPT gets 452 4.5.3 (RFC 5321 4.5.3.1.10).
+    max_recipients: int = 100
 
 
 @dataclass(frozen=True)
@@ -395,6 +404,9 @@ def _validate(config: Config) -> None:
         priority_rules(config.priority)
         check_limits(config.autoreply.max_per_day, config.flood, config.duplicates)
         check_privacy(config.privacy)
+        smtp = config.smtp
+        check_listener(smtp.protocol, smtp.socket, smtp.socket_mode, smtp.socket_group,
+                       smtp.max_recipients)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None
 

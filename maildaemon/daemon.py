@@ -20,8 +20,10 @@ import signal
 import socket
 from pathlib import Path
 
-from maildaemon.config import Config
+from maildaemon.config import Config, ConfigError
 from maildaemon.descriptors import AcceptGuard
+from maildaemon.listener import start_listener
+from maildaemon.lmtp import EdgeLMTP
 from maildaemon.smtp_in import EdgeSMTP, GroupCommitter, Handler
 from maildaemon.spool import Spool
 from maildaemon.supervisor import Watchdog, WorkerSupervisor, heartbeat_path, sd_notify
@@ -39,35 +41,34 @@ class Daemon:
         self.committer = GroupCommitter(spool, on_commit=self.supervisor.wake)
         self.stopping = asyncio.Event()
         self.connections: set[EdgeSMTP] = set()
-        self.handler = Handler(policy_settings(config), self.committer)
+        self.handler = Handler(policy_settings(config), self.committer,
+                               config.smtp.max_recipients)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         smtp = self.config.smtp
         guard = AcceptGuard(loop)
         guard.install()
-        server = await loop.create_server(
-            lambda: EdgeSMTP(
-                self.handler,
-                self.connections,
-                data_size_limit=smtp.max_message_size,
-                enable_SMTPUTF8=True,
-                decode_data=False,
-                hostname=smtp.hostname or socket.gethostname(),
-                ident="ESMTP",
-                timeout=smtp.timeout,
-                data_timeout=smtp.data_timeout,
-                loop=loop,
-            ),
-            host=smtp.host,
-            port=smtp.port,
-            reuse_address=True,
-        )
+        lmtp = smtp.protocol == "lmtp"
+        edge = EdgeLMTP if lmtp else EdgeSMTP
+        server = await start_listener(loop, lambda: edge(
+            self.handler,
+            self.connections,
+            data_size_limit=smtp.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=smtp.hostname or socket.gethostname(),
+            ident="LMTP" if lmtp else "ESMTP",
+            timeout=smtp.timeout,
+            data_timeout=smtp.data_timeout,
+            loop=loop,
+        ), smtp)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal)
         self.supervisor.start()
         watcher = loop.create_task(self.supervisor.watch(self.stopping))
-        log.info("listening on %s:%d for %s", smtp.host, smtp.port, self.config.mail.domain)
+        log.info("listening (%s) on %s for %s", smtp.protocol.upper(), server.where,
+                 self.config.mail.domain)
         sd_notify("READY=1")
         await self.stopping.wait()
 
@@ -110,4 +111,8 @@ def serve(config: Config, config_path: Path) -> int:
     async def main() -> int:
         return await Daemon(config, config_path).run()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except ConfigError as exc:  # found at start (smtp.socket ...): refused like a bad file
+        log.error("configuration error: %s", exc)
+        return 78

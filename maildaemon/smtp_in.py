@@ -164,10 +164,12 @@ class GroupCommitter:
 
 
 class Handler:
-    def __init__(self, settings: PolicySettings, committer: GroupCommitter) -> None:
+    def __init__(self, settings: PolicySettings, committer: GroupCommitter,
+                 max_recipients: int = MAX_RECIPIENTS) -> None:
         self.settings = settings
         self.committer = committer
         self.draining = False
+        self.max_recipients = max_recipients  # `smtp.max_recipients`
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
@@ -179,7 +181,8 @@ class Handler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
-        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+        # RFC 5321 4.5.3.1.10: the rest get 452; the message goes to the first ones.
+        if len(envelope.rcpt_tos) >= self.max_recipients:
             return "452 4.5.3 Too many recipients"
         verdict = rcpt_verdict(address, self.settings)
         if verdict.startswith("250"):
@@ -314,11 +317,16 @@ class EdgeSMTP(SMTP):
             return
         if content is None:
             self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push("552 5.3.4 Message size exceeds fixed maximum message size")
+            await self.push_data_reply(
+                "552 5.3.4 Message size exceeds fixed maximum message size", envelope)
             return
         envelope.content = envelope.original_content = content
         status = await self.event_handler.handle_DATA(self, self.session, envelope)
         self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push_data_reply(status, envelope)
+
+    async def push_data_reply(self, status: str, envelope: Envelope) -> None:
+        """The reply to a message: one over SMTP; lmtp.py sends one per recipient."""
         await self.push(status)
 
     async def _read_data(self) -> bytes | None:

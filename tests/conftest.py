@@ -129,6 +129,7 @@ class Installation:
         self.config = write_config(tmp, self.port, extra_config, max_message_size)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tmp / "serve.log"
+        self.unix_socket: Path | None = None  # with `smtp.socket`: where serve listens
 
     # -- the daemon ----------------------------------------------------------------------
     def start(self) -> None:
@@ -147,6 +148,11 @@ class Installation:
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited: {self.log.read_text()}")
             try:
+                if self.unix_socket is not None:
+                    with socket.socket(socket.AF_UNIX) as client:
+                        client.settimeout(0.2)
+                        client.connect(str(self.unix_socket))
+                    return True
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return True
             except OSError:

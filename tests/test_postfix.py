@@ -6,6 +6,8 @@ never the machine's. Postfix runs a pipe command only as an unprivileged user, s
 runs `ingest` as `nobody`, who owns that test's data directory. Where `nobody` cannot reach
 this venv's interpreter (a pyenv build under /root, say), the pipe runs the same code through
 a venv made from the system's Python of the same version that adds this venv's packages.
+The LMTP test runs `serve` on a unix socket with the README's `[smtp]` lines, reached by
+Postfix's lmtp client (user `postfix`) through the socket's group and mode.
 Skipped where Postfix is not installed or the tests do not run as root (starting Postfix
 needs root); `.ci/run` installs it.
 """
@@ -355,6 +357,56 @@ def test_smtp_relay_to_serve_after_an_outage(workdir: Path, tmp_path: Path) -> N
         [ticket] = inst.wait_processed(1)
         assert (ticket["subject"], ticket["queue"]) == ("Via SMTP", "billing")
         assert "status=bounced" not in postfix.log()
+    finally:
+        postfix.stop()
+        inst.kill()
+
+
+TOML_LMTP = "# /etc/maildaemon/maildaemon.toml: serve LMTP on a unix socket for Postfix"
+MAIN_LMTP = "# /etc/postfix/main.cf: our domain to maildaemon serve by LMTP"
+MASTER_LMTP = ("# /etc/postfix/master.cf: the LMTP client outside Postfix's chroot, "
+               "to reach /run/maildaemon")
+README_SOCKET = "/run/maildaemon/lmtp.sock"
+
+
+@pytest.mark.slow
+def test_lmtp_over_a_unix_socket_to_serve(workdir: Path, tmp_path: Path) -> None:
+    """The README's three LMTP blocks as written (the socket's path substituted): Postfix's
+    lmtp client, running as `postfix`, reaches the socket through its group and mode."""
+    run = workdir / "run"  # /run/maildaemon, as systemd's RuntimeDirectoryMode=0755 makes it
+    run.mkdir(mode=0o755)
+    run.chmod(0o755)
+    socket_path = run / "lmtp.sock"
+    inst = Installation(tmp_path)
+    toml = readme_block(TOML_LMTP)
+    assert toml.count(README_SOCKET) == 1 and "[smtp]\n" in toml
+    smtp_keys = toml.split("[smtp]\n", 1)[1].replace(README_SOCKET, str(socket_path))
+    inst.config.write_text(inst.config.read_text().replace("[smtp]\n", "[smtp]\n" + smtp_keys))
+    inst.unix_socket = socket_path
+    recipients = workdir / "maildaemon_recipients"
+    recipients.write_text(readme_block(RECIPIENTS))
+    recipients.chmod(0o644)
+    main_cf = readme_block(MAIN_LMTP).replace("/etc/postfix/maildaemon_recipients",
+                                              str(recipients))
+    main_cf = main_cf.replace(README_SOCKET, str(socket_path))
+    assert f"relay_transport = lmtp:unix:{socket_path}" in main_cf
+    postfix = PrivatePostfix(workdir / "postfix", main_cf, readme_block(MASTER_LMTP))
+    inst.start()
+    postfix.start()
+    try:
+        assert_refused_at_rcpt(postfix.send(two_of_ours_and_a_stranger(),
+                                            message("Via LMTP")))
+        postfix.wait_delivered(2)
+        [ticket] = inst.wait_processed(1)
+        assert (ticket["subject"], ticket["queue"]) == ("Via LMTP", "billing")
+        log = postfix.log()
+        assert "status=bounced" not in log
+        # One LMTP reply per recipient, each naming it: Postfix logs them as it got them.
+        for address in (f"support@{DOMAIN}", f"billing@{DOMAIN}"):
+            assert re.search(rf"to=<{re.escape(address)}>, relay=[^ ]*"
+                             rf"\[{re.escape(str(socket_path))}\]"
+                             rf".*status=sent \(250 2\.0\.0 <{re.escape(address)}> OK queued",
+                             log), log
     finally:
         postfix.stop()
         inst.kill()
