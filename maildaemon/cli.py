@@ -169,13 +169,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
         return _usage_error(command, str(exc))
+    if args.command == "templates":  # no configuration: it may name the folder to fill
+        return cmd_templates(args)
     try:
         config, path = _load(args.config)
     except ConfigError as exc:
         log.error("configuration error: %s", exc)
         return EX_TEMPFAIL if command == "ingest" else EX_CONFIG
     try:
-        if command not in ("check-config", "decide", "templates"):  # these create nothing
+        if command not in ("check-config", "decide"):  # decide creates nothing
             _make_private(config)
         if args.command == "serve":
             from maildaemon.daemon import serve
@@ -534,7 +536,6 @@ COMMANDS = {
     "customers": cmd_customers,
     "escalate": cmd_escalate,
     "purge": cmd_purge,
-    "templates": cmd_templates,
 }
 
 __all__ = ["main", "load_secret"]

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from maildaemon.config import Config
 from maildaemon.render import TEMPLATES
 from maildaemon.resources import shipped_dir
 
@@ -36,7 +35,9 @@ def shipped_names() -> list[str]:
     return [f"{name}.{ext}" for name in TEMPLATES for ext in ("txt", "html")]
 
 
-def cmd_templates(config: Config, args: argparse.Namespace) -> int:
+def cmd_templates(args: argparse.Namespace) -> int:
+    """Needs no configuration (cli.py runs it before loading one): the directory it fills
+    is often the one `[templates] directory` names and that check-config wants to exist."""
     target = Path(args.directory)
     if target.exists() and not target.is_dir():
         print(f"maildaemon: {target} exists and is not a directory", file=sys.stderr)

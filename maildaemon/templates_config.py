@@ -15,6 +15,7 @@ with the file it is in (the operator's or the shipped one) and its line.
 
 from __future__ import annotations
 
+import hashlib
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +57,18 @@ def environment_for(section: TemplatesSection) -> jinja2.Environment:
     return environment(overrides=override_sources(section))
 
 
+def fingerprints(sources: dict[str, tuple[str, str]] | None) -> dict[str, str]:
+    """File name -> a digest of its text: what a reload compares to say which changed."""
+    return {name: hashlib.sha256(text.encode()).hexdigest()[:16]
+            for name, (text, _) in (sources or {}).items()}
+
+
+def changed_templates(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """`templates/NAME` for each override added, removed or edited."""
+    return [f"templates/{name}" for name in sorted(before.keys() | after.keys())
+            if before.get(name) != after.get(name)]
+
+
 def override_sources(section: TemplatesSection) -> dict[str, tuple[str, str]] | None:
     """File name -> (its text, its path) for each template the directory overrides."""
     path = overrides_dir(section)
@@ -86,7 +99,7 @@ def template_problems(config: Config, env: jinja2.Environment | None = None) -> 
                             to="customer@example.org", ticket_subject="Sample",
                             now=datetime.now(UTC), in_reply_to="<sample@example.org>",
                             variables=sample_variables())
-        except Exception as exc:  # noqa: BLE001 - any error is the template's to report
+        except Exception as exc:  # any error is the template's to report
             problems.append(f"template {name}: {_where(exc)}"
                             f"{type(exc).__name__}: {_first_line(exc)}")
     return problems
