@@ -50,8 +50,10 @@ class Daemon:
             heartbeat_path(config.data_dir), config.spool.worker_stall_seconds))
         self.supervisor.env[PIN_ENV] = pins_for_env(config)
         self.reloader = EdgeReloader(config_path, lambda: self.config, templates)
-        # The edge's own settings first, the worker last (extensions go in between).
-        self.reloader.on_reload[:] = [self._apply_config, lambda _: self.supervisor.reload()]
+        # The edge's own settings first, then any appended (TLS, limits, metrics), and the
+        # worker last.
+        self.reloader.on_reload.append(self._apply_config)
+        self.reloader.then = self.supervisor.reload
         spool = Spool(config.data_dir, config.spool.max_attempts)
         spool.leave_checkpoints_to_others()
         self.committer = GroupCommitter(spool, on_commit=self.supervisor.wake)
@@ -92,7 +94,7 @@ class Daemon:
 
         sd_notify("STOPPING=1")
         log.info("stopping: closing the listener, draining open transactions")
-        loop.remove_signal_handler(signal.SIGHUP)
+        self.reloader.closed = True
         server.close()
         self.handler.draining = True
         await self._drain(self.config.smtp.drain_seconds)

@@ -21,7 +21,9 @@ RCPT is judged by the new routing. The systemd notify lines follow the reload pr
 Extension points for other parts of the edge: `checks` (run on the reload thread with the
 new Config; raise ValueError or OSError naming the setting to refuse the reload, e.g. a
 TLS certificate that does not load) and `on_reload` (run on the loop to apply, e.g. the
-new TLS context or connection limits).
+new TLS context or connection limits). Do the work that can fail in a check and keep
+`on_reload` to assignments: an apply that raises is logged and reported as refused, but
+what the callbacks before it applied stays. A SIGHUP while serve is stopping is ignored.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ class EdgeReloader:
         self.current = current
         self.checks: list[Check] = []
         self.on_reload: list[Apply] = []
+        # Last, once every on_reload callback ran: serve tells its worker.
+        self.then: Callable[[], None] = lambda: None
+        self.closed = False  # stopping: a SIGHUP now is ignored (its default would kill)
         self.task: asyncio.Task[None] | None = None
         self.again = False
         self.last_error = ""  # the last refusal, "" once a reload succeeded (for STATUS=)
@@ -66,6 +71,9 @@ class EdgeReloader:
         loop.add_signal_handler(signal.SIGHUP, self.request)
 
     def request(self) -> None:
+        if self.closed:
+            log.info("reload: ignored, stopping")
+            return
         if self.task is not None and not self.task.done():
             self.again = True
             return
@@ -108,6 +116,7 @@ class EdgeReloader:
             return
         for apply in self.on_reload:
             apply(result.config)
+        self.then()
         self.reloads += 1
         self.templates = result.templates
         self.last_error = ""

@@ -13,6 +13,8 @@ import os
 import signal
 import smtplib
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -263,3 +265,14 @@ def test_a_restarted_worker_keeps_the_checked_templates(owned: Installation) -> 
     owned.send(mail(sender="lee@example.org", subject="After restart"), "lee@example.org")
     assert ack_text(owned, "lee@example.org").startswith("Checked greeting")
     assert owned.wait_processed(1)[0]["requester"] == "lee@example.org"
+
+
+def test_serve_refuses_to_start_with_a_template_that_does_not_render(tmp_path: Path) -> None:
+    inst = Installation(tmp_path, templates_section(tmp_path))
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "closed.txt").write_text("Bye {{ nosuch }}\n")
+    result = subprocess.run([sys.executable, "-m", "maildaemon", "--config",
+                             str(inst.config), "serve"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 78
+    assert "closed.txt" in result.stderr and "nosuch" in result.stderr
