@@ -11,7 +11,7 @@ The worker child (workproc.py) is restarted with backoff if it dies; acceptance 
 meanwhile, since the spool holds what arrives.
 
 SIGHUP reloads the configuration and templates in both processes (reload_edge.py): the
-worker reads the copy the edge accepted (reload.IN_FORCE_NAME), started with its
+worker reads the copy the edge accepted (in_force.py), started with its
 restart-only settings pinned to the edge's.
 """
 
@@ -26,13 +26,8 @@ from pathlib import Path
 
 from maildaemon.config import Config
 from maildaemon.descriptors import AcceptGuard
-from maildaemon.reload import (
-    PIN_ENV,
-    pins_for_env,
-    prepare,
-    write_in_force,
-    write_templates_in_force,
-)
+from maildaemon.in_force import PIN_ENV, pins_for_env, write_in_force, write_templates_in_force
+from maildaemon.reload import prepare
 from maildaemon.reload_edge import EdgeReloader
 from maildaemon.smtp_in import EdgeSMTP, GroupCommitter, Handler
 from maildaemon.spool import Spool

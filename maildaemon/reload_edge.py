@@ -7,7 +7,7 @@ no connection is dropped or slowed. Then, back on the loop, in this order:
 1. refused (a TOML error, a bad value, a template that does not render, a `checks`
    callback that raised): the error is logged, `STATUS=reload refused: <reason>` goes to
    systemd, and nothing changes in either process (the worker is not signalled);
-2. accepted: the accepted text is written where the worker reads it (reload.IN_FORCE_NAME),
+2. accepted: the accepted text is written where the worker reads it (in_force.py),
    each `on_reload` callback gets the new Config (the edge's own settings first: RCPT
    verdicts, sizes and timeouts of new connections, the watchdog), the changed keys and
    the restart-only ones are logged, and the worker is signalled (supervisor.py forwards
@@ -36,13 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from maildaemon.config import Config
-from maildaemon.reload import (
-    Reload,
-    describe_changes,
-    prepare,
-    write_in_force,
-    write_templates_in_force,
-)
+from maildaemon.in_force import write_in_force, write_templates_in_force
+from maildaemon.reload import Reload, describe_changes, prepare
 from maildaemon.supervisor import sd_notify
 
 log = logging.getLogger("maildaemon.reload")

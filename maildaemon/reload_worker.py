@@ -2,7 +2,7 @@
 
 The signal handler only sets a flag (workproc.py); the loop calls `reload_worker` before
 its next batch, so a message is always decided, rendered and written under one
-configuration. The file is the copy the edge accepted (reload.IN_FORCE_NAME), checked
+configuration. The file is the copy the edge accepted (in_force.py), checked
 again here (reload.prepare: a file that fails now is refused the same way, and the worker
 goes on with what it has). What holds settings is built anew before anything is swapped:
 the Worker (policy settings, renderer with the checked templates, contexts, answers), the
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from maildaemon.digest import Digests
-from maildaemon.reload import describe_changes, pins_of, prepare
+from maildaemon.in_force import pins_of
+from maildaemon.reload import describe_changes, prepare
 from maildaemon.render import Renderer
 from maildaemon.sender import transport_of
 from maildaemon.sweeps import Sweeper

@@ -114,7 +114,7 @@ class WorkerSupervisor:
         self.wake_w: int | None = None
         self.restarts = 0
         self.started_at = 0.0
-        self.env: dict[str, str] = {}  # more for the worker's environment (reload.PIN_ENV)
+        self.env: dict[str, str] = {}  # more for the worker's environment (in_force.PIN_ENV)
         self.reload_pending = False
 
     def reload(self) -> None:

@@ -37,7 +37,7 @@ from maildaemon.config import Config
 from maildaemon.digest import Digests, digest_trigger, past_digest_time
 from maildaemon.faults import EnvironmentFault, describe, is_environment_fault
 from maildaemon.files import remove_stale_temporaries
-from maildaemon.reload import pins_from_env
+from maildaemon.in_force import pins_from_env
 from maildaemon.reload_worker import reload_worker
 from maildaemon.render import Renderer, environment
 from maildaemon.sender import Sender, transport_of
@@ -142,7 +142,7 @@ class DeliveryThread:
 class WorkerProcess:
     def __init__(self, config: Config, clock: Callable[[], datetime],
                  wake_fd: int | None = None) -> None:
-        config = pins_from_env(config, os.environ)  # serve's restart-only settings (reload.py)
+        config = pins_from_env(config, os.environ)  # serve's restart-only settings (in_force.py)
         self.config = config
         self.clock = clock
         self.wake_fd = wake_fd

@@ -10,20 +10,22 @@ from typing import Any
 import pytest
 
 from maildaemon.config import Config, config_from_dict
-from maildaemon.reload import (
+from maildaemon.in_force import (
     IN_FORCE_NAME,
     PIN_ENV,
     TEMPLATES_IN_FORCE,
+    pins_for_env,
+    pins_from_env,
+    write_in_force,
+    write_templates_in_force,
+)
+from maildaemon.reload import (
     Reload,
     changed_keys,
     describe_changes,
     keep_restart_values,
     needs_restart,
-    pins_for_env,
-    pins_from_env,
     prepare,
-    write_in_force,
-    write_templates_in_force,
 )
 from maildaemon.templates_config import override_sources
 
