@@ -34,6 +34,7 @@ from maildaemon.store import (
     open_store,
 )
 from maildaemon.sweeps import Sweeper, in_days, timers_of
+from maildaemon.templates_config import environment_for
 from maildaemon.worker import load_secret
 
 EX_OK, EX_NOTFOUND, EX_USAGE = 0, 1, 2
@@ -92,7 +93,8 @@ def _transition(config: Config, store: TicketCommands, row: TicketRecord, new: S
 
 
 def _sweeper(config: Config, store: TicketCommands) -> Sweeper:
-    return Sweeper(config, store, Renderer(config.mail.domain, load_secret(config.data_dir)))
+    return Sweeper(config, store, Renderer(config.mail.domain, load_secret(config.data_dir),
+                                           environment_for(config.templates)))
 
 
 def _deliver(config: Config, store: OutboxStore, now: datetime) -> int:
@@ -157,7 +159,8 @@ def cmd_reply(config: Config, args: argparse.Namespace) -> int:
             return EX_USAGE
         people = reply_recipients(row.requester, store.participants_of(row.id),
                                   config.mail.max_participants)
-        out = Renderer(config.mail.domain, load_secret(config.data_dir)).render(
+        out = Renderer(config.mail.domain, load_secret(config.data_dir),
+                       environment_for(config.templates)).render(
             "agent_reply", number=row.number, queue=row.queue,
             queue_address=config.queue_address(row.queue), to=people.to,
             ticket_subject=row.subject, now=now,

@@ -41,11 +41,12 @@ from maildaemon.explain import add_decide_parser, cmd_decide
 from maildaemon.files import loose_modes, make_private
 from maildaemon.ingest import Ingest, split_recipients
 from maildaemon.purge_cli import add_purge_parser, cmd_purge
-from maildaemon.render import TEMPLATES, Renderer, environment, sample_variables
 from maildaemon.sender import Sender, transport_of
 from maildaemon.sla_report import add_sla_options
 from maildaemon.spool import Spool
 from maildaemon.store import TEMPORARY_ERRORS, TicketReads, open_reads, open_store
+from maildaemon.templates_cli import add_templates_parser, cmd_templates
+from maildaemon.templates_config import template_problems, unused_overrides
 from maildaemon.views import ticket_json, ticket_text
 from maildaemon.worker import Worker, load_secret
 
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_customers_parser(sub)
     add_escalate_parser(sub)
     add_purge_parser(sub)
+    add_templates_parser(sub)
     ingest = sub.add_parser("ingest", help="put raw messages through the pipeline now")
     ingest.add_argument("--sender", help="envelope sender (\"\" for a bounce)")
     ingest.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
@@ -167,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
         return _usage_error(command, str(exc))
+    if args.command == "templates":  # no configuration: it may name the folder to fill
+        return cmd_templates(args)
     try:
         config, path = _load(args.config)
     except ConfigError as exc:
@@ -263,20 +267,14 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
-    renderer = Renderer(config.mail.domain, b"check-config", environment())
-    problems = []
-    for name in TEMPLATES:
-        try:
-            renderer.render(name, number="HS-000000", queue="support",
-                            queue_address=config.queue_address("support"),
-                            to="customer@example.org", ticket_subject="Sample", now=utc_now(),
-                            in_reply_to="<sample@example.org>", variables=sample_variables())
-        except Exception as exc:
-            problems.append(f"template {name}: {type(exc).__name__}: {exc}")
+    problems = template_problems(config)  # the operator's overrides too (templates_config)
     if problems:
         for problem in problems:
             print(f"maildaemon: {problem}", file=sys.stderr)
         return EX_CONFIG
+    for name in unused_overrides(config.templates):
+        print(f"maildaemon: warning: templates.directory: {name} overrides no template",
+              file=sys.stderr)
     print(f"configuration OK: {config.source}")
     print(json.dumps(describe(config), indent=2, default=list))
     _warn_loose_modes(config)

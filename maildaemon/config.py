@@ -29,6 +29,8 @@ from maildaemon.privacy_config import PrivacySection
 from maildaemon.privacy_config import check as check_privacy
 from maildaemon.resources import shipped_file
 from maildaemon.sla_config import as_written, sla_table
+from maildaemon.templates_config import TemplatesSection
+from maildaemon.templates_config import check as check_templates
 
 QUEUE_ORDER = ("escalation", "bugs", "billing", "tech", "support")
 
@@ -194,6 +196,8 @@ class Config:
     # Sensitive data masked before anything keeps it, and the customer told (privacy_config.py).
     privacy: PrivacySection = field(default_factory=PrivacySection)
     source: str = "<defaults>"
+    # The operator's templates, overriding the shipped ones file by file (templates_config.py).
+    templates: TemplatesSection = field(default_factory=TemplatesSection)
 
     @property
     def data_dir(self) -> Path:
@@ -407,6 +411,7 @@ def _validate(config: Config) -> None:
         smtp = config.smtp
         check_listener(smtp.protocol, smtp.socket, smtp.socket_mode, smtp.socket_group,
                        smtp.max_recipients)
+        check_templates(config.templates)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None
 

@@ -9,6 +9,10 @@ start) and both processes exit 0. A second signal exits at once; the spool makes
 
 The worker child (workproc.py) is restarted with backoff if it dies; acceptance goes on
 meanwhile, since the spool holds what arrives.
+
+SIGHUP reloads the configuration and templates in both processes (reload_edge.py): the
+worker reads the copy the edge accepted (in_force.py), started with its
+restart-only settings pinned to the edge's.
 """
 
 from __future__ import annotations
@@ -22,20 +26,31 @@ from pathlib import Path
 
 from maildaemon.config import Config, ConfigError
 from maildaemon.descriptors import AcceptGuard
+from maildaemon.in_force import PIN_ENV, pins_for_env, write_in_force, write_templates_in_force
 from maildaemon.listener import start_listener
 from maildaemon.lmtp import EdgeLMTP
+from maildaemon.reload import prepare
+from maildaemon.reload_edge import EdgeReloader
 from maildaemon.smtp_in import EdgeSMTP, GroupCommitter, Handler
 from maildaemon.spool import Spool
 from maildaemon.supervisor import Watchdog, WorkerSupervisor, heartbeat_path, sd_notify
 from maildaemon.worker import policy_settings
 
 log = logging.getLogger("maildaemon.daemon")
+EX_CONFIG = 78
 
 class Daemon:
-    def __init__(self, config: Config, config_path: Path) -> None:
+    def __init__(self, config: Config, config_path: Path, in_force: Path | None = None,
+                 templates: dict[str, str] | None = None) -> None:
         self.config = config
-        self.supervisor = WorkerSupervisor(config_path, Watchdog(
+        self.supervisor = WorkerSupervisor(in_force or config_path, Watchdog(
             heartbeat_path(config.data_dir), config.spool.worker_stall_seconds))
+        self.supervisor.env[PIN_ENV] = pins_for_env(config)
+        self.reloader = EdgeReloader(config_path, lambda: self.config, templates)
+        # The edge's own settings first, then any appended (TLS, limits, metrics), and the
+        # worker last.
+        self.reloader.on_reload.append(self._apply_config)
+        self.reloader.then = self.supervisor.reload
         spool = Spool(config.data_dir, config.spool.max_attempts)
         spool.leave_checkpoints_to_others()
         self.committer = GroupCommitter(spool, on_commit=self.supervisor.wake)
@@ -52,19 +67,20 @@ class Daemon:
         lmtp = smtp.protocol == "lmtp"
         edge = EdgeLMTP if lmtp else EdgeSMTP
         server = await start_listener(loop, lambda: edge(
-            self.handler,
+            self.handler,  # self.config: a reload applies to the next connection
             self.connections,
-            data_size_limit=smtp.max_message_size,
+            data_size_limit=self.config.smtp.max_message_size,
             enable_SMTPUTF8=True,
             decode_data=False,
-            hostname=smtp.hostname or socket.gethostname(),
+            hostname=self.config.smtp.hostname or socket.gethostname(),
             ident="LMTP" if lmtp else "ESMTP",
-            timeout=smtp.timeout,
-            data_timeout=smtp.data_timeout,
+            timeout=self.config.smtp.timeout,
+            data_timeout=self.config.smtp.data_timeout,
             loop=loop,
         ), smtp)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal)
+        self.reloader.install(loop)
         self.supervisor.start()
         watcher = loop.create_task(self.supervisor.watch(self.stopping))
         log.info("listening (%s) on %s for %s", smtp.protocol.upper(), server.where,
@@ -74,15 +90,26 @@ class Daemon:
 
         sd_notify("STOPPING=1")
         log.info("stopping: closing the listener, draining open transactions")
+        self.reloader.closed = True
         server.close()
         self.handler.draining = True
-        await self._drain(smtp.drain_seconds)
+        await self._drain(self.config.smtp.drain_seconds)
         await watcher
         await self.supervisor.stop()
         self.committer.close()
         guard.close()
         log.info("stopped")
         return 0
+
+    def _apply_config(self, config: Config) -> None:
+        """A reloaded configuration, for what the edge reads: RCPT verdicts now, sizes and
+        timeouts from the next connection, the worker watchdog's patience."""
+        settings = policy_settings(config)
+        self.config = config
+        self.handler.settings = settings
+        self.handler.max_recipients = config.smtp.max_recipients
+        if self.supervisor.watchdog is not None:
+            self.supervisor.watchdog.stall_seconds = config.spool.worker_stall_seconds
 
     def _on_signal(self) -> None:
         if self.stopping.is_set():
@@ -108,11 +135,20 @@ class Daemon:
 
 
 def serve(config: Config, config_path: Path) -> int:
+    """Exit 78 when the templates do not render (check-config's checks, at start too)."""
+    start = prepare(config_path, config)
+    if start.config is None:
+        log.error("configuration error: %s", start.error)
+        return EX_CONFIG
+    write_templates_in_force(config.data_dir, start.sources)
+    in_force = write_in_force(config.data_dir, start.text)
+
     async def main() -> int:
-        return await Daemon(config, config_path).run()
+        return await Daemon(start.config or config, config_path, in_force,
+                            start.templates).run()
 
     try:
         return asyncio.run(main())
     except ConfigError as exc:  # found at start (smtp.socket ...): refused like a bad file
         log.error("configuration error: %s", exc)
-        return 78
+        return EX_CONFIG

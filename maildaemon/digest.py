@@ -30,8 +30,9 @@ from apscheduler.triggers.cron import CronTrigger
 from maildaemon.config import Config
 from maildaemon.domain import OutgoingMail, Priority
 from maildaemon.policy.followup import echoed_subject
-from maildaemon.render import compose, environment
+from maildaemon.render import compose
 from maildaemon.store import OpenTicket, TicketCommands, iso, parse_iso
+from maildaemon.templates_config import environment_for
 
 log = logging.getLogger("maildaemon.digest")
 
@@ -149,7 +150,7 @@ class Digests:
                  env: jinja2.Environment | None = None) -> None:
         self.config = config
         self.store = store
-        self.env = env or environment()
+        self.env = env or environment_for(config.templates)
 
     def run(self, now: datetime, dry_run: bool = False) -> list[Outcome]:
         zone = self.config.notifications.digest_timezone

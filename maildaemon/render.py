@@ -9,6 +9,7 @@ assembly itself is in mime.py, which refuses any header value with a line break.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -30,9 +31,23 @@ TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed
              "sensitive_data")
 
 
-def environment(directory: Path | None = None) -> jinja2.Environment:
+def environment(directory: Path | None = None,
+                overrides: Mapping[str, tuple[str, str]] | None = None) -> jinja2.Environment:
+    """`overrides`: file name -> (source, path) of the operator's `[templates] directory`,
+    read once (templates_config.py), which win one by one over the shipped set. Read once
+    so that a file edited in place changes nothing until a reload has checked it."""
+    shipped = jinja2.FileSystemLoader(str(directory or shipped_dir("templates")))
+    loader: jinja2.BaseLoader = shipped
+    if overrides is not None:
+        held = dict(overrides)
+
+        def load(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+            found = held.get(name)
+            return None if found is None else (found[0], found[1], lambda: True)
+
+        loader = jinja2.ChoiceLoader([jinja2.FunctionLoader(load), shipped])
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(directory or shipped_dir("templates"))),
+        loader=loader,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

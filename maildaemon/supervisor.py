@@ -114,11 +114,29 @@ class WorkerSupervisor:
         self.wake_w: int | None = None
         self.restarts = 0
         self.started_at = 0.0
+        self.env: dict[str, str] = {}  # more for the worker's environment (in_force.PIN_ENV)
+        self.reload_pending = False
+
+    def reload(self) -> None:
+        """Forward a SIGHUP to the worker, once it has beaten (it catches SIGHUP before
+        its first beat; before that the signal's default would kill it)."""
+        self.reload_pending = True
+        self._forward_reload()
+
+    def _forward_reload(self) -> None:
+        if not self.reload_pending or self.proc is None or self.proc.poll() is not None:
+            return
+        if self.watchdog is not None and not self.watchdog.armed:
+            self.watchdog.stalled_for(time.monotonic())  # notices a first beat
+            if not self.watchdog.armed:
+                return  # watch() tries again; a worker started now reads the new file
+        self.proc.send_signal(signal.SIGHUP)
+        self.reload_pending = False
 
     def start(self) -> None:
         read_end, write_end = os.pipe()
         os.set_blocking(write_end, False)
-        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"} | self.env
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "maildaemon", "--config", str(self.config_path), "worker",
              "--wake-fd", str(read_end)],
@@ -154,6 +172,7 @@ class WorkerSupervisor:
                 self.start()
             elif code is None:
                 self._kill_if_stalled()  # then seen as exited, and restarted, next round
+                self._forward_reload()
                 if time.monotonic() - self.started_at > RESTART_MAX_SECONDS * 2:
                     delay = RESTART_FIRST_SECONDS  # it ran a while: a new failure is new
             with contextlib.suppress(TimeoutError):

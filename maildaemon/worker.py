@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import jinja2
+
 from maildaemon.answers import Answers, render_inputs
 from maildaemon.config import Config
 from maildaemon.context import ContextLoader
@@ -46,6 +48,7 @@ from maildaemon.render import Renderer
 from maildaemon.sla_config import hours_of, sla_settings
 from maildaemon.spool import Spool, SpoolEntry
 from maildaemon.store import Rendered, WorkerStore
+from maildaemon.templates_config import environment_for
 
 log = logging.getLogger("maildaemon.worker")
 
@@ -145,7 +148,8 @@ class Prepared:
 
 
 class Worker:
-    def __init__(self, config: Config, spool: Spool, store: WorkerStore, clock: Clock) -> None:
+    def __init__(self, config: Config, spool: Spool, store: WorkerStore, clock: Clock,
+                 env: jinja2.Environment | None = None) -> None:
         self.config = config
         self.spool = spool
         self.store = store
@@ -153,7 +157,8 @@ class Worker:
         self.settings = policy_settings(config)
         self.mask = mask_kinds(config.privacy)  # parse.py masks these before anything
         self.secret = load_secret(config.data_dir)
-        self.renderer = Renderer(self.settings.domain, self.secret)
+        self.renderer = Renderer(self.settings.domain, self.secret,
+                                 env or environment_for(config.templates))
         self.contexts = ContextLoader(store, self.settings, self.secret)
         self.answers = Answers(config, self.settings, self.renderer, store)
         self.held_alerts = HeldAlerts(config, store)

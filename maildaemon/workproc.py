@@ -10,6 +10,7 @@ interval jobs wake it as well (new work that an
 `ingest` spooled, outbox retries falling due); a cron job sends the teams' daily digest
 at `[notifications] digest_at` (digest.py). End of file on the pipe means the edge is
 gone, and the worker stops too. SIGTERM or SIGINT: finish the current message, then exit 0.
+SIGHUP: reload the configuration between two batches (reload_worker.py).
 
 The worker never stops for good on its own: a disk, lock or I/O error (faults.py) is logged
 and retried with backoff, uncounted; any other error in the loop is logged and ends the
@@ -36,13 +37,16 @@ from maildaemon.config import Config
 from maildaemon.digest import Digests, digest_trigger, past_digest_time
 from maildaemon.faults import EnvironmentFault, describe, is_environment_fault
 from maildaemon.files import remove_stale_temporaries
-from maildaemon.render import Renderer
+from maildaemon.in_force import pins_from_env
+from maildaemon.reload_worker import reload_worker
+from maildaemon.render import Renderer, environment
 from maildaemon.sender import Sender, transport_of
 from maildaemon.spool import Spool
 from maildaemon.sqlite import Checkpointer
 from maildaemon.store import open_store, open_worker_stores
 from maildaemon.supervisor import Heartbeat, heartbeat_path
 from maildaemon.sweeps import Sweeper
+from maildaemon.templates_config import fingerprints, override_sources
 from maildaemon.worker import Worker, load_secret
 
 log = logging.getLogger("maildaemon.workproc")
@@ -138,6 +142,7 @@ class DeliveryThread:
 class WorkerProcess:
     def __init__(self, config: Config, clock: Callable[[], datetime],
                  wake_fd: int | None = None) -> None:
+        config = pins_from_env(config, os.environ)  # serve's restart-only settings (in_force.py)
         self.config = config
         self.clock = clock
         self.wake_fd = wake_fd
@@ -151,11 +156,16 @@ class WorkerProcess:
         self.delivery = DeliveryThread(self.sender, clock, self.stop)
         self.heartbeat: Heartbeat | None = None
         self.claims_abandoned = False  # a batch failed before giving its claims back
+        sources = override_sources(config.templates)  # the sweeper's; a reload renews them
+        self.env, self.templates = environment(overrides=sources), fingerprints(sources)
+        self.scheduler: BackgroundScheduler | None = None
+        self.reload_asked = False
 
     def run(self) -> int:
         """0 after a stop that was asked for; 1 after an error the loop cannot retry."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_hup)  # before the first beat: serve waits for it
         self.heartbeat = Heartbeat(heartbeat_path(self.config.data_dir))
         self.parts.worker.on_progress = self.heartbeat.beat
         # Acceptance first: when both processes want the CPU, the SMTP edge (a sender is
@@ -176,14 +186,14 @@ class WorkerProcess:
         if self.wake_fd is not None:
             threading.Thread(target=self._read_wakeups, name="wake", daemon=True).start()
         self.delivery.start()
-        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler = self.scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(self.wake.set, "interval", seconds=POLL_SECONDS, id="poll",
                           coalesce=True, max_instances=1)
         scheduler.add_job(self._sweep, "interval", seconds=self.config.lifecycle.sweep_seconds,
                           id="sweep", coalesce=True, max_instances=1,
                           next_run_time=datetime.now(UTC))
         if self.config.notifications.digest_at:
-            self._schedule_digest(scheduler)
+            self.schedule_digest(scheduler)
         scheduler.start()
         code = 0
         try:
@@ -208,7 +218,7 @@ class WorkerProcess:
             if self.sweeper is None:
                 self.sweeper = Sweeper(self.config, open_store(self.config),
                                        Renderer(self.config.mail.domain,
-                                                load_secret(self.config.data_dir)))
+                                                load_secret(self.config.data_dir), self.env))
             done = self.sweeper.run(self.clock())
             if done:
                 log.info("sweep: %s", dict(done))
@@ -216,7 +226,7 @@ class WorkerProcess:
         except Exception:
             log.exception("sweep failed; the next one retries (timers are in the database)")
 
-    def _schedule_digest(self, scheduler: BackgroundScheduler) -> None:
+    def schedule_digest(self, scheduler: BackgroundScheduler) -> None:
         """The daily digest at its time; and now, if that time has passed today and the
         digest may not have gone out (the day claimed per address stops a second one)."""
         notes = self.config.notifications
@@ -231,7 +241,7 @@ class WorkerProcess:
         """Each team's digest for today, on its own connection (a scheduler thread)."""
         try:
             if self.digests is None:
-                self.digests = Digests(self.config, open_store(self.config))
+                self.digests = Digests(self.config, open_store(self.config), self.env)
             queued = [o for o in self.digests.run(self.clock()) if o.result == "queued"]
             if queued:
                 log.info("digest: %d queued", len(queued))
@@ -243,6 +253,15 @@ class WorkerProcess:
         self.stop.set()
         self.wake.set()
         self.delivery.wake()
+
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        self.reload_asked = True
+        self.wake.set()
+
+    def _reload_if_asked(self) -> None:
+        if self.reload_asked:
+            self.reload_asked = False
+            reload_worker(self)
 
     def _read_wakeups(self) -> None:
         assert self.wake_fd is not None
@@ -265,6 +284,7 @@ class WorkerProcess:
         while not self.stop.is_set():
             self.wake.clear()
             self._beat()
+            self._reload_if_asked()
             try:
                 self._work_until_empty()
             except Exception as exc:
@@ -297,6 +317,7 @@ class WorkerProcess:
                 self.claims_abandoned = True  # whatever it claimed and did not give back
                 raise
             self._beat()
+            self._reload_if_asked()  # between batches: one message, one configuration
             if not taken:
                 return
             self.delivery.wake()
