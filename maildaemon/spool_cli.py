@@ -73,11 +73,10 @@ def anatomy(raw: bytes) -> dict[str, Any]:
     parts, defects = [], []
     for index, part in enumerate(message.walk()):
         where = "message" if index == 0 else f"part {index} ({part.get_content_type()})"
-        defects += [{"where": where, "defect": type(d).__name__, "detail": str(d)}
-                    for d in part.defects]
+        defects += [_defect(where, d) for d in part.defects]
         for name, value in _headers(part):
-            defects += [{"where": f"{where} header {name}", "defect": type(d).__name__,
-                         "detail": str(d)} for d in getattr(value, "defects", ())]
+            defects += [_defect(f"{where} header {name}", d)
+                        for d in getattr(value, "defects", ())]
         if not part.is_multipart():
             payload = part.get_payload(decode=True)
             parts.append({"content_type": part.get_content_type(),
@@ -85,6 +84,13 @@ def anatomy(raw: bytes) -> dict[str, Any]:
                           "size": len(payload) if isinstance(payload, bytes) else 0})
     return {"headers": [[name, str(value)] for name, value in _headers(message)],
             "parts": parts, "defects": defects}
+
+
+def _defect(where: str, defect: Exception) -> dict[str, str]:
+    """Where, the defect's class name, and its text (else its class's one-line doc)."""
+    doc = (type(defect).__doc__ or "").strip().splitlines()
+    detail = str(defect) or (doc[0] if doc else "")
+    return {"where": where, "defect": type(defect).__name__, "detail": detail}
 
 
 def _headers(part: Message) -> list[tuple[str, Any]]:
