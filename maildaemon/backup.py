@@ -23,7 +23,8 @@ the data directory (mail already handed over, not state).
 Each copied database passes `PRAGMA quick_check` before the command says OK. DEST must not
 exist or be an empty directory, and must not lie inside the data directory; it is made
 0700 and every file in it 0600 (tickets hold health data). A progress bar shows the file
-copy on a terminal. Exit 0, 2 for a bad DEST, 75 when a copy fails its check or I/O fails.
+copy on a terminal. Exit 0; 1 without a ticket database; 2 for a bad DEST; 75 when a
+copy fails its check or I/O fails.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from maildaemon.config import Config
 from maildaemon.files import DIR_MODE, FILE_MODE, fsync_path
 from maildaemon.supervisor import HEARTBEAT_NAME
 
-EX_OK, EX_USAGE, EX_TEMPFAIL = 0, 2, 75
+EX_OK, EX_NOTFOUND, EX_USAGE, EX_TEMPFAIL = 0, 1, 2, 75
 SQLITE_MAGIC = b"SQLite format 3\x00"
 FIRST = ("spool.sqlite3", "maildaemon.sqlite3")  # this order: see the docstring
 SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -61,6 +62,10 @@ def add_backup_parser(sub: Any) -> None:
 
 def cmd_backup(config: Config, args: argparse.Namespace) -> int:
     source, dest = config.data_dir.resolve(), Path(args.dest).resolve()
+    if not (source / "maildaemon.sqlite3").is_file():
+        print(f"maildaemon: backup: no ticket database in {source}: nothing to back up",
+              file=sys.stderr)
+        return EX_NOTFOUND
     problem = _dest_problem(source, dest)
     if problem:
         print(f"maildaemon: backup: {problem}", file=sys.stderr)

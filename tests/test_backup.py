@@ -122,6 +122,8 @@ def test_backup_restores_tickets_files_key_and_spool(tmp_path: Path) -> None:
 
 def test_backup_refuses_a_used_or_nested_destination(tmp_path: Path) -> None:
     installation = Installation(tmp_path, max_message_size=BIG)
+    nothing = installation.cli("backup", str(tmp_path / "first"), check=False)
+    assert nothing.returncode == 1 and "nothing to back up" in nothing.stderr
     one_ticket(installation)
     used = installation.tmp / "used"
     used.mkdir()
