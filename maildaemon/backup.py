@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from tqdm import tqdm
 
 from maildaemon.config import Config
 from maildaemon.files import DIR_MODE, FILE_MODE, fsync_path
+from maildaemon.sqlite import snapshot
 from maildaemon.supervisor import HEARTBEAT_NAME
 
 EX_OK, EX_NOTFOUND, EX_USAGE, EX_TEMPFAIL = 0, 1, 2, 75
@@ -133,24 +133,11 @@ def _is_database(path: Path) -> bool:
 
 
 def copy_database(path: Path, target: Path) -> int:
-    """A snapshot of the database at `path` into `target` by SQLite's backup API, in one
-    step (a stepwise backup restarts whenever another connection writes, which under load
-    may be forever), then checked. Returns the copy's size."""
+    """A checked snapshot of the database at `path` in `target` (sqlite.snapshot: SQLite's
+    backup API in one step); returns the copy's size."""
     target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    src = sqlite3.connect(path, timeout=30)
-    dst = sqlite3.connect(target)
-    try:
-        src.execute("PRAGMA busy_timeout=30000")
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
+    verdict = snapshot(path, target)
     os.chmod(target, FILE_MODE)
-    check = sqlite3.connect(target)
-    try:
-        verdict = check.execute("PRAGMA quick_check").fetchone()[0]
-    finally:
-        check.close()
     if verdict != "ok":
         raise CheckFailed(f"the copy of {path.name} failed its check: {verdict}")
     fsync_path(target)

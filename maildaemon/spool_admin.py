@@ -1,8 +1,8 @@
 """The operator's side of the spool (`spool show`, `spool purge`, `stats`): one entry in
 full, the backlog in counts, and taking an entry out of the queue without losing its bytes.
 
-Beside spool.py rather than in it: the edge and the worker never need these, and they read
-the spool's own file (`spool.sqlite3`) through `Spool.conn`. Every count is one aggregate
+Beside spool.py rather than in it: the edge and the worker never need these. The SQL stays
+in spool.py (`Spool.detail`, `states`, `remove_unclaimed`): every count is one aggregate
 over the `entries_state` index; an entry is read by its unique `spool_id`.
 
 Purging keeps the bytes: a message that got 250 is never lost. They go to
@@ -18,57 +18,28 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from maildaemon.files import DIR_MODE, FILE_MODE, fsync_path
-from maildaemon.spool import Spool
-from maildaemon.sqlite import immediate
+from maildaemon.spool import EntryDetail, Spool
 
 PURGED_DIR = "purged"
 PURGEABLE = ("held", "pending")
 STATES = ("pending", "claimed", "held")
 
 
-@dataclass(frozen=True)
-class EntryDetail:
-    """One entry as `spool show` prints it (the bytes for parsing, never for printing)."""
-
-    spool_id: str
-    state: str
-    received_at: str
-    mail_from: str | None
-    rcpt_tos: tuple[str, ...]
-    peer: str
-    size: int
-    sha256: str
-    attempts: int
-    error: str
-    owner: str | None
-    raw: bytes
-
-
 def entry_detail(spool: Spool, spool_id: str) -> EntryDetail | None:
-    row = spool.conn.execute(
-        "SELECT e.spool_id, e.state, e.received_at, e.mail_from, e.rcpt_tos, e.peer, e.size,"
-        " e.sha256, e.attempts, e.error, e.owner, b.raw FROM entries e"
-        " LEFT JOIN bodies b ON b.entry_id = e.id WHERE e.spool_id = ?", (spool_id,),
-    ).fetchone()
-    if row is None:
-        return None
-    return EntryDetail(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5],
-                       row[6], row[7], row[8], row[9], row[10], bytes(row[11] or b""))
+    return spool.detail(spool_id)
 
 
 def backlog(spool: Spool, now: datetime) -> dict[str, Any]:
     """Entries by state, and the oldest waiting one (pending or claimed) with its age."""
     counts = dict.fromkeys(STATES, 0)
     oldest: str | None = None
-    for state, count, first in spool.conn.execute(
-            "SELECT state, count(*), min(received_at) FROM entries GROUP BY state"):
-        counts[state] = int(count)
+    for state, count, first in spool.states():
+        counts[state] = count
         if state in ("pending", "claimed") and (oldest is None or first < oldest):
             oldest = first
     age = None
@@ -108,14 +79,9 @@ def purge_entry(spool: Spool, data_dir: Path, spool_id: str) -> Path:
         fsync_path(folder)
         if created:
             fsync_path(data_dir)
-        with immediate(spool.conn) as conn:
-            deleted = conn.execute(
-                "DELETE FROM entries WHERE spool_id = ? AND state IN (?, ?) RETURNING id",
-                (spool_id, *PURGEABLE)).fetchone()
-            if deleted is None:
-                raise NotPurgeable(f"spool entry {spool_id} was claimed by the worker "
-                                   "meanwhile; nothing purged")
-            conn.execute("DELETE FROM bodies WHERE entry_id = ?", (deleted[0],))
+        if not spool.remove_unclaimed(spool_id, PURGEABLE):
+            raise NotPurgeable(f"spool entry {spool_id} was claimed by the worker "
+                               "meanwhile; nothing purged")
     except BaseException:
         for path in written:  # never a file that was there before
             path.unlink(missing_ok=True)
