@@ -33,6 +33,7 @@ from maildaemon.agent import (
     cmd_status,
     cmd_sweep,
 )
+from maildaemon.backup import add_backup_parser, cmd_backup
 from maildaemon.config import Config, ConfigError, describe, load_config, resolve_config_path
 from maildaemon.customers_cli import add_customers_parser, cmd_customers
 from maildaemon.domain import Status
@@ -40,10 +41,14 @@ from maildaemon.escalate_cli import add_escalate_parser, cmd_escalate
 from maildaemon.explain import add_decide_parser, cmd_decide
 from maildaemon.files import loose_modes, make_private
 from maildaemon.ingest import Ingest, split_recipients
+from maildaemon.outbox_cli import OUTBOX_ACTIONS, add_outbox_commands
 from maildaemon.purge_cli import add_purge_parser, cmd_purge
+from maildaemon.route_cli import add_route_parser, cmd_route
 from maildaemon.sender import Sender, transport_of
 from maildaemon.sla_report import add_sla_options
 from maildaemon.spool import Spool
+from maildaemon.spool_cli import SPOOL_ACTIONS, add_spool_commands
+from maildaemon.stats_cli import add_stats_parser, cmd_stats
 from maildaemon.store import TEMPORARY_ERRORS, TicketReads, open_reads, open_store
 from maildaemon.templates_cli import add_templates_parser, cmd_templates
 from maildaemon.templates_config import template_problems, unused_overrides
@@ -85,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_escalate_parser(sub)
     add_purge_parser(sub)
     add_templates_parser(sub)
+    add_route_parser(sub)
+    add_stats_parser(sub)
+    add_backup_parser(sub)
     ingest = sub.add_parser("ingest", help="put raw messages through the pipeline now")
     ingest.add_argument("--sender", help="envelope sender (\"\" for a bounce)")
     ingest.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
@@ -106,12 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     outbox_ls = outbox_sub.add_parser("ls", help="pending and failed deliveries")
     outbox_ls.add_argument("--all", action="store_true", help="include sent messages")
     outbox_ls.add_argument("--json", action="store_true")
+    add_outbox_commands(outbox_sub)
     spool = sub.add_parser("spool", help="the queue of received messages")
     spool_sub = spool.add_subparsers(dest="action", required=True)
     spool_ls = spool_sub.add_parser("ls", help="pending, claimed and held messages")
     spool_ls.add_argument("--json", action="store_true")
     spool_retry = spool_sub.add_parser("retry", help="put a held message back in the queue")
     spool_retry.add_argument("spool_id")
+    add_spool_commands(spool_sub)
     attachment = sub.add_parser("attachment", help="save one stored attachment of a ticket")
     attachment.add_argument("number")
     attachment.add_argument("n", type=int, help="the attachment's number, as `show` lists it")
@@ -384,6 +394,8 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
+    if args.action in OUTBOX_ACTIONS:
+        return OUTBOX_ACTIONS[args.action](config, args)
     items = open_reads(config).outbox_rows(args.all)
     if args.json:
         print(json.dumps(items, indent=2))
@@ -398,6 +410,8 @@ def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_spool(config: Config, args: argparse.Namespace) -> int:
+    if args.action in SPOOL_ACTIONS:
+        return SPOOL_ACTIONS[args.action](config, args)
     spool = Spool(config.data_dir, config.spool.max_attempts)
     if args.action == "retry":
         if spool.retry(args.spool_id):
@@ -536,6 +550,9 @@ COMMANDS = {
     "customers": cmd_customers,
     "escalate": cmd_escalate,
     "purge": cmd_purge,
+    "route": cmd_route,
+    "stats": cmd_stats,
+    "backup": cmd_backup,
 }
 
 __all__ = ["main", "load_secret"]

@@ -92,6 +92,25 @@ class SpoolRow:
     error: str
 
 
+@dataclass(frozen=True)
+class EntryDetail:
+    """One entry in full, for `spool show` and `spool purge` (spool_admin.py); the bytes
+    are for parsing and keeping, never for printing."""
+
+    spool_id: str
+    state: str
+    received_at: str
+    mail_from: str | None
+    rcpt_tos: tuple[str, ...]
+    peer: str
+    size: int
+    sha256: str
+    attempts: int
+    error: str
+    owner: str | None
+    raw: bytes
+
+
 class SpoolBusy(sqlite3.OperationalError):
     """Another process holds the spool's write lock past this connection's busy timeout.
 
@@ -357,3 +376,34 @@ class Spool:
             SpoolRow(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7])
             for r in self.conn.execute(query + " ORDER BY id", params)
         ]
+
+    # -- the operator's commands (spool_admin.py: `spool show`, `spool purge`, `stats`) --
+
+    def detail(self, spool_id: str) -> EntryDetail | None:
+        row = self.conn.execute(
+            "SELECT e.spool_id, e.state, e.received_at, e.mail_from, e.rcpt_tos, e.peer,"
+            " e.size, e.sha256, e.attempts, e.error, e.owner, b.raw FROM entries e"
+            " LEFT JOIN bodies b ON b.entry_id = e.id WHERE e.spool_id = ?", (spool_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return EntryDetail(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])),
+                           row[5], row[6], row[7], row[8], row[9], row[10],
+                           bytes(row[11] or b""))
+
+    def states(self) -> list[tuple[str, int, str]]:
+        """(state, entries, the oldest one's received_at) per state, by the state index."""
+        return [(r[0], int(r[1]), r[2]) for r in self.conn.execute(
+            "SELECT state, count(*), min(received_at) FROM entries GROUP BY state")]
+
+    def remove_unclaimed(self, spool_id: str, states: Sequence[str]) -> bool:
+        """Delete the entry if it is in one of `states` (never a claimed one: the state is
+        checked in the deleting transaction); False when it was not."""
+        marks = ",".join("?" * len(states))
+        with self._write() as conn:
+            deleted = conn.execute(
+                f"DELETE FROM entries WHERE spool_id = ? AND state IN ({marks}) RETURNING id",
+                (spool_id, *states)).fetchone()
+            if deleted is not None:
+                conn.execute("DELETE FROM bodies WHERE entry_id = ?", (deleted[0],))
+        return deleted is not None

@@ -7,6 +7,7 @@ Re-exports what callers imported from the former `maildaemon/store.py`.
 
 from maildaemon.store.backend import (
     open_customers,
+    open_operator,
     open_readonly,
     open_reads,
     open_store,
@@ -17,6 +18,7 @@ from maildaemon.store.errors import TEMPORARY_ERRORS
 from maildaemon.store.interface import (
     ContextReads,
     CustomerDirectory,
+    OperatorStore,
     OutboxStore,
     ReadOnlyTickets,
     Row,
@@ -38,9 +40,10 @@ from maildaemon.store.upkeep import RATE_WINDOW
 __all__ = ["EVENTS_OF_TICKET", "HASHES_UNDER_MESSAGE_ID", "KEY_HASH_PROCESSED",
            "LAST_RECEIVED_MESSAGE_ID", "MESSAGES_OF_TICKET", "RATE_WINDOW", "TEMPORARY_ERRORS",
            "Attempt", "ContextReads", "CustomerDirectory", "Leased", "OpenTicket",
-           "OutboxStore", "ReadOnlyTickets",
+           "OperatorStore", "OutboxStore", "ReadOnlyTickets",
            "Rendered",
            "Row", "Store", "TicketCommands",
            "TicketReads", "TicketRecord", "TicketStore", "WorkerStore", "iso", "key_hash",
-           "open_customers", "open_readonly", "open_reads", "open_store", "open_worker_stores",
+           "open_customers", "open_operator", "open_readonly", "open_reads", "open_store",
+           "open_worker_stores",
            "parse_iso"]

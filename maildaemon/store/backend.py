@@ -7,10 +7,12 @@ from maildaemon.config import Config
 from maildaemon.sqlite import Checkpointer
 from maildaemon.store.interface import (
     CustomerDirectory,
+    OperatorStore,
     ReadOnlyTickets,
     TicketReads,
     TicketStore,
 )
+from maildaemon.store.ops import OperatorOnSqlite
 from maildaemon.store.readonly import ReadOnlyStore
 from maildaemon.store.sqlite_store import Store
 
@@ -56,3 +58,8 @@ def open_readonly(config: Config) -> ReadOnlyTickets:
     """The database as it is, for `maildaemon decide`: nothing can be written through it,
     nothing is created or migrated (raises `NoDatabase` or `SchemaTooOld` instead)."""
     return ReadOnlyStore(config.data_dir)
+
+
+def open_operator(config: Config) -> OperatorStore:
+    """`stats` and `outbox retry` (store/ops.py), on a migrated database of their own."""
+    return OperatorOnSqlite(Store(config.data_dir).conn)

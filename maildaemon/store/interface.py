@@ -29,6 +29,7 @@ from maildaemon.domain import (
     Status,
     TicketRef,
 )
+from maildaemon.store.ops import OutboxRetry
 from maildaemon.store.records import (
     Attempt,
     Leased,
@@ -217,3 +218,13 @@ class TicketReads(Protocol):
     def bug_report_of(self, ticket_id: int) -> Row | None: ...
     # Its participants marked undeliverable by a bounce: address, status, detail, at.
     def delivery_failures_of(self, ticket_id: int) -> Sequence[Row]: ...
+
+
+class OperatorStore(Protocol):
+    """The operator's commands (store/ops.py): `stats` reads aggregates, `outbox retry`
+    puts a failed or deferred delivery back to pending, due now."""
+
+    def ticket_stats(self) -> dict[str, Any]: ...
+    def outbox_stats(self, now: datetime) -> dict[str, Any]: ...
+    def retry_outbox(self, row_id: int, now: datetime) -> OutboxRetry: ...
+    def close(self) -> None: ...
