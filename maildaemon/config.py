@@ -22,6 +22,8 @@ from maildaemon.domain import DEFAULT_ALLOWED, MIB
 from maildaemon.escalation_config import EscalationSection, PremiumSection, check
 from maildaemon.limits_config import DuplicatesSection, FloodSection
 from maildaemon.limits_config import check as check_limits
+from maildaemon.metrics_config import MetricsSection
+from maildaemon.metrics_config import check as check_metrics
 from maildaemon.policy.sla import SlaTable
 from maildaemon.priority_config import PrioritySection, priority_rules
 from maildaemon.privacy_config import PrivacySection
@@ -184,6 +186,8 @@ class Config:
     duplicates: DuplicatesSection = field(default_factory=DuplicatesSection)
     # Sensitive data masked before anything keeps it, and the customer told (privacy_config.py).
     privacy: PrivacySection = field(default_factory=PrivacySection)
+    # Prometheus text and /healthz over HTTP, off when empty (metrics_config.py).
+    metrics: MetricsSection = field(default_factory=MetricsSection)
     source: str = "<defaults>"
 
     @property
@@ -395,6 +399,7 @@ def _validate(config: Config) -> None:
         priority_rules(config.priority)
         check_limits(config.autoreply.max_per_day, config.flood, config.duplicates)
         check_privacy(config.privacy)
+        check_metrics(config.metrics)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None
 
