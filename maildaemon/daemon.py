@@ -22,6 +22,8 @@ from pathlib import Path
 
 from maildaemon.config import Config
 from maildaemon.descriptors import AcceptGuard
+from maildaemon.metrics_http import MetricsError
+from maildaemon.observe import Observer
 from maildaemon.smtp_in import EdgeSMTP, GroupCommitter, Handler
 from maildaemon.spool import Spool
 from maildaemon.supervisor import Watchdog, WorkerSupervisor, heartbeat_path, sd_notify
@@ -40,10 +42,16 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.connections: set[EdgeSMTP] = set()
         self.handler = Handler(policy_settings(config), self.committer)
+        self.observer = Observer(config, self.supervisor)  # before the worker starts
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         smtp = self.config.smtp
+        try:
+            self.observer.bind()
+        except MetricsError as exc:
+            log.error("%s", exc)
+            return 78
         guard = AcceptGuard(loop)
         guard.install()
         server = await loop.create_server(
@@ -67,6 +75,7 @@ class Daemon:
             loop.add_signal_handler(sig, self._on_signal)
         self.supervisor.start()
         watcher = loop.create_task(self.supervisor.watch(self.stopping))
+        self.observer.start(server, self.stopping)
         log.info("listening on %s:%d for %s", smtp.host, smtp.port, self.config.mail.domain)
         sd_notify("READY=1")
         await self.stopping.wait()
@@ -78,6 +87,7 @@ class Daemon:
         await self._drain(smtp.drain_seconds)
         await watcher
         await self.supervisor.stop()
+        await self.observer.stop()
         self.committer.close()
         guard.close()
         log.info("stopped")

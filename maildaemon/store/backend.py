@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from maildaemon.config import Config
 from maildaemon.sqlite import Checkpointer
+from maildaemon.store.backlog import SqliteBacklog
 from maildaemon.store.interface import (
+    BacklogReads,
     CustomerDirectory,
     ReadOnlyTickets,
     TicketReads,
@@ -56,3 +58,8 @@ def open_readonly(config: Config) -> ReadOnlyTickets:
     """The database as it is, for `maildaemon decide`: nothing can be written through it,
     nothing is created or migrated (raises `NoDatabase` or `SchemaTooOld` instead)."""
     return ReadOnlyStore(config.data_dir)
+
+
+def open_backlog(config: Config) -> BacklogReads:
+    """The outbox backlog for health and metrics, as the SMTP edge reads it (a thread)."""
+    return SqliteBacklog(config.data_dir)
