@@ -27,6 +27,7 @@ loop (the watchdog) or the HTTP thread alike.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,13 +65,17 @@ class Health:
         self.listening: Callable[[], bool] = _never
         self.loop_beat = time.monotonic()
         self.started = time.monotonic()
+        self.lock = threading.Lock()  # the loop's watchdog and the HTTP threads both ask
 
     def tick(self) -> None:
         """Called by a task of the SMTP event loop every TICK_SECONDS."""
         self.loop_beat = time.monotonic()
 
     def check(self, now: float | None = None) -> Verdict:
-        now = time.monotonic() if now is None else now
+        with self.lock:
+            return self._check(time.monotonic() if now is None else now)
+
+    def _check(self, now: float) -> Verdict:
         if not self.listening():
             return Verdict(False, "the SMTP listener is not accepting connections")
         if now - self.loop_beat > LOOP_STALL_SECONDS:

@@ -23,6 +23,7 @@ import contextlib
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,8 +152,12 @@ def processed(outcome: str, seconds: float, refused_files: int = 0) -> None:
     m.processing.observe(seconds)
 
 
-def acknowledged(seconds: float) -> None:
+def acknowledged_since(received_at: str) -> None:
+    """A new ticket's acknowledgement was queued (committed) now; `received_at` is the
+    spool's stamp of its 250 (ISO-8601 UTC). Both by the wall clock."""
     if ACTIVE is not None:
+        received = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
+        seconds = (datetime.now(UTC) - received).total_seconds()
         ACTIVE.time_to_ack.observe(max(0.0, seconds))
 
 

@@ -22,7 +22,7 @@ import logging
 import os
 
 from maildaemon.backlog import BacklogReader
-from maildaemon.health import Health
+from maildaemon.health import TICK_SECONDS, Health
 from maildaemon.supervisor import sd_notify
 
 log = logging.getLogger("maildaemon.daemon")
@@ -80,8 +80,6 @@ async def notify_forever(health: Health, backlog: BacklogReader,
 
 async def tick_forever(health: Health, stopping: asyncio.Event) -> None:
     """The event loop's own beat, for `health`'s "the loop is turning"."""
-    from maildaemon.health import TICK_SECONDS
-
     while not stopping.is_set():
         health.tick()
         with contextlib.suppress(TimeoutError):

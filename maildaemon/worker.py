@@ -20,7 +20,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from maildaemon import metrics
@@ -238,34 +238,27 @@ class Worker:
             done.clear()
             failed = {entry.id: describe(exc) for entry in entries}
         seconds = time.monotonic() - started
-        for result in done.values():
+        for entry_id, result in done.items():
             with about(spool=result.spool_id, message_id=result.message_id,
                        ticket=result.ticket):
                 log.info("spool %s %s", result.spool_id, result.summary)
             metrics.processed(result.outcome, seconds, result.refused_files)
-        self._count_acks(entries, done)
+            if result.acknowledged:
+                metrics.acknowledged_since(prepared[entry_id].entry.received_at)
         # The spool's copy of a masked message held the data as received: scrubbed.
         self.spool.finish_many(list(done), scrub=[i for i in done if prepared[i].mail.removed])
         results = dict(done)
         for entry in entries:
             if entry.id in failed:
-                state = self.spool.release(entry.id, failed[entry.id])
-                if state == "held":  # nobody would know to look at it: ops are told
-                    self.held_alerts.alert(entry, failed[entry.id], now)
+                ready = prepared.get(entry.id)
+                with about(spool=entry.spool_id,
+                           message_id=ready.mail.message_id if ready else None):
+                    state = self.spool.release(entry.id, failed[entry.id])
+                    if state == "held":  # nobody would know to look at it: ops are told
+                        self.held_alerts.alert(entry, failed[entry.id], now)
                 results[entry.id] = Processed(entry.spool_id, state, None, failed[entry.id])
                 metrics.processed(state, time.monotonic() - started)
         return [results[entry.id] for entry in entries]
-
-    @staticmethod
-    def _count_acks(entries: list[SpoolEntry], done: dict[int, Processed]) -> None:
-        """Time to acknowledgement: from the 250 (the spool's receipt) to the commit that
-        queued the acknowledgement, by the wall clock both are stamped with."""
-        now = datetime.now(UTC)
-        for entry in entries:
-            result = done.get(entry.id)
-            if result is not None and result.acknowledged:
-                received = datetime.fromisoformat(entry.received_at.replace("Z", "+00:00"))
-                metrics.acknowledged((now - received).total_seconds())
 
     def _give_back(self, entries: list[SpoolEntry], exc: Exception) -> list[Processed]:
         error = describe(exc)
