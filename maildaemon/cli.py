@@ -41,6 +41,7 @@ from maildaemon.escalate_cli import add_escalate_parser, cmd_escalate
 from maildaemon.explain import add_decide_parser, cmd_decide
 from maildaemon.files import loose_modes, make_private
 from maildaemon.ingest import Ingest, split_recipients
+from maildaemon.logfmt import setup_logging
 from maildaemon.outbox_cli import OUTBOX_ACTIONS, add_outbox_commands
 from maildaemon.purge_cli import add_purge_parser, cmd_purge
 from maildaemon.route_cli import add_route_parser, cmd_route
@@ -205,34 +206,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("internal error %s at %s:%s; exit 75, the MTA keeps the message",
                   type(exc).__name__, Path(where.filename).name, where.lineno)
         return EX_TEMPFAIL
-
-
-def setup_logging(command: str | None) -> None:
-    """One line per event on stderr, each with its UTC time (ISO-8601, to the millisecond),
-    so that a line read in Postfix's log, a cron mail or a file says when; except where
-    stderr is the journal (systemd sets $JOURNAL_STREAM), which stamps every line itself."""
-    handler = logging.StreamHandler(sys.stderr)
-    stamp = "" if _stderr_is_journal() else "%(asctime)s.%(msecs)03dZ "
-    formatter = logging.Formatter(stamp + "%(levelname)s %(name)s: %(message)s",
-                                  datefmt="%Y-%m-%dT%H:%M:%S")
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
-    logging.basicConfig(
-        level=logging.INFO if command in ("serve", "worker") else logging.WARNING,
-        handlers=[handler], force=True,
-    )
-    # aiosmtpd logs every SMTP command at INFO, APScheduler every job run: keep ops logs ours.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
-def _stderr_is_journal() -> bool:
-    try:
-        device, inode = os.environ.get("JOURNAL_STREAM", "").split(":")
-        info = os.fstat(sys.stderr.fileno())
-        return (info.st_dev, info.st_ino) == (int(device), int(inode))
-    except (ValueError, OSError):
-        return False
 
 
 def _command_of(argv: list[str]) -> str | None:

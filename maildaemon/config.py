@@ -23,6 +23,8 @@ from maildaemon.escalation_config import EscalationSection, PremiumSection, chec
 from maildaemon.limits_config import DuplicatesSection, FloodSection
 from maildaemon.limits_config import check as check_limits
 from maildaemon.listener_config import check as check_listener
+from maildaemon.metrics_config import MetricsSection
+from maildaemon.metrics_config import check as check_metrics
 from maildaemon.policy.sla import SlaTable
 from maildaemon.priority_config import PrioritySection, priority_rules
 from maildaemon.privacy_config import PrivacySection
@@ -195,6 +197,8 @@ class Config:
     duplicates: DuplicatesSection = field(default_factory=DuplicatesSection)
     # Sensitive data masked before anything keeps it, and the customer told (privacy_config.py).
     privacy: PrivacySection = field(default_factory=PrivacySection)
+    # Prometheus text and /healthz over HTTP, off when empty (metrics_config.py).
+    metrics: MetricsSection = field(default_factory=MetricsSection)
     source: str = "<defaults>"
     # The operator's templates, overriding the shipped ones file by file (templates_config.py).
     templates: TemplatesSection = field(default_factory=TemplatesSection)
@@ -412,6 +416,7 @@ def _validate(config: Config) -> None:
         check_listener(smtp.protocol, smtp.socket, smtp.socket_mode, smtp.socket_group,
                        smtp.max_recipients)
         check_templates(config.templates)
+        check_metrics(config.metrics)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None
 

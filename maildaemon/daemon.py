@@ -29,6 +29,8 @@ from maildaemon.descriptors import AcceptGuard
 from maildaemon.in_force import PIN_ENV, pins_for_env, write_in_force, write_templates_in_force
 from maildaemon.listener import start_listener
 from maildaemon.lmtp import EdgeLMTP
+from maildaemon.metrics_http import MetricsError
+from maildaemon.observe import Observer
 from maildaemon.reload import prepare
 from maildaemon.reload_edge import EdgeReloader
 from maildaemon.smtp_in import EdgeSMTP, GroupCommitter, Handler
@@ -58,10 +60,16 @@ class Daemon:
         self.connections: set[EdgeSMTP] = set()
         self.handler = Handler(policy_settings(config), self.committer,
                                config.smtp.max_recipients)
+        self.observer = Observer(config, self.supervisor)  # before the worker starts
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         smtp = self.config.smtp
+        try:
+            self.observer.bind()
+        except MetricsError as exc:
+            log.error("%s", exc)
+            return EX_CONFIG
         guard = AcceptGuard(loop)
         guard.install()
         lmtp = smtp.protocol == "lmtp"
@@ -83,6 +91,7 @@ class Daemon:
         self.reloader.install(loop)
         self.supervisor.start()
         watcher = loop.create_task(self.supervisor.watch(self.stopping))
+        self.observer.start(server.server, self.stopping, lambda: self.reloader.last_error)
         log.info("listening (%s) on %s for %s", smtp.protocol.upper(), server.where,
                  self.config.mail.domain)
         sd_notify("READY=1")
@@ -96,6 +105,7 @@ class Daemon:
         await self._drain(self.config.smtp.drain_seconds)
         await watcher
         await self.supervisor.stop()
+        await self.observer.stop()
         self.committer.close()
         guard.close()
         log.info("stopped")

@@ -19,8 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from maildaemon import metrics
 from maildaemon.config import Config, OutboundSection
 from maildaemon.files import fsync_all, fsync_path
+from maildaemon.logfmt import about
 from maildaemon.owner import owner_is_gone, owner_tag
 from maildaemon.policy.mailbox import mailbox_problem, needs_smtputf8
 from maildaemon.store import Attempt, Leased, OutboxStore, iso, parse_iso
@@ -244,16 +246,20 @@ class Sender:
                 break
             after = batch[-1].id
             outcomes = self._deliver(batch)
-            attempts = [self._attempt(row, outcome, now)
-                        for row, outcome in zip(batch, outcomes, strict=True)]
+            attempts = []
+            for row, outcome in zip(batch, outcomes, strict=True):
+                with about(message_id=row.message_id):  # on its log lines (logfmt.py)
+                    attempts.append(self._attempt(row, outcome, now))
             self._record(attempts, now)
-            for attempt in attempts:
+            for row, attempt in zip(batch, attempts, strict=True):
                 if attempt.status == "sent":
                     report.sent += 1
                 elif attempt.status == "failed":
                     report.failed += 1
                 else:
                     report.retrying += 1
+                metrics.delivery("retried" if attempt.status == "pending" else attempt.status,
+                                 row.kind)
         return report
 
     def _deliver(self, batch: list[Leased]) -> list[Outcome]:

@@ -21,6 +21,7 @@ import logging
 from collections import Counter
 from datetime import datetime
 
+from maildaemon import metrics
 from maildaemon.config import Config
 from maildaemon.domain import Priority, Tier
 from maildaemon.notifications import moment
@@ -50,6 +51,7 @@ def sla_breaches(config: Config, store: TicketCommands, renderer: Renderer,
             for ticket_id in ids:
                 if breach(config, store, renderer, ticket_id, kind, now):
                     done[f"sla_breach_{kind}"] += 1
+                    metrics.sla_breach(str(kind))  # after its commit
     return done
 
 

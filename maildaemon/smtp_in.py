@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
+from maildaemon import metrics
 from maildaemon.domain import PolicySettings
 from maildaemon.headers import DOT_ATOM
 from maildaemon.policy.routing import rcpt_verdict
@@ -202,6 +203,7 @@ class Handler:
             # Answered here rather than in handle_exception so aiosmtpd resets the envelope.
             log.error("spool write failed, answered 451: %s: %s", type(exc).__name__, exc)
             return TEMPFAIL
+        metrics.accepted()
         return f"250 2.0.0 OK queued as {spool_id}"
 
     async def handle_exception(self, error: Exception) -> str:
@@ -237,6 +239,12 @@ class EdgeSMTP(SMTP):
     def data_received(self, data: bytes) -> None:
         self.last_received = self.loop.time()
         super().data_received(data)
+
+    def push(self, status: AnyStr) -> Coroutine[Any, Any, None]:
+        """Every reply counted by its code (metrics.py; a no-op with metrics off). Not a
+        coroutine of its own: aiosmtpd's is returned, so a reply costs no extra frame."""
+        metrics.smtp_reply(status if isinstance(status, str) else status.decode("latin-1"))
+        return super().push(status)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.registry.add(self)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -407,3 +408,44 @@ class Spool:
             if deleted is not None:
                 conn.execute("DELETE FROM bodies WHERE entry_id = ?", (deleted[0],))
         return deleted is not None
+
+@dataclass(frozen=True)
+class SpoolBacklog:
+    """How much waits for the worker: `pending` counts claimed entries too (in work)."""
+
+    pending: int
+    held: int
+    oldest_received_at: str | None  # of the oldest pending or claimed entry
+
+
+class SpoolWatch:
+    """The backlog for health, STATUS= and metrics: a read-only connection of its own,
+    usable from any thread (a lock keeps one statement at a time), never the edge's event
+    loop (the caller runs it on a thread). Counts by the state index, and the oldest waiting
+    entry by it too (ids grow with time)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "spool.sqlite3"
+        self.conn: sqlite3.Connection | None = None
+        self.lock = threading.Lock()
+
+    def backlog(self) -> SpoolBacklog:
+        with self.lock:
+            if self.conn is None:
+                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                            check_same_thread=False, timeout=5)
+            conn = self.conn
+            counts = dict(conn.execute(
+                "SELECT state, count(*) FROM entries GROUP BY state").fetchall())
+            oldest = [conn.execute("SELECT received_at FROM entries WHERE state = ?"
+                                   " ORDER BY id LIMIT 1", (state,)).fetchone()
+                      for state in ("pending", "claimed")]
+        stamps = [row[0] for row in oldest if row is not None]
+        return SpoolBacklog(int(counts.get("pending", 0)) + int(counts.get("claimed", 0)),
+                            int(counts.get("held", 0)), min(stamps, default=None))
+
+    def close(self) -> None:
+        with self.lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None

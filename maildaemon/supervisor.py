@@ -151,6 +151,10 @@ class WorkerSupervisor:
             self.watchdog.restarted(self.started_at)
         log.info("worker process %d started", self.proc.pid)
 
+    def running(self) -> bool:
+        """Whether the worker process is alive (for health.py; any thread)."""
+        return self.proc is not None and self.proc.poll() is None
+
     def wake(self) -> None:
         if self.wake_w is None:
             return

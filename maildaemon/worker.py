@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import jinja2
 
+from maildaemon import metrics
 from maildaemon.answers import Answers, render_inputs
 from maildaemon.config import Config
 from maildaemon.context import ContextLoader
@@ -39,6 +41,7 @@ from maildaemon.escalation_config import escalation_settings
 from maildaemon.faults import describe, is_environment_fault
 from maildaemon.held_alert import HeldAlerts
 from maildaemon.limits_config import limit_settings
+from maildaemon.logfmt import about, note
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
 from maildaemon.policy.sensitive import ALL, names
@@ -133,6 +136,9 @@ class Processed:
     # The environment failed, not the message: given back uncounted; the caller backs off.
     temporary: bool = False
     summary: str = ""  # the log line's text, written once the batch is committed
+    message_id: str = ""  # for the log lines about it (logfmt.py)
+    refused_files: int = 0  # attachments not kept, for metrics
+    acknowledged: bool = False  # an acknowledgement was queued
 
 
 @dataclass(frozen=True)
@@ -198,51 +204,65 @@ class Worker:
         if not entries:
             return []
         now = self.clock()
+        started = time.monotonic()
         failed: dict[int, str] = {}
         prepared: dict[int, Prepared] = {}
         numbers: set[str] = set()  # drawn for this batch's new tickets, each once
         for entry in entries:
-            try:
-                prepared[entry.id] = self._prepare(entry, now, (parsed or {}).get(entry.id),
-                                                   numbers)
-                self.on_progress()
-            except Exception as exc:
-                if is_environment_fault(exc):
-                    return self._give_back(entries, exc)
-                log.exception("spool %s: processing failed", entry.spool_id)
-                failed[entry.id] = describe(exc)
+            with about(spool=entry.spool_id):  # every line about it names it (logfmt.py)
+                try:
+                    prepared[entry.id] = self._prepare(entry, now,
+                                                       (parsed or {}).get(entry.id), numbers)
+                    self.on_progress()
+                except Exception as exc:
+                    if is_environment_fault(exc):
+                        return self._give_back(entries, exc)
+                    log.exception("spool %s: processing failed", entry.spool_id)
+                    failed[entry.id] = describe(exc)
         done: dict[int, Processed] = {}
         try:
             with self.store.transaction():
                 for entry in entries:
                     if entry.id not in prepared:
                         continue
-                    try:
-                        with self.store.savepoint():
-                            done[entry.id] = self._write(prepared[entry.id], now)
-                        self.on_progress()
-                    except Exception as exc:
-                        if is_environment_fault(exc):
-                            raise  # not this message's fault: abandon the batch
-                        log.exception("spool %s: processing failed", entry.spool_id)
-                        failed[entry.id] = describe(exc)
+                    with about(spool=entry.spool_id,
+                               message_id=prepared[entry.id].mail.message_id):
+                        try:
+                            with self.store.savepoint():
+                                done[entry.id] = self._write(prepared[entry.id], now)
+                            self.on_progress()
+                        except Exception as exc:
+                            if is_environment_fault(exc):
+                                raise  # not this message's fault: abandon the batch
+                            log.exception("spool %s: processing failed", entry.spool_id)
+                            failed[entry.id] = describe(exc)
         except Exception as exc:  # nothing of the batch is stored
             if is_environment_fault(exc):
                 return self._give_back(entries, exc)
             log.exception("ticket database commit failed for %d messages", len(entries))
             done.clear()
             failed = {entry.id: describe(exc) for entry in entries}
-        for result in done.values():
-            log.info("spool %s %s", result.spool_id, result.summary)
+        seconds = time.monotonic() - started
+        for entry_id, result in done.items():
+            with about(spool=result.spool_id, message_id=result.message_id,
+                       ticket=result.ticket):
+                log.info("spool %s %s", result.spool_id, result.summary)
+            metrics.processed(result.outcome, seconds, result.refused_files)
+            if result.acknowledged:
+                metrics.acknowledged_since(prepared[entry_id].entry.received_at)
         # The spool's copy of a masked message held the data as received: scrubbed.
         self.spool.finish_many(list(done), scrub=[i for i in done if prepared[i].mail.removed])
         results = dict(done)
         for entry in entries:
             if entry.id in failed:
-                state = self.spool.release(entry.id, failed[entry.id])
-                if state == "held":  # nobody would know to look at it: ops are told
-                    self.held_alerts.alert(entry, failed[entry.id], now)
+                ready = prepared.get(entry.id)
+                with about(spool=entry.spool_id,
+                           message_id=ready.mail.message_id if ready else None):
+                    state = self.spool.release(entry.id, failed[entry.id])
+                    if state == "held":  # nobody would know to look at it: ops are told
+                        self.held_alerts.alert(entry, failed[entry.id], now)
                 results[entry.id] = Processed(entry.spool_id, state, None, failed[entry.id])
+                metrics.processed(state, time.monotonic() - started)
         return [results[entry.id] for entry in entries]
 
     def _give_back(self, entries: list[SpoolEntry], exc: Exception) -> list[Processed]:
@@ -262,6 +282,7 @@ class Worker:
         if mail.removed is not None and not mail.removed.complete:
             raise SensitiveDataLeft(f"{', '.join(names(mail.removed.kinds))} found that could"
                                     " not all be masked; held rather than kept")
+        note(message_id=mail.message_id)
         if self.store.spool_processed(entry.spool_id):  # a replay: `_write` answers it
             return Prepared(entry, mail, None, None, Rendered(None))
         context = self.contexts.load(mail, now)
@@ -275,7 +296,8 @@ class Worker:
         if self.store.spool_processed(entry.spool_id):  # a replay after a crash
             done = self.store.processed_outcome(entry.spool_id)
             return Processed(entry.spool_id, done[0] if done else "duplicate",
-                             done[1] if done else None, "replay", summary="replayed")
+                             done[1] if done else None, "replay", summary="replayed",
+                             message_id=mail.message_id or "")
         decision, rendered = prepared.decision, prepared.rendered
         context = self.contexts.load(mail, now)
         if decision is None or context != prepared.context:
@@ -291,4 +313,7 @@ class Worker:
         trace = "; ".join(decision.trace)  # a property that builds its list on each call
         summary = (f"message {mail.message_id} from {mail.from_addr or '<>'}: "
                    f"{decision.outcome} {number or '-'} ({trace})")
-        return Processed(entry.spool_id, decision.outcome, number, trace, summary=summary)
+        return Processed(entry.spool_id, decision.outcome, number, trace, summary=summary,
+                         message_id=mail.message_id or "",
+                         refused_files=sum(not v.accepted for v in decision.attachments),
+                         acknowledged=any(m.kind == "ack" for m in rendered.mail))

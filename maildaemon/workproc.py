@@ -33,6 +33,7 @@ from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from maildaemon import metrics
 from maildaemon.config import Config
 from maildaemon.digest import Digests, digest_trigger, past_digest_time
 from maildaemon.faults import EnvironmentFault, describe, is_environment_fault
@@ -166,6 +167,7 @@ class WorkerProcess:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGHUP, self._on_hup)  # before the first beat: serve waits for it
+        metrics.enable()  # when serve serves them (it set $PROMETHEUS_MULTIPROC_DIR)
         self.heartbeat = Heartbeat(heartbeat_path(self.config.data_dir))
         self.parts.worker.on_progress = self.heartbeat.beat
         # Acceptance first: when both processes want the CPU, the SMTP edge (a sender is

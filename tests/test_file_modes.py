@@ -126,8 +126,8 @@ def test_output_into_a_directory_uses_the_attachments_own_name(tmp_path: Path) -
 
 # -- log lines carry their time ----------------------------------------------------------
 
-STAMPED = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z ERROR maildaemon\.cli: "
-                     r"temporary failure: ", re.M)
+STAMPED = re.compile(r"^ts=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z level=error "
+                     r'logger=maildaemon\.cli msg="temporary failure: ', re.M)
 
 
 def failing_ingest(tmp_path: Path, env: dict[str, str] | None = None
@@ -162,7 +162,7 @@ def test_a_temporary_failure_is_logged_with_its_utc_time(tmp_path: Path) -> None
 def test_under_journald_the_journal_stamps_the_line(tmp_path: Path) -> None:
     code, text = failing_ingest(tmp_path, env={})
     assert code == 75
-    assert text.startswith("ERROR maildaemon.cli: temporary failure: "), text
+    assert text.startswith('<3>level=error logger=maildaemon.cli msg="temporary failure: '), text
 
 
 # -- check-config warns of what is not the service user's alone ---------------------------

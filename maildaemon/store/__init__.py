@@ -6,6 +6,7 @@ Re-exports what callers imported from the former `maildaemon/store.py`.
 """
 
 from maildaemon.store.backend import (
+    open_backlog,
     open_customers,
     open_operator,
     open_readonly,
@@ -16,6 +17,7 @@ from maildaemon.store.backend import (
 from maildaemon.store.dedup import HASHES_UNDER_MESSAGE_ID, KEY_HASH_PROCESSED, key_hash
 from maildaemon.store.errors import TEMPORARY_ERRORS
 from maildaemon.store.interface import (
+    BacklogReads,
     ContextReads,
     CustomerDirectory,
     OperatorStore,
@@ -37,13 +39,12 @@ from maildaemon.store.sqlite_store import Store
 from maildaemon.store.stamps import iso, parse_iso
 from maildaemon.store.upkeep import RATE_WINDOW
 
-__all__ = ["EVENTS_OF_TICKET", "HASHES_UNDER_MESSAGE_ID", "KEY_HASH_PROCESSED",
+__all__ = ["BacklogReads", "EVENTS_OF_TICKET", "HASHES_UNDER_MESSAGE_ID", "KEY_HASH_PROCESSED",
            "LAST_RECEIVED_MESSAGE_ID", "MESSAGES_OF_TICKET", "RATE_WINDOW", "TEMPORARY_ERRORS",
            "Attempt", "ContextReads", "CustomerDirectory", "Leased", "OpenTicket",
            "OperatorStore", "OutboxStore", "ReadOnlyTickets",
            "Rendered",
            "Row", "Store", "TicketCommands",
            "TicketReads", "TicketRecord", "TicketStore", "WorkerStore", "iso", "key_hash",
-           "open_customers", "open_operator", "open_readonly", "open_reads", "open_store",
-           "open_worker_stores",
-           "parse_iso"]
+           "open_backlog", "open_customers", "open_operator", "open_readonly", "open_reads",
+           "open_store", "open_worker_stores", "parse_iso"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from maildaemon.config import Config
 from maildaemon.sqlite import Checkpointer
+from maildaemon.store.backlog import SqliteBacklog
 from maildaemon.store.interface import (
+    BacklogReads,
     CustomerDirectory,
     OperatorStore,
     ReadOnlyTickets,
@@ -63,3 +65,8 @@ def open_readonly(config: Config) -> ReadOnlyTickets:
 def open_operator(config: Config) -> OperatorStore:
     """`stats` and `outbox retry` (store/ops.py), on a migrated database of their own."""
     return OperatorOnSqlite(Store(config.data_dir).conn)
+
+
+def open_backlog(config: Config) -> BacklogReads:
+    """The outbox backlog for health and metrics, as the SMTP edge reads it (a thread)."""
+    return SqliteBacklog(config.data_dir)

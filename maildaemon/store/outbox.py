@@ -76,7 +76,8 @@ def lease(conn: sqlite3.Connection, stamp: str, everything: bool, after: int, li
     leased by anyone else, leased to `owner` until `until`. In the caller's transaction."""
     due = "" if everything else " AND o.next_attempt_at <= :now"
     rows = conn.execute(
-        "SELECT o.id, o.message_id, o.mail_from, o.rcpt_to, r.raw, o.attempts, o.cc_tos"
+        "SELECT o.id, o.message_id, o.mail_from, o.rcpt_to, r.raw, o.attempts, o.cc_tos,"
+        " o.kind"
         " FROM outbox o JOIN outbox_raw r ON r.outbox_id = o.id"
         " WHERE o.status = 'pending' AND o.id > :after"
         " AND (o.lease_until IS NULL OR o.lease_until <= :now)" + due
@@ -86,7 +87,7 @@ def lease(conn: sqlite3.Connection, stamp: str, everything: bool, after: int, li
     conn.executemany("UPDATE outbox SET lease_until = ?, lease_owner = ? WHERE id = ?",
                      [(until, owner, row[0]) for row in rows])
     return [Leased(int(r[0]), r[1], r[2], r[3], bytes(r[4]), int(r[5]),
-                   tuple(json.loads(r[6]))) for r in rows]
+                   tuple(json.loads(r[6])), r[7]) for r in rows]
 
 
 def record(conn: sqlite3.Connection, attempts: list[Attempt], stamp: str) -> None:

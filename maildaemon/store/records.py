@@ -18,6 +18,7 @@ class Leased:
     raw: bytes
     attempts: int
     cc_tos: tuple[str, ...] = ()
+    kind: str = ""  # the template it was rendered from (metrics count sent mail by it)
 
     @property
     def recipients(self) -> tuple[str, ...]:
