@@ -30,10 +30,13 @@ def loose_umask() -> Iterator[None]:
 
 
 def modes_under(root: Path) -> dict[str, int]:
-    """Every file and directory under `root` (itself included) -> its permission bits."""
+    """Every file and directory under `root` (itself included) -> its permission bits.
+    Not symbolic links (`templates.in-force`): Linux ignores a link's own mode, and what it
+    points to is listed by its own name."""
     found = {".": stat.S_IMODE(root.stat().st_mode)}
     for path in root.rglob("*"):
-        found[str(path.relative_to(root))] = stat.S_IMODE(path.lstat().st_mode)
+        if not path.is_symlink():
+            found[str(path.relative_to(root))] = stat.S_IMODE(path.lstat().st_mode)
     return found
 
 
