@@ -273,6 +273,11 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
                             in_reply_to="<sample@example.org>", variables=sample_variables())
         except Exception as exc:
             problems.append(f"template {name}: {type(exc).__name__}: {exc}")
+    from maildaemon.edge_tls import tls_problem  # aiosmtpd: not on `ingest`'s path
+
+    tls = tls_problem(config.smtp)  # the certificate and key, as `serve` will load them
+    if tls:
+        problems.append(tls)
     if problems:
         for problem in problems:
             print(f"maildaemon: {problem}", file=sys.stderr)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from maildaemon.calendar_config import calendar_from_section
 from maildaemon.domain import DEFAULT_ALLOWED, MIB
+from maildaemon.edge_config import check as check_edge
 from maildaemon.escalation_config import EscalationSection, PremiumSection, check
 from maildaemon.limits_config import DuplicatesSection, FloodSection
 from maildaemon.limits_config import check as check_limits
@@ -63,6 +64,13 @@ class SmtpSection:
     # Seconds a client may take for a whole DATA upload that keeps sending.
     data_timeout: float = 3600.0
     drain_seconds: float = 30.0
+    # Limits against hostile clients and inbound STARTTLS (edge_config.py checks them).
+    max_connections: int = 200
+    max_connections_per_ip: int = 20
+    max_header_size: int = 1_048_576
+    tls_cert: str = ""
+    tls_key: str = ""
+    require_tls: bool = False
 
 
 @dataclass(frozen=True)
@@ -395,6 +403,7 @@ def _validate(config: Config) -> None:
         priority_rules(config.priority)
         check_limits(config.autoreply.max_per_day, config.flood, config.duplicates)
         check_privacy(config.privacy)
+        check_edge(config.smtp)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from maildaemon.config import Config
 from maildaemon.descriptors import AcceptGuard
+from maildaemon.edge_limits import ConnectionLimits
+from maildaemon.edge_tls import TlsConfigError, TlsHolder
 from maildaemon.smtp_in import EdgeSMTP, GroupCommitter, Handler
 from maildaemon.spool import Spool
 from maildaemon.supervisor import Watchdog, WorkerSupervisor, heartbeat_path, sd_notify
@@ -32,6 +34,11 @@ log = logging.getLogger("maildaemon.daemon")
 class Daemon:
     def __init__(self, config: Config, config_path: Path) -> None:
         self.config = config
+        # First: an unusable certificate stops the start (exit 78) before anything runs.
+        # On SIGHUP, `self.tls.reload(new.smtp)` and `self.limits.reconfigure(...)`.
+        self.tls = TlsHolder.from_config(config.smtp)
+        self.limits = ConnectionLimits(config.smtp.max_connections,
+                                       config.smtp.max_connections_per_ip)
         self.supervisor = WorkerSupervisor(config_path, Watchdog(
             heartbeat_path(config.data_dir), config.spool.worker_stall_seconds))
         spool = Spool(config.data_dir, config.spool.max_attempts)
@@ -57,6 +64,9 @@ class Daemon:
                 ident="ESMTP",
                 timeout=smtp.timeout,
                 data_timeout=smtp.data_timeout,
+                limits=self.limits,
+                max_header_size=smtp.max_header_size,
+                tls=self.tls,
                 loop=loop,
             ),
             host=smtp.host,
@@ -108,6 +118,11 @@ class Daemon:
 
 def serve(config: Config, config_path: Path) -> int:
     async def main() -> int:
-        return await Daemon(config, config_path).run()
+        try:
+            daemon = Daemon(config, config_path)
+        except TlsConfigError as exc:
+            log.error("configuration error: %s: %s", config.source, exc)
+            return 78  # EX_CONFIG, as cli.main answers any other bad configuration
+        return await daemon.run()
 
     return asyncio.run(main())
