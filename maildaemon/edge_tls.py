@@ -19,14 +19,17 @@ Nothing here reads or writes the message.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiosmtpd.smtp import SMTP, syntax
+from aiosmtpd.smtp import SMTP, TLSSetupException, syntax
 
 if TYPE_CHECKING:
     from maildaemon.config import SmtpSection
+
+log = logging.getLogger("maildaemon.smtp")
 
 MUST_STARTTLS = "530 5.7.0 Must issue a STARTTLS command first"
 NO_AUTH = "502 5.5.1 AUTH not available: this server receives mail, it does not relay"
@@ -131,6 +134,19 @@ class StartTlsSMTP(SMTP):
             await self.push(MUST_STARTTLS)
             return
         await super().smtp_MAIL(arg)
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        """A failed handshake (TLS 1.1, no shared cipher, a client that gave up) leaves
+        nothing to answer on: logged with its reason and closed, where aiosmtpd would log
+        an error without one and write a 451 into the broken TLS layer."""
+        try:
+            await super().smtp_STARTTLS(arg)
+        except TLSSetupException as exc:
+            peer = self.session.peer if self.session is not None else None
+            log.warning("TLS handshake with %s failed: %s", peer, exc.__cause__ or exc)
+            if self.transport is not None:
+                self.transport.close()
 
     @syntax("AUTH <mechanism>")
     async def smtp_AUTH(self, arg: str) -> None:

@@ -33,6 +33,7 @@ from tests.conftest import (
     assert_check_config_refuses,
     check_config,
     mail,
+    wait_until,
 )
 
 HOST = "127.0.0.1"
@@ -138,6 +139,8 @@ def test_tls_1_1_is_refused(offered: Installation, ca: trustme.CA) -> None:
         client.ehlo()
         client.starttls(context=client_context(ca))  # TLS 1.2+ still fine
         assert client.noop()[0] == 250
+    wait_until(lambda: "unsupported protocol" in offered.log.read_text(), 10, "the log line")
+    assert "Traceback" not in offered.log.read_text()
 
 
 def handshake_with(server: ssl.SSLContext, client: ssl.SSLContext) -> str | None:
