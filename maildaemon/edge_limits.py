@@ -40,6 +40,7 @@ class ConnectionLimits:
         self.total = 0
         self.by_ip: Counter[str] = Counter()
         self.throttle = Throttle(interval)
+        self.refused = 0  # since the start, for metrics
 
     def reconfigure(self, max_total: int, per_ip: int) -> None:
         self.max_total, self.per_ip = max_total, per_ip
@@ -56,6 +57,7 @@ class ConnectionLimits:
             if ip is not None:
                 self.by_ip[ip] += 1
             return None
+        self.refused += 1
         count = self.throttle.due()
         if count is not None:
             log.warning("refused %d connection(s) over the limits since the last report "

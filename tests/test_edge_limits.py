@@ -66,7 +66,7 @@ def test_new_limits_apply_to_new_connections() -> None:
     limits.release("a")
     limits.release("a")
     assert limits.admit("a") is None
-    assert limits.by_ip == {"a": 1} and limits.total == 1
+    assert limits.by_ip == {"a": 1} and limits.total == 1 and limits.refused == 1
 
 
 @pytest.mark.parametrize(("peer", "ip"), [
@@ -298,12 +298,17 @@ def test_a_command_dribbled_a_byte_at_a_time_is_cut_off(small: Installation) -> 
             except OSError:
                 break
             sent += 1
+            if sent == 3:  # meanwhile, another client is served
+                assert send_from(small.port, "127.0.0.8", "Beside a dribbler") \
+                    .startswith(b"250")
         if not said:
             sock.settimeout(10)
             with contextlib.suppress(OSError):
                 said = sock.recv(1024)
     assert said.startswith(b"421 4.4.2"), said
-    assert sent < len(command)  # cut off before the command was complete
+    assert 3 <= sent < len(command)  # cut off before the command was complete
+    wait_until(lambda: "Beside a dribbler" in [t["subject"] for t in small.tickets()], 15,
+               "the ticket")
 
 
 @pytest.fixture
