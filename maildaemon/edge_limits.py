@@ -6,8 +6,9 @@ beyond `smtp.max_connections` or `smtp.max_connections_per_ip` is answered
 Postfix's `smtpd_client_connection_count_limit` does; the slots of the others are untouched,
 so one address that opens hundreds of connections keeps only its own share. Refusals are
 logged at most once per interval (a minute), with their count, never once per connection:
-a flood must not become a flood of log lines. Clients on a unix socket (an MTA in front of
-us) have no IP and count toward the overall limit only. `reconfigure` takes new limits
+a flood must not become a flood of log lines. IPv6 clients count by their /64 (see
+`peer_ip`). Clients on a unix socket (an MTA in front of us) have no IP and count toward
+the overall limit only. `reconfigure` takes new limits
 (a reload); connections already open stay, new ones are measured against the new limits.
 
 `header_section_too_large` bounds the header section of a message (`smtp.max_header_size`):
@@ -21,6 +22,7 @@ command, so a client that dribbles a command one byte at a time is cut off as if
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections import Counter
 
@@ -76,10 +78,22 @@ class ConnectionLimits:
 
 
 def peer_ip(peer: object) -> str | None:
-    """The IP of a peername: a (host, port, ...) tuple for TCP, "" or None for unix."""
-    if isinstance(peer, tuple) and peer and isinstance(peer[0], str):
-        return peer[0]
-    return None
+    """Who a peername counts as: the IPv4 address (also when a dual-stack listener shows
+    it as ::ffff:a.b.c.d); for IPv6 its /64, the smallest block a provider hands one
+    customer, so that one host cannot take a fresh slot from each of its 2**64 addresses;
+    None for a unix socket ("" or None)."""
+    if not (isinstance(peer, tuple) and peer and isinstance(peer[0], str)):
+        return None
+    host = peer[0]
+    try:
+        address = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return host
 
 
 def header_section_too_large(data: bytes, limit: int) -> bool:
