@@ -314,3 +314,16 @@ def test_the_packaged_config_offers_no_tls() -> None:
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert '"tls_cert": ""' in result.stdout and '"require_tls": false' in result.stdout
+
+
+def test_an_encrypted_key_is_refused_naming_the_key(tmp_path: Path, ca: trustme.CA) -> None:
+    """A daemon has nobody to type a passphrase: said at once, not asked on a terminal."""
+    from cryptography.hazmat.primitives import serialization
+
+    cert, key = write_pair(ca, tmp_path)
+    private = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    key.write_bytes(private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret")))
+    problem = tls_problem(SmtpSection(tls_cert=str(cert), tls_key=str(key)))
+    assert problem is not None and problem.startswith("smtp.tls_key") and "encrypted" in problem
