@@ -79,6 +79,7 @@ class Daemon:
         self.config = workdir / "maildaemon.toml"
         self.config.write_text(
             f'[smtp]\nport = {self.port}\nmax_message_size = {max_message_size}\n'
+            f'max_connections_per_ip = 1000\n'  # every bench client is 127.0.0.1
             f'[storage]\ndata_dir = "{workdir / "data"}"\n'
             f'[outbound]\nmaildir = "{workdir / "outbound"}"\n'
             f'[autoreply]\nmax_per_hour = 1000000\n'

@@ -251,6 +251,11 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     problems = template_problems(config)  # the operator's overrides too (templates_config)
+    from maildaemon.edge_tls import tls_problem  # aiosmtpd: not on `ingest`'s path
+
+    tls = tls_problem(config.smtp)  # the certificate and key, as `serve` will load them
+    if tls:
+        problems.append(tls)
     if problems:
         for problem in problems:
             print(f"maildaemon: {problem}", file=sys.stderr)

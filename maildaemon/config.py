@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from maildaemon.calendar_config import calendar_from_section
 from maildaemon.domain import DEFAULT_ALLOWED, MIB
+from maildaemon.edge_config import check as check_edge
 from maildaemon.escalation_config import EscalationSection, PremiumSection, check
 from maildaemon.limits_config import DuplicatesSection, FloodSection
 from maildaemon.limits_config import check as check_limits
@@ -76,6 +77,13 @@ class SmtpSection:
     socket_group: str = ""
     # Recipients per message; the next RCPT gets 452 4.5.3 (RFC 5321 4.5.3.1.10).
     max_recipients: int = 100
+    # Limits against hostile clients and inbound STARTTLS (edge_config.py checks them).
+    max_connections: int = 200
+    max_connections_per_ip: int = 20
+    max_header_size: int = 1_048_576
+    tls_cert: str = ""
+    tls_key: str = ""
+    require_tls: bool = False
 
 
 @dataclass(frozen=True)
@@ -417,6 +425,7 @@ def _validate(config: Config) -> None:
                        smtp.max_recipients)
         check_templates(config.templates)
         check_metrics(config.metrics)
+        check_edge(config.smtp)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None
 

@@ -22,10 +22,13 @@ import logging
 import os
 import signal
 import socket
+import ssl
 from pathlib import Path
 
 from maildaemon.config import Config, ConfigError
 from maildaemon.descriptors import AcceptGuard
+from maildaemon.edge_limits import ConnectionLimits
+from maildaemon.edge_tls import TlsConfigError, TlsHolder, context_from
 from maildaemon.in_force import PIN_ENV, pins_for_env, write_in_force, write_templates_in_force
 from maildaemon.listener import start_listener
 from maildaemon.lmtp import EdgeLMTP
@@ -45,12 +48,18 @@ class Daemon:
     def __init__(self, config: Config, config_path: Path, in_force: Path | None = None,
                  templates: dict[str, str] | None = None) -> None:
         self.config = config
+        # First: an unusable certificate stops the start (exit 78) before anything runs.
+        self.tls = TlsHolder.from_config(config.smtp)
+        self.renewed_tls: ssl.SSLContext | None = None  # loaded by a reload's check
+        self.limits = ConnectionLimits(config.smtp.max_connections,
+                                       config.smtp.max_connections_per_ip)
         self.supervisor = WorkerSupervisor(in_force or config_path, Watchdog(
             heartbeat_path(config.data_dir), config.spool.worker_stall_seconds))
         self.supervisor.env[PIN_ENV] = pins_for_env(config)
         self.reloader = EdgeReloader(config_path, lambda: self.config, templates)
         # The edge's own settings first, then any appended (TLS, limits, metrics), and the
         # worker last.
+        self.reloader.checks.append(self._load_tls)
         self.reloader.on_reload.append(self._apply_config)
         self.reloader.then = self.supervisor.reload
         spool = Spool(config.data_dir, config.spool.max_attempts)
@@ -84,6 +93,9 @@ class Daemon:
             ident="LMTP" if lmtp else "ESMTP",
             timeout=self.config.smtp.timeout,
             data_timeout=self.config.smtp.data_timeout,
+            limits=self.limits,
+            max_header_size=self.config.smtp.max_header_size,
+            tls=self.tls,
             loop=loop,
         ), smtp)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -118,8 +130,15 @@ class Daemon:
         self.config = config
         self.handler.settings = settings
         self.handler.max_recipients = config.smtp.max_recipients
+        self.limits.reconfigure(config.smtp.max_connections, config.smtp.max_connections_per_ip)
+        self.tls.use(self.renewed_tls, config.smtp.require_tls)
         if self.supervisor.watchdog is not None:
             self.supervisor.watchdog.stall_seconds = config.spool.worker_stall_seconds
+
+    def _load_tls(self, config: Config) -> None:
+        """On the reload thread: the certificate and key read again (a renewed certificate
+        needs no restart); one that does not load refuses the reload (TlsConfigError)."""
+        self.renewed_tls = context_from(config.smtp)
 
     def _on_signal(self) -> None:
         if self.stopping.is_set():
@@ -145,7 +164,8 @@ class Daemon:
 
 
 def serve(config: Config, config_path: Path) -> int:
-    """Exit 78 when the templates do not render (check-config's checks, at start too)."""
+    """Exit 78 when the templates do not render or the certificate does not load
+    (check-config's checks, at start too)."""
     start = prepare(config_path, config)
     if start.config is None:
         log.error("configuration error: %s", start.error)
@@ -154,8 +174,12 @@ def serve(config: Config, config_path: Path) -> int:
     in_force = write_in_force(config.data_dir, start.text)
 
     async def main() -> int:
-        return await Daemon(start.config or config, config_path, in_force,
-                            start.templates).run()
+        try:
+            daemon = Daemon(start.config or config, config_path, in_force, start.templates)
+        except TlsConfigError as exc:
+            log.error("configuration error: %s: %s", config.source, exc)
+            return EX_CONFIG
+        return await daemon.run()
 
     try:
         return asyncio.run(main())

@@ -19,6 +19,13 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from maildaemon import metrics
 from maildaemon.domain import PolicySettings
+from maildaemon.edge_limits import (
+    HEADER_TOO_LARGE,
+    ConnectionLimits,
+    header_section_too_large,
+    peer_ip,
+)
+from maildaemon.edge_tls import StartTlsSMTP, without_auth
 from maildaemon.headers import DOT_ATOM
 from maildaemon.policy.routing import rcpt_verdict
 from maildaemon.spool import Incoming, Spool, SpoolBusy
@@ -29,6 +36,7 @@ MAX_RECIPIENTS = 100
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
 IDLE_REPLY = b"421 4.4.2 Idle for too long, closing connection\r\n"
 DATA_TOO_LONG_REPLY = b"421 4.4.2 DATA took too long, closing connection\r\n"
+TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 # Only <CRLF>.<CRLF> ends DATA: a reader that also stops at a bare LF or CR form lets a
 # session smuggle commands past a relay that reads the same bytes as one message.
 TERMINATOR = b"\r\n.\r\n"
@@ -172,6 +180,12 @@ class Handler:
         self.draining = False
         self.max_recipients = max_recipients  # `smtp.max_recipients`
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        """No AUTH line, also after STARTTLS: we never relay (edge_tls.py)."""
+        session.host_name = hostname
+        return without_auth(responses)
+
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
         if self.draining:
@@ -211,7 +225,7 @@ class Handler:
         return TEMPFAIL
 
 
-class EdgeSMTP(SMTP):
+class EdgeSMTP(StartTlsSMTP):
     """aiosmtpd's protocol with a faster, leaner DATA phase, tracked for a clean shutdown.
 
     aiosmtpd reads DATA one line at a time into a list and joins it: two copies of the
@@ -223,20 +237,33 @@ class EdgeSMTP(SMTP):
 
     `timeout` is the idle time allowed between commands and, during DATA, between reads;
     `data_timeout` bounds a whole DATA upload, so a slow but steady sender is not cut off
-    after `timeout` seconds, and a trickling one is not kept forever.
+    after `timeout` seconds, and a trickling one is not kept forever. The idle timer is
+    set again only by a complete command, so one dribbled a byte at a time gets no more.
+
+    `limits` counts connections per client IP (edge_limits.py): one over the limits gets
+    421 and is closed before a command is read. `tls` gives STARTTLS (edge_tls.py).
     """
 
     line_length_limit = 65536
 
     def __init__(self, handler: Handler, registry: set[EdgeSMTP],
-                 data_timeout: float = 3600.0, **kwargs: Any) -> None:
+                 data_timeout: float = 3600.0, limits: ConnectionLimits | None = None,
+                 max_header_size: int = 0, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.registry = registry
         self.data_timeout = data_timeout
         self.data_deadline: float | None = None  # set while DATA is being read
         self.last_received = 0.0
+        self.limits = limits
+        self.max_header_size = max_header_size
+        self.refusal = TOO_BIG  # the 552 of the DATA being read, if it is refused
+        self.admitted = False  # counted by `limits`, under the client's IP:
+        self.ip: str | None = None
+        self.refused = False  # over the limits: answered 421 and closed
 
     def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
         self.last_received = self.loop.time()
         super().data_received(data)
 
@@ -247,12 +274,31 @@ class EdgeSMTP(SMTP):
         return super().push(status)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Called again with the encrypted transport after STARTTLS: counted once.
+        if self.limits is not None and not self.admitted:
+            self.ip = peer_ip(transport.get_extra_info("peername"))
+            refusal = self.limits.admit(self.ip)
+            if refusal is not None:
+                self.refused = True
+                if isinstance(transport, asyncio.WriteTransport):
+                    transport.write(refusal)
+                transport.close()
+                return
+            self.admitted = True
         self.registry.add(self)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self.refused:
+            return
+        if self.limits is not None and self.admitted:
+            self.limits.release(self.ip)
+            self.admitted = False
         self.registry.discard(self)
         super().connection_lost(error)
+
+    def eof_received(self) -> bool | None:
+        return False if self.refused else super().eof_received()
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd's address parsing, with a fast path for a plain `<local@domain>`.
@@ -325,8 +371,7 @@ class EdgeSMTP(SMTP):
             return
         if content is None:
             self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push_data_reply(
-                "552 5.3.4 Message size exceeds fixed maximum message size", envelope)
+            await self.push_data_reply(self.refusal, envelope)
             return
         envelope.content = envelope.original_content = content
         status = await self.event_handler.handle_DATA(self, self.session, envelope)
@@ -349,6 +394,7 @@ class EdgeSMTP(SMTP):
         finally:
             self.data_deadline = None
         self._reset_timeout()  # the commit may take a moment: idle time starts again
+        self.refusal = TOO_BIG
         if self.data_size_limit and total > self.data_size_limit + 3:
             return None
         strip = 3  # the ".\r\n" of the terminator, which may span the last pieces
@@ -360,6 +406,9 @@ class EdgeSMTP(SMTP):
             strip -= len(last)
         data = b"".join(chunks)  # one copy; the pieces go right after
         del chunks
+        if self.max_header_size and header_section_too_large(data, self.max_header_size):
+            self.refusal = HEADER_TOO_LARGE
+            return None
         return unstuffed(data)
 
     async def _read_to_terminator(self) -> tuple[list[bytes], int]:

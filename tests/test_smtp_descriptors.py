@@ -42,6 +42,18 @@ def connect(port: int, crowd: list[socket.socket]) -> bytes:
     return greeting(sock)
 
 
+@pytest.fixture
+def daemon(installation: Installation) -> Iterator[Installation]:
+    """Connection limits above what the descriptors allow: this is about the descriptors
+    (the limits have their own tests in test_edge_limits.py)."""
+    installation.config.write_text(installation.config.read_text().replace(
+        "drain_seconds = 10.0", "drain_seconds = 10.0\nmax_connections_per_ip = 1000\n"
+                                "max_connections = 1000"))
+    installation.start()
+    yield installation
+    installation.kill()
+
+
 @pytest.mark.slow
 def test_out_of_descriptors_answers_421_logs_once_and_recovers(
     daemon: Installation, crowd: list[socket.socket]
