@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import growth  # noqa: E402
 from bench.load import LoadResult, run_load  # noqa: E402
 from bench.procs import PY, ROOT, Daemon, NullServer, peak_rss, wait_until  # noqa: E402
+from bench.slowest import per_message_seconds, slowest_over_median  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 HELPDESK_VENV = ROOT / "bench" / ".venv-helpdesk"
@@ -112,6 +113,17 @@ def end_to_end(tmp: Path, null_rate: float, quick: bool) -> Row:
 def corpus_files() -> list[Path]:
     rows = (CORPUS / "index.tsv").read_text().splitlines()[1:]
     return [CORPUS / r.split("\t")[0] for r in rows if r.strip()]
+
+
+def slowest_message(tmp: Path) -> Row:
+    what = "Slowest real message vs median"
+    target = "<= 400x (2 s at a 5 ms median)"
+    if not (CORPUS / "index.tsv").exists():
+        return Row(what, f"skipped: no corpus at {CORPUS}", target, None)
+    times = per_message_seconds(fresh(tmp, "slowest"), corpus_files())
+    ratio, seconds, name = slowest_over_median(times)
+    return Row(what, f"{ratio:5.0f}x  ({seconds * 1000:.0f} ms, {name}; {len(times)} messages)",
+               target, ratio <= 400)
 
 
 def ensure_helpdesk() -> str | None:
@@ -338,6 +350,7 @@ def main() -> int:
             rows.append(end_to_end(tmp, null_rates[(2 * KB, 8)], args.quick))
         if args.only in (None, "helpdesk"):
             rows.append(versus_helpdesk(tmp))
+            rows.append(slowest_message(tmp))
         if args.only in (None, "growth"):
             rows += database_growth(tmp, args.quick)
             rows.append(sweep_row(tmp))
