@@ -19,8 +19,10 @@ lint: $(BIN)/maildaemon
 	$(BIN)/ruff check .
 	$(BIN)/mypy maildaemon
 
+# Two workers, a test file each (its daemon fixtures stay in one process): the e2e tests
+# spend most of their time waiting on daemons, so the whole run takes about half as long.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --durations=15
 
 quick: lint
 	$(BIN)/pytest -m "not slow"
