@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from maildaemon.config import Config
 from maildaemon.files import DIR_MODE, FILE_MODE, fsync_path
+from maildaemon.spool import unclaim_copy
 from maildaemon.sqlite import snapshot
 from maildaemon.supervisor import HEARTBEAT_NAME
 
@@ -137,6 +138,8 @@ def copy_database(path: Path, target: Path) -> int:
     backup API in one step); returns the copy's size."""
     target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     verdict = snapshot(path, target)
+    if path.name == "spool.sqlite3":
+        unclaim_copy(target)
     os.chmod(target, FILE_MODE)
     if verdict != "ok":
         raise CheckFailed(f"the copy of {path.name} failed its check: {verdict}")

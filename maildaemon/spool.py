@@ -409,6 +409,22 @@ class Spool:
                 conn.execute("DELETE FROM bodies WHERE entry_id = ?", (deleted[0],))
         return deleted is not None
 
+
+def unclaim_copy(path: Path) -> int:
+    """In a backup's copy of the spool (backup.py): the claims of the worker that was busy
+    when the copy was taken go back to pending. They belong to no process of the restored
+    installation, and `recover()` takes back only claims of processes that are gone: a
+    reused pid, or the old worker left a zombie, and they would stay claimed for ever."""
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            return conn.execute(
+                "UPDATE entries SET state = 'pending', owner = NULL,"
+                " error = 'claimed when the backup was taken' WHERE state = 'claimed'",
+            ).rowcount
+    finally:
+        conn.close()
+
 @dataclass(frozen=True)
 class SpoolBacklog:
     """How much waits for the worker: `pending` counts claimed entries too (in work)."""

@@ -223,8 +223,16 @@ class Installation:
         return list(wait_until(done, timeout, f"{count} tickets"))
 
     def wait_spool_empty(self, timeout: float = 15) -> None:
-        wait_until(lambda: json.loads(self.cli("spool", "ls", "--json").stdout) == [],
-                   timeout, "an empty spool")
+        left: list[Any] = []
+
+        def empty() -> bool:
+            left[:] = json.loads(self.cli("spool", "ls", "--json").stdout)
+            return not left
+
+        try:
+            wait_until(empty, timeout, "an empty spool")
+        except AssertionError as exc:  # say what stayed, and why
+            raise AssertionError(f"{exc}; left: {left[:5]}") from None
 
 
 def worker_pid(inst: Installation) -> int:

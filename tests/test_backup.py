@@ -120,6 +120,34 @@ def test_backup_restores_tickets_files_key_and_spool(tmp_path: Path) -> None:
     assert [(r["spool_id"], r["state"]) for r in spooled] == [(held, "held")]
 
 
+@pytest.mark.slow
+def test_a_claim_in_the_backup_is_pending_in_the_restored_copy(tmp_path: Path) -> None:
+    """A message the worker was processing when the copy was taken: its claim names a
+    process of the old installation (here this test's own, alive), which the restored one
+    would never take back; the copy has it pending, and the restored worker processes it."""
+    source = Installation(tmp_path)
+    first = tmp_path / "first.eml"
+    first.write_bytes(bytes(mail("Erste Frage", sender="kai@example.de")))
+    source.cli("ingest", str(first))  # a data directory with its databases
+    spool = Spool(tmp_path / "data")
+    busy = spool.put(Incoming("kai@example.de", (f"support@{DOMAIN}",),
+                              bytes(mail("Mitten in der Arbeit", sender="kai@example.de"))))
+    assert spool.claim(busy) is not None  # claimed by this (living) process
+    spool.close()
+    backup = tmp_path / "backup"
+    source.cli("backup", str(backup))
+    restored = restore(backup, tmp_path / "restored")
+    spooled = json.loads(restored.cli("spool", "ls", "--json").stdout)
+    assert [(r["spool_id"], r["state"]) for r in spooled] == [(busy, "pending")]
+    restored.start()
+    try:
+        restored.wait_spool_empty(60)
+        assert sorted(t["subject"] for t in restored.tickets()) == \
+            ["Erste Frage", "Mitten in der Arbeit"]
+    finally:
+        restored.kill()
+
+
 def test_backup_refuses_a_used_or_nested_destination(tmp_path: Path) -> None:
     installation = Installation(tmp_path, max_message_size=BIG)
     nothing = installation.cli("backup", str(tmp_path / "first"), check=False)
