@@ -25,6 +25,8 @@ IMPORT_NAMES = {
 }
 # Test extras that are programs the Makefile runs, never imported.
 TOOLS = {"ruff", "mypy"}
+# pytest plugins: used through a flag of `make test`, imported by pytest itself.
+PLUGINS = {"pytest-xdist": "-n 2"}
 
 
 def distribution(requirement: str) -> str:
@@ -62,7 +64,7 @@ def test_every_runtime_dependency_is_imported_by_the_package() -> None:
 
 def test_every_test_library_is_imported_by_the_tests() -> None:
     libraries = [r for r in PROJECT["optional-dependencies"]["test"]
-                 if distribution(r) not in TOOLS]
+                 if distribution(r) not in TOOLS | PLUGINS.keys()]
     assert unused(libraries, ROOT / "tests") == []
 
 
@@ -72,6 +74,14 @@ def test_every_test_tool_is_run_by_the_makefile() -> None:
     assert TOOLS.issubset(declared)
     for tool in TOOLS:
         assert f"$(BIN)/{tool} " in makefile, tool
+
+
+def test_every_pytest_plugin_is_used_by_the_makefile() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    declared = {distribution(r) for r in PROJECT["optional-dependencies"]["test"]}
+    for plugin, flag in PLUGINS.items():
+        assert plugin in declared, plugin
+        assert f"$(BIN)/pytest {flag}" in makefile, plugin
 
 
 def test_the_check_finds_a_declared_package_nothing_imports() -> None:
