@@ -114,8 +114,7 @@ class TlsHolder:
             context = context_from(smtp)
         except TlsConfigError as exc:
             return str(exc)
-        self.context = context
-        self.require_tls = smtp.require_tls and context is not None
+        self.use(context, smtp.require_tls)
         return None
 
 
