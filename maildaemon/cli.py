@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the daemon in the foreground")
     worker = sub.add_parser("worker", help="run only the worker (serve starts it for you)")
     worker.add_argument("--wake-fd", type=int, default=None, help=argparse.SUPPRESS)
+    portal = sub.add_parser("portal", help="run only the HTTP portal on a socket serve bound"
+                            " (serve starts it for you)")
+    portal.add_argument("--fd", type=int, required=True, help=argparse.SUPPRESS)
+    portal.add_argument("--wake-fd", type=int, default=None, help=argparse.SUPPRESS)
     sub.add_parser("check-config", help="validate the configuration and templates")
     add_decide_parser(sub)
     add_customers_parser(sub)
@@ -247,6 +251,12 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
     from maildaemon.workproc import WorkerProcess
 
     return WorkerProcess(config, utc_now, args.wake_fd).run()
+
+
+def cmd_portal(config: Config, args: argparse.Namespace) -> int:
+    from maildaemon.portal.process import run_portal  # starlette, uvicorn: only here
+
+    return run_portal(config, args.fd, args.wake_fd)
 
 
 def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
@@ -507,6 +517,7 @@ def _write_out(data: bytes, output: str, name: str, fallback: str) -> int:
 
 COMMANDS = {
     "worker": cmd_worker,
+    "portal": cmd_portal,
     "check-config": cmd_check_config,
     "decide": cmd_decide,
     "ingest": cmd_ingest,

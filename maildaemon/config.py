@@ -27,6 +27,8 @@ from maildaemon.listener_config import check as check_listener
 from maildaemon.metrics_config import MetricsSection
 from maildaemon.metrics_config import check as check_metrics
 from maildaemon.policy.sla import SlaTable
+from maildaemon.portal_config import PortalSection
+from maildaemon.portal_config import check as check_portal
 from maildaemon.priority_config import PrioritySection, priority_rules
 from maildaemon.privacy_config import PrivacySection
 from maildaemon.privacy_config import check as check_privacy
@@ -207,6 +209,8 @@ class Config:
     privacy: PrivacySection = field(default_factory=PrivacySection)
     # Prometheus text and /healthz over HTTP, off when empty (metrics_config.py).
     metrics: MetricsSection = field(default_factory=MetricsSection)
+    # The HTTP API and customer portal, off when `listen` is empty (portal_config.py).
+    portal: PortalSection = field(default_factory=PortalSection)
     source: str = "<defaults>"
     # The operator's templates, overriding the shipped ones file by file (templates_config.py).
     templates: TemplatesSection = field(default_factory=TemplatesSection)
@@ -425,6 +429,7 @@ def _validate(config: Config) -> None:
                        smtp.max_recipients)
         check_templates(config.templates)
         check_metrics(config.metrics)
+        check_portal(config.portal)
         check_edge(config.smtp)
     except ValueError as exc:
         raise ConfigError(f"{src}: {exc}") from None

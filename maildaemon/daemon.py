@@ -34,6 +34,7 @@ from maildaemon.listener import start_listener
 from maildaemon.lmtp import EdgeLMTP
 from maildaemon.metrics_http import MetricsError
 from maildaemon.observe import Observer
+from maildaemon.portal.supervisor import PortalBindError, PortalSupervisor, bind_portal
 from maildaemon.reload import prepare
 from maildaemon.reload_edge import EdgeReloader
 from maildaemon.smtp_in import EdgeSMTP, GroupCommitter, Handler
@@ -70,6 +71,13 @@ class Daemon:
         self.handler = Handler(policy_settings(config), self.committer,
                                config.smtp.max_recipients)
         self.observer = Observer(config, self.supervisor)  # before the worker starts
+        # The portal's socket is bound now: a taken port stops the start (exit 78).
+        portal_socket = bind_portal(config)
+        self.portal = None if portal_socket is None else PortalSupervisor(
+            in_force or config_path, portal_socket, self.supervisor.wake,
+            {PIN_ENV: pins_for_env(config)})
+        if self.portal is not None:
+            self.reloader.on_reload.append(lambda _config: self._restart_portal())
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -103,6 +111,10 @@ class Daemon:
         self.reloader.install(loop)
         self.supervisor.start()
         watcher = loop.create_task(self.supervisor.watch(self.stopping))
+        portal_watcher = None
+        if self.portal is not None:
+            self.portal.start(loop)
+            portal_watcher = loop.create_task(self.portal.watch(self.stopping))
         self.observer.start(server.server, self.stopping, lambda: self.reloader.last_error)
         log.info("listening (%s) on %s for %s", smtp.protocol.upper(), server.where,
                  self.config.mail.domain)
@@ -115,6 +127,9 @@ class Daemon:
         server.close()
         self.handler.draining = True
         await self._drain(self.config.smtp.drain_seconds)
+        if self.portal is not None and portal_watcher is not None:
+            await portal_watcher
+            await self.portal.stop(loop)  # its open requests end before the worker's stop
         await watcher
         await self.supervisor.stop()
         await self.observer.stop()
@@ -134,6 +149,11 @@ class Daemon:
         self.tls.use(self.renewed_tls, config.smtp.require_tls)
         if self.supervisor.watchdog is not None:
             self.supervisor.watchdog.stall_seconds = config.spool.worker_stall_seconds
+
+    def _restart_portal(self) -> None:
+        """A reload restarts the portal on the configuration serve just checked."""
+        if self.portal is not None:
+            self.portal.restart_soon()
 
     def _load_tls(self, config: Config) -> None:
         """On the reload thread: the certificate and key read again (a renewed certificate
@@ -177,6 +197,9 @@ def serve(config: Config, config_path: Path) -> int:
         try:
             daemon = Daemon(start.config or config, config_path, in_force, start.templates)
         except TlsConfigError as exc:
+            log.error("configuration error: %s: %s", config.source, exc)
+            return EX_CONFIG
+        except PortalBindError as exc:
             log.error("configuration error: %s: %s", config.source, exc)
             return EX_CONFIG
         return await daemon.run()

@@ -26,22 +26,27 @@ class MetricsSection:
 
 def listen_address(section: MetricsSection) -> tuple[str, int] | None:
     """(host, port) to bind, or None when off. Raises ValueError naming the key."""
-    text = section.listen.strip()
+    return host_port(section.listen, "metrics.listen")
+
+
+def host_port(listen: str, key: str) -> tuple[str, int] | None:
+    """A "HOST:PORT" setting read as (host, port), None when empty; the portal's too."""
+    text = listen.strip()
     if not text:
         return None
     found = HOST_PORT.fullmatch(text)
     if found is None:
-        raise ValueError(f"metrics.listen must be \"HOST:PORT\" (e.g. \"127.0.0.1:9125\")"
-                         f" or \"\" for off, not {section.listen!r}")
+        raise ValueError(f"{key} must be \"HOST:PORT\" (e.g. \"127.0.0.1:9125\")"
+                         f" or \"\" for off, not {listen!r}")
     host = found.group("v6") or found.group("host")
     if found.group("v6"):
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            raise ValueError(f"metrics.listen: {host!r} is not an IPv6 address") from None
+            raise ValueError(f"{key}: {host!r} is not an IPv6 address") from None
     port = int(found.group("port"))
     if not 0 < port < 65536:
-        raise ValueError(f"metrics.listen: port must be between 1 and 65535, not {port}")
+        raise ValueError(f"{key}: port must be between 1 and 65535, not {port}")
     return host, port
 
 

@@ -1,0 +1,40 @@
+"""The Starlette application: the API (api.py), the login (login.py), the customer's pages
+(pages.py), `/healthz` and the stylesheet, behind the security headers (headers.py) and the
+request size limit (the message size limit of mail: `smtp.max_message_size`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from maildaemon.portal import api, login, pages
+from maildaemon.portal.context import PortalContext
+from maildaemon.portal.headers import SecurityHeaders
+
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app(ctx: PortalContext) -> Starlette:
+    def healthz(request: Request) -> Response:
+        """200 when the ticket database answers; 503 with the reason otherwise."""
+        try:
+            ctx.store().conn.execute("SELECT 1 FROM tickets LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            return PlainTextResponse(f"unhealthy: ticket database: {exc}\n", status_code=503)
+        return PlainTextResponse("ok\n")
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        *api.routes(ctx),
+        *login.routes(ctx),
+        *pages.routes(ctx),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
