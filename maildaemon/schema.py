@@ -636,3 +636,29 @@ def m027_retention(db: sqlite_utils.Database) -> None:
         CREATE TABLE purged_files (path TEXT PRIMARY KEY) WITHOUT ROWID;
         """
     )
+
+
+@migrations()
+def m028_portal(db: sqlite_utils.Database) -> None:
+    # Issue 19: the customer portal's login links and sessions. Only a SHA-256 of each
+    # token is kept (the token is in the customer's mail and cookie only), so a copy of the
+    # database logs nobody in. Expired rows are deleted by the portal as it goes.
+    db.executescript(
+        """
+        CREATE TABLE portal_logins (
+            token_hash TEXT PRIMARY KEY,
+            email TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX portal_logins_expiry ON portal_logins(expires_at);
+        CREATE TABLE portal_sessions (
+            session_hash TEXT PRIMARY KEY,
+            email TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
+        """
+    )

@@ -22,6 +22,7 @@ IMPORT_NAMES = {
     "sqlite-utils": "sqlite_utils",
     "pyyaml": "yaml",
     "flufl.bounce": "flufl",  # a namespace package
+    "python-multipart": "python_multipart",
 }
 # Test extras that are programs the Makefile runs, never imported.
 TOOLS = {"ruff", "mypy"}

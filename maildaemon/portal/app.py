@@ -7,6 +7,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+# Starlette parses forms and uploads with it only when the first one arrives: imported here,
+# a missing package stops the portal at start instead.
+import python_multipart  # noqa: F401
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -16,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from maildaemon.portal import api, login, pages
 from maildaemon.portal.context import PortalContext
+from maildaemon.portal.csrf import CsrfCookie
 from maildaemon.portal.headers import SecurityHeaders
 
 STATIC = Path(__file__).with_name("static")
@@ -37,4 +41,6 @@ def create_app(ctx: PortalContext) -> Starlette:
         *login.routes(ctx),
         *pages.routes(ctx),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+    secure = ctx.base_url.startswith("https://")
+    return Starlette(routes=routes, middleware=[
+        Middleware(SecurityHeaders), Middleware(CsrfCookie, secure=secure)])

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from maildaemon.config import Config
+from maildaemon.portal.ratelimit import RateLimits
 from maildaemon.portal_config import public_url, read_api_token
 from maildaemon.spool import Spool
 from maildaemon.store.sqlite_store import Store
@@ -28,6 +29,7 @@ class PortalContext:
     clock: Callable[[], datetime] = utc_now
     api_token: str | None = None
     base_url: str = ""
+    limits: RateLimits = field(default_factory=RateLimits)
     _local: threading.local = field(default_factory=threading.local)
 
     @classmethod

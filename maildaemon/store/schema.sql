@@ -117,6 +117,21 @@ CREATE TABLE participants (
     PRIMARY KEY (ticket_id, address)
 );
 
+CREATE TABLE portal_logins (
+    token_hash TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE portal_sessions (
+    session_hash TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE processed (
     id INTEGER PRIMARY KEY,
     key_hash INTEGER,
@@ -209,6 +224,10 @@ CREATE INDEX messages_message_id ON messages(message_id, ticket_id, direction)
 CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
 
 CREATE INDEX outbox_rcpt ON outbox(rcpt_to, id);
+
+CREATE INDEX portal_logins_expiry ON portal_logins(expires_at);
+
+CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
 
 CREATE UNIQUE INDEX processed_key ON processed(key_hash) WHERE key_hash IS NOT NULL;
 
