@@ -357,3 +357,13 @@ def ticket_reads(storage: dict[str, Any], ticket_store: TicketStore) -> TicketRe
     """The read side of the same backend, from the factory the commands use: it sees what
     `ticket_store` committed."""
     return open_reads(config_from_dict({"storage": storage}))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The portal's browser test leaves a screenshot of each page it saw: name them."""
+    folder = Path(os.environ.get("MAILDAEMON_SCREENSHOTS") or ROOT / "test-output" / "screenshots")
+    shots = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    if shots:
+        terminalreporter.write_sep("-", "portal screenshots (tests/test_portal_browser.py)")
+        for shot in shots:
+            terminalreporter.write_line(str(shot))
