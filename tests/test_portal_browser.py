@@ -88,7 +88,8 @@ def test_log_in_read_a_ticket_and_comment_with_a_file(tmp_path: Path,
         shown = inst.show(number)
         texts = " ".join(m["text"] for m in shown["messages"])
         assert "Adjunto una captura" in texts
-        assert [a["filename"] for a in shown["attachments"]] == ["captura-app.png"]
+        files = [a["filename"] for m in shown["messages"] for a in m["attachments"]]
+        assert files == ["captura-app.png"]
     finally:
         inst.stop()
 
