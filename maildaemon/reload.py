@@ -45,11 +45,11 @@ from maildaemon.templates_config import (
 )
 
 # Settings the running processes cannot take over: the listener's address, socket and
-# protocol, where the data lives, the metrics listener. Any `smtp.socket*` key too (the
+# protocol, where the data lives, the metrics and portal listeners. Any `smtp.socket*` key too (the
 # socket's mode and group are set when it is created).
 RESTART_KEYS = frozenset({
     "smtp.host", "smtp.port", "smtp.protocol", "storage.data_dir", "storage.database",
-    "metrics.listen",
+    "metrics.listen", "portal.listen",
 })
 RESTART_PREFIXES = ("smtp.socket",)
 REASON_CHARS = 300  # what STATUS= shows of a refusal; the log has all of it
