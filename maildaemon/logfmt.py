@@ -126,9 +126,10 @@ def setup_logging(command: str | None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogfmtFormatter(journal=stderr_is_journal()))
     logging.basicConfig(
-        level=logging.INFO if command in ("serve", "worker") else logging.WARNING,
+        level=logging.INFO if command in ("serve", "worker", "portal") else logging.WARNING,
         handlers=[handler], force=True,
     )
     # aiosmtpd logs every SMTP command at INFO, APScheduler every job run: keep ops logs ours.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn").setLevel(logging.WARNING)  # its start banner, the portal's

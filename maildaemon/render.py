@@ -28,7 +28,7 @@ TEMPLATES = ("ack", "reply_received", "reminder", "waiting_on_customer", "closed
              "agent_empty", "team_notification",
              "team_digest", "sla_breach", "escalation_confirmed", "escalation_already",
              "escalation_refused", "status_update", "duplicate_received", "flood",
-             "sensitive_data")
+             "sensitive_data", "portal_login")
 
 
 def environment(directory: Path | None = None,
@@ -167,6 +167,8 @@ def sample_variables() -> dict[str, Any]:
             "next_target": "our first answer by Tuesday 1 December 2026, 10:00 UTC",
             "bug_missing": [{"label": "App version", "example": "App version: 3.2.0"}],
             "removed": "a payment card number", "removed_password": True,
+            "login_url": "https://support.healthsync.com/login/sample-token",
+            "valid_for": "30 minutes",
             **notification_samples(), **digest_samples(), **sla_breach_samples()}
 
 

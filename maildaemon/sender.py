@@ -35,6 +35,9 @@ class PermanentFailure(Exception):
 
 
 BATCH = 64
+# Kinds of mail whose recipient the log does not name: that an address asked for a login
+# link, and when, is nobody's business (portal/login_mail.py); `outbox ls` shows the row.
+UNNAMED = frozenset({"portal_login"})
 
 
 @dataclass(frozen=True)
@@ -306,6 +309,8 @@ class Sender:
         """
         attempts = row.attempts + 1
         whom = ", ".join(row.recipients)
+        if row.kind in UNNAMED:
+            whom = f"the recipient of outbox row {row.id}"
         if outcome is None:
             log.info("delivered %s to %s", row.message_id, whom)
             return Attempt(row.id, "sent", attempts, "", None)

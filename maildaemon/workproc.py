@@ -310,7 +310,7 @@ class WorkerProcess:
             self.claims_abandoned = False
             if returned:
                 log.warning("worker: %d interrupted claims back to pending", returned)
-        for _ in range(BATCHES_PER_ROUND):
+        for batch in range(BATCHES_PER_ROUND):
             if self.stop.is_set():
                 return
             try:
@@ -321,6 +321,8 @@ class WorkerProcess:
             self._beat()
             self._reload_if_asked()  # between batches: one message, one configuration
             if not taken:
+                if batch == 0:  # woken with nothing spooled: the portal may have queued
+                    self.delivery.wake()  # a login link, which should not wait a poll
                 return
             self.delivery.wake()
 
