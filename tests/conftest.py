@@ -27,6 +27,7 @@ import pytest
 
 from maildaemon.config import config_from_dict
 from maildaemon.store import Store, TicketReads, TicketStore, open_reads
+from tests.browser_support import chrome  # noqa: F401  (the fixture, for test_portal_browser.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"

@@ -4,7 +4,6 @@ request size limit (the message size limit of mail: `smtp.max_message_size`)."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 # Starlette parses forms and uploads with it only when the first one arrives: imported here,
@@ -21,6 +20,7 @@ from maildaemon.portal import api, login, pages
 from maildaemon.portal.context import PortalContext
 from maildaemon.portal.csrf import CsrfCookie
 from maildaemon.portal.headers import SecurityHeaders
+from maildaemon.store import STORE_ERRORS
 
 STATIC = Path(__file__).with_name("static")
 
@@ -29,8 +29,8 @@ def create_app(ctx: PortalContext) -> Starlette:
     def healthz(request: Request) -> Response:
         """200 when the ticket database answers; 503 with the reason otherwise."""
         try:
-            ctx.store().conn.execute("SELECT 1 FROM tickets LIMIT 1").fetchall()
-        except sqlite3.Error as exc:
+            ctx.store().ping()
+        except STORE_ERRORS as exc:
             return PlainTextResponse(f"unhealthy: ticket database: {exc}\n", status_code=503)
         return PlainTextResponse("ok\n")
 

@@ -13,7 +13,7 @@ from maildaemon.config import Config
 from maildaemon.portal.ratelimit import RateLimits
 from maildaemon.portal_config import public_url, read_api_token
 from maildaemon.spool import Spool
-from maildaemon.store.sqlite_store import Store
+from maildaemon.store import PortalStore, open_portal
 from maildaemon.worker import load_secret
 
 
@@ -39,11 +39,11 @@ class PortalContext:
                    api_token=read_api_token(config.portal),
                    base_url=public_url(config.portal))
 
-    def store(self) -> Store:
+    def store(self) -> PortalStore:
         """This thread's connection to the ticket database (opened on first use)."""
-        store: Store | None = getattr(self._local, "store", None)
+        store: PortalStore | None = getattr(self._local, "store", None)
         if store is None:
-            store = Store(self.config.data_dir)
+            store = open_portal(self.config)
             self._local.store = store
         return store
 

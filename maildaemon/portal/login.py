@@ -25,7 +25,6 @@ leads to `/tickets`.
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -40,7 +39,7 @@ from maildaemon.portal.ratelimit import RATES
 from maildaemon.portal.render import page
 from maildaemon.portal.sessions import current_customer, end_session, start_session
 from maildaemon.portal.submit import valid_address
-from maildaemon.store.portal_sessions import use_login
+from maildaemon.store import STORE_ERRORS
 from maildaemon.templates_config import environment_for
 
 log = logging.getLogger("maildaemon.portal")
@@ -112,14 +111,13 @@ def routes(ctx: PortalContext) -> list[BaseRoute]:
             if token is None:
                 email, why = None, "unknown"
             else:
-                with ctx.store().transaction() as conn:
-                    email, why = use_login(conn, token, ctx.clock())
+                email, why = ctx.store().use_login(token, ctx.clock())
             if email is None:
                 log.info("portal login: a link was refused (%s)", why)
                 return login_page(request, error=WHY[why])
             response = RedirectResponse(HOME, status_code=303)
             start_session(ctx, response, email)
-        except sqlite3.Error as exc:
+        except STORE_ERRORS as exc:
             log.error("portal login: the ticket database failed: %s", type(exc).__name__)
             return login_page(request, 503, error=UNAVAILABLE)
         log.info("portal login: a link was used; session started")
@@ -132,7 +130,7 @@ def routes(ctx: PortalContext) -> list[BaseRoute]:
         response = login_page(request, notice=LOGGED_OUT)
         try:
             await run_in_threadpool(end_session, ctx, request, response)
-        except sqlite3.Error as exc:
+        except STORE_ERRORS as exc:
             log.error("portal logout: the ticket database failed: %s", type(exc).__name__)
             return login_page(request, 503, error=UNAVAILABLE)
         return response

@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-import sqlite3
 from datetime import datetime, timedelta
 
 import jinja2
@@ -32,9 +31,8 @@ from maildaemon.domain import OutgoingMail
 from maildaemon.faults import describe
 from maildaemon.portal.context import PortalContext
 from maildaemon.render import compose
-from maildaemon.store import iso
-from maildaemon.store.digests import enqueue_unticketed
-from maildaemon.store.portal_sessions import add_login, known_customer
+from maildaemon.store import STORE_ERRORS
+from maildaemon.store.portal_sessions import new_token
 
 log = logging.getLogger("maildaemon.portal")
 
@@ -87,14 +85,14 @@ def send_link(ctx: PortalContext, env: jinja2.Environment, address: str) -> bool
     happened, without the address."""
     try:
         store = ctx.store()
-        if not known_customer(store.conn, address):
+        if not store.known_customer(address):
             log.info("portal login: no customer has the address asked for; no link sent")
             return False
         now = ctx.clock()
-        with store.transaction() as conn:
-            token = add_login(conn, address.lower(), now, VALID)
-            enqueue_unticketed(conn, login_mail(ctx, env, address, token, now), iso(now))
-    except (sqlite3.Error, OSError) as exc:
+        token, _ = new_token()
+        store.add_login(token, address.lower(), now, VALID,
+                        login_mail(ctx, env, address, token, now))
+    except STORE_ERRORS + (OSError,) as exc:
         log.error("portal login: the link could not be queued: %s", describe(exc))
         return False
     except Exception as exc:  # a template's fault, say: its type only (it might quote input)

@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from maildaemon.portal.context import PortalContext
-from maildaemon.store import portal_sessions
 
 COOKIE = "hs_session"
 
@@ -29,14 +28,12 @@ def current_customer(ctx: PortalContext, request: Request) -> str | None:
     token = request.cookies.get(COOKIE)
     if not token or len(token) > 100:
         return None
-    return portal_sessions.session_email(ctx.store().conn, token, ctx.clock())
+    return ctx.store().session_email(token, ctx.clock())
 
 
 def start_session(ctx: PortalContext, response: Response, email: str) -> None:
     hours = ctx.config.portal.session_hours
-    store = ctx.store()
-    with store.transaction() as conn:
-        token = portal_sessions.add_session(conn, email, ctx.clock(), timedelta(hours=hours))
+    token = ctx.store().add_session(email, ctx.clock(), timedelta(hours=hours))
     response.set_cookie(COOKIE, token, max_age=hours * 3600, path="/", httponly=True,
                         samesite="lax", secure=secure(ctx))
 
@@ -44,7 +41,6 @@ def start_session(ctx: PortalContext, response: Response, email: str) -> None:
 def end_session(ctx: PortalContext, request: Request, response: Response) -> None:
     token = request.cookies.get(COOKIE)
     if token and len(token) <= 100:
-        with ctx.store().transaction() as conn:
-            portal_sessions.end_session(conn, token)
+        ctx.store().end_session(token)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax",
                            secure=secure(ctx))

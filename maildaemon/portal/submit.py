@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import mimetypes
 import re
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -116,21 +115,13 @@ def spool_submission(ctx: PortalContext, sub: Submission) -> tuple[str, str]:
 def wait_for_outcome(ctx: PortalContext, spool_id: str, message_id: str,
                      seconds: float = WAIT_SECONDS) -> Outcome | None:
     """The worker's outcome for the entry, or None if it has not come within `seconds`."""
-    reads = ctx.store().reads
+    store = ctx.store()
     deadline = time.monotonic() + seconds
     while True:
-        done = reads.processed_outcome(spool_id)
+        done = store.processed_outcome(spool_id)
         if done is not None:
-            return Outcome(done[0], done[1], refused_files(ctx.store().conn, message_id))
+            return Outcome(done[0], done[1], store.refused_files(message_id))
         if time.monotonic() >= deadline:
             return None
         time.sleep(POLL_SECONDS)
 
-
-def refused_files(conn: sqlite3.Connection, message_id: str) -> tuple[tuple[str, str], ...]:
-    """The files of the message that were not kept, with the reason the customer was told."""
-    rows = conn.execute(
-        "SELECT r.filename, r.words FROM rejected_attachments r"
-        " JOIN messages m ON m.id = r.message_row WHERE m.message_id = ? ORDER BY r.id",
-        (message_id,)).fetchall()
-    return tuple((str(r[0]), str(r[1])) for r in rows)

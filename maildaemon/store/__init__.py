@@ -9,19 +9,21 @@ from maildaemon.store.backend import (
     open_backlog,
     open_customers,
     open_operator,
+    open_portal,
     open_readonly,
     open_reads,
     open_store,
     open_worker_stores,
 )
 from maildaemon.store.dedup import HASHES_UNDER_MESSAGE_ID, KEY_HASH_PROCESSED, key_hash
-from maildaemon.store.errors import TEMPORARY_ERRORS
+from maildaemon.store.errors import STORE_ERRORS, TEMPORARY_ERRORS
 from maildaemon.store.interface import (
     BacklogReads,
     ContextReads,
     CustomerDirectory,
     OperatorStore,
     OutboxStore,
+    PortalStore,
     ReadOnlyTickets,
     Row,
     TicketCommands,
@@ -42,9 +44,9 @@ from maildaemon.store.upkeep import RATE_WINDOW
 __all__ = ["BacklogReads", "EVENTS_OF_TICKET", "HASHES_UNDER_MESSAGE_ID", "KEY_HASH_PROCESSED",
            "LAST_RECEIVED_MESSAGE_ID", "MESSAGES_OF_TICKET", "RATE_WINDOW", "TEMPORARY_ERRORS",
            "Attempt", "ContextReads", "CustomerDirectory", "Leased", "OpenTicket",
-           "OperatorStore", "OutboxStore", "ReadOnlyTickets",
-           "Rendered",
+           "OperatorStore", "OutboxStore", "PortalStore", "ReadOnlyTickets",
+           "Rendered", "STORE_ERRORS",
            "Row", "Store", "TicketCommands",
            "TicketReads", "TicketRecord", "TicketStore", "WorkerStore", "iso", "key_hash",
-           "open_backlog", "open_customers", "open_operator", "open_readonly", "open_reads",
-           "open_store", "open_worker_stores", "parse_iso"]
+           "open_backlog", "open_customers", "open_operator", "open_portal", "open_readonly",
+           "open_reads", "open_store", "open_worker_stores", "parse_iso"]

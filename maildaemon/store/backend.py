@@ -10,11 +10,13 @@ from maildaemon.store.interface import (
     BacklogReads,
     CustomerDirectory,
     OperatorStore,
+    PortalStore,
     ReadOnlyTickets,
     TicketReads,
     TicketStore,
 )
 from maildaemon.store.ops import OperatorOnSqlite
+from maildaemon.store.portal import PortalOnSqlite
 from maildaemon.store.readonly import ReadOnlyStore
 from maildaemon.store.sqlite_store import Store
 
@@ -70,3 +72,8 @@ def open_operator(config: Config) -> OperatorStore:
 def open_backlog(config: Config) -> BacklogReads:
     """The outbox backlog for health and metrics, as the SMTP edge reads it (a thread)."""
     return SqliteBacklog(config.data_dir)
+
+
+def open_portal(config: Config) -> PortalStore:
+    """One portal thread's connection (portal/context.py), migrated on opening."""
+    return PortalOnSqlite(config.data_dir)

@@ -21,6 +21,9 @@ class SchemaTooOld(Exception):
     schema than this code reads: every other command migrates it, and then it will do."""
 
 
+# Every error the backend raises (a caller that must answer 503 rather than crash).
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+
 TEMPORARY_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError, SchemaTooOld)
 
 # SQLite primary result codes (the low byte of an extended code) that no message can cause.

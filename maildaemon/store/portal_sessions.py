@@ -26,14 +26,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def add_login(conn: sqlite3.Connection, email: str, now: datetime,
-              valid: timedelta) -> str:
-    """A new login link's token for `email`, valid for `valid` from `now`."""
-    token, hashed = new_token()
+def add_login(conn: sqlite3.Connection, token: str, email: str, now: datetime,
+              valid: timedelta) -> None:
+    """Store a new login link's token (its hash) for `email`, valid for `valid` from `now`."""
     conn.execute("DELETE FROM portal_logins WHERE expires_at < ?", (iso(now - valid),))
     conn.execute("INSERT INTO portal_logins (token_hash, email, created_at, expires_at)"
-                 " VALUES (?, ?, ?, ?)", (hashed, email, iso(now), iso(now + valid)))
-    return token
+                 " VALUES (?, ?, ?, ?)", (token_hash(token), email, iso(now), iso(now + valid)))
 
 
 def use_login(conn: sqlite3.Connection, token: str, now: datetime) -> tuple[str | None, str]:
