@@ -662,3 +662,12 @@ def m028_portal(db: sqlite_utils.Database) -> None:
         CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
         """
     )
+
+
+@migrations()
+def m029_participants_by_address(db: sqlite_utils.Database) -> None:
+    # Issue 19: the portal finds a customer's tickets by address (login, "My tickets", the
+    # API's list), compared in lower case. Every requester is a participant (and a purged
+    # ticket keeps neither), so this one index serves them all; one more insert per
+    # participant on the worker's path (bench/README.md, "participants index").
+    db.execute("CREATE INDEX participants_by_address ON participants(lower(address))")

@@ -69,13 +69,11 @@ def end_session(conn: sqlite3.Connection, token: str) -> None:
     conn.execute("DELETE FROM portal_sessions WHERE session_hash = ?", (token_hash(token),))
 
 
-# Someone we have heard from or about: a ticket's requester or participant, or a customer of
-# the directory (customers_cli.py). No index covers lower(address) (the login needs no
-# migration): each is a scan, which the login runs after its answer has gone (login.py).
+# Someone we have heard from or about: a ticket's participant (its requester is one), or a
+# customer of the directory (customers_cli.py); both indexed (m029 for participants).
 KNOWN_CUSTOMER = (
     "SELECT EXISTS (SELECT 1 FROM customers WHERE email = :email)"
-    " OR EXISTS (SELECT 1 FROM participants WHERE lower(address) = :email)"
-    " OR EXISTS (SELECT 1 FROM tickets WHERE lower(requester) = :email)")
+    " OR EXISTS (SELECT 1 FROM participants WHERE lower(address) = :email)")
 
 
 def known_customer(conn: sqlite3.Connection, email: str) -> bool:

@@ -225,6 +225,8 @@ CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
 
 CREATE INDEX outbox_rcpt ON outbox(rcpt_to, id);
 
+CREATE INDEX participants_by_address ON participants(lower(address));
+
 CREATE INDEX portal_logins_expiry ON portal_logins(expires_at);
 
 CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
