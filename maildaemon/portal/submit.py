@@ -20,6 +20,7 @@ import mimetypes
 import re
 import time
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -29,7 +30,8 @@ from maildaemon.spool import Incoming
 QUEUES = ("support", "tech", "billing", "bugs")  # escalation is an act on a ticket, not a door
 MAX_ADDRESS = 254
 MAX_SUBJECT = 998  # one header line (RFC 5322); the worker shortens what it echoes
-ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"  # RFC 5322 atext, ASCII: a dot-atom local part
+ADDRESS = re.compile(rf"{ATEXT}(?:\.{ATEXT})*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
 POLL_SECONDS = 0.05
 WAIT_SECONDS = 20.0
@@ -63,8 +65,9 @@ class Outcome:
 
 def valid_address(text: str) -> str | None:
     """The address, lower-cased domain, if it is one plain addr-spec; else None. Stricter
-    than RFC 5322 on purpose: no display names, comments or quoted local parts, as an
-    address typed into a form or sent by the app backend never needs them."""
+    than RFC 5322 on purpose: a dot-atom local part in ASCII (no display names, comments,
+    quoted or internationalised local parts), which every From header can carry as it is
+    and which an address typed into a form or sent by the app backend rarely lacks."""
     value = text.strip()
     if len(value) > MAX_ADDRESS or not ADDRESS.fullmatch(value):
         return None
@@ -81,7 +84,8 @@ def build_message(sub: Submission, ctx: PortalContext) -> tuple[bytes, str]:
     """(raw bytes, Message-ID) of the message a submission stands for."""
     config = ctx.config
     msg = EmailMessage()
-    msg["From"] = f"{one_line(sub.name)} <{sub.email}>" if sub.name.strip() else sub.email
+    # Address() quotes the name: a name holding "<other@example.org>," names no one else.
+    msg["From"] = Address(display_name=one_line(sub.name), addr_spec=sub.email)
     msg["To"] = config.queue_address(sub.queue)
     msg["Subject"] = one_line(sub.subject) or "(no subject)"
     msg["Date"] = format_datetime(ctx.clock())
