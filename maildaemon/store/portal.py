@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from maildaemon.domain import OutgoingMail
-from maildaemon.store import portal_sessions
+from maildaemon.store import portal_sessions, portal_tickets
 from maildaemon.store.digests import enqueue_unticketed
+from maildaemon.store.records import PortalMessage, PortalTicket
 from maildaemon.store.sqlite_store import Store
 from maildaemon.store.stamps import iso
 
@@ -69,3 +70,18 @@ class PortalOnSqlite:
         """The files of a message that were not kept, with the reason the customer was told."""
         rows = self.conn.execute(REFUSED_FILES, (message_id,)).fetchall()
         return tuple((str(r[0]), str(r[1])) for r in rows)
+
+    # -- the customer's tickets (portal_tickets.py) --------------------------------------
+
+    def tickets_of(self, email: str, limit: int) -> list[PortalTicket]:
+        return portal_tickets.tickets_of(self.conn, email, limit)
+
+    def ticket_of(self, email: str, number: str) -> PortalTicket | None:
+        return portal_tickets.ticket_of(self.conn, email, number)
+
+    def conversation(self, email: str,
+                     number: str) -> tuple[PortalTicket, list[PortalMessage]] | None:
+        return portal_tickets.conversation(self.conn, email, number)
+
+    def file_of(self, email: str, number: str, file_id: int) -> tuple[str, str, bytes] | None:
+        return portal_tickets.file_of(self.conn, self.store.blobs, email, number, file_id)

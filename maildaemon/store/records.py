@@ -127,3 +127,33 @@ class Purged:
     numbers: tuple[str, ...] = ()
     messages: int = 0
     files: int = 0
+
+
+# What the portal shows a customer (store/portal_tickets.py).
+@dataclass(frozen=True)
+class PortalTicket:
+    number: str
+    subject: str
+    status: str
+    created_at: str
+    updated_at: str
+    closed_at: str | None
+    queue: str
+
+
+@dataclass(frozen=True)
+class PortalFile:
+    id: int
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PortalMessage:
+    mine: bool  # written by the customer (else sent by us to them)
+    author: str
+    date: str
+    text: str
+    message_id: str | None
+    files: tuple[PortalFile, ...]
