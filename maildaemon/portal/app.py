@@ -1,6 +1,6 @@
 """The Starlette application: the API (api.py), the login (login.py), the customer's pages
-(pages.py), `/healthz` and the stylesheet, behind the security headers (headers.py) and the
-request size limit (the message size limit of mail: `smtp.max_message_size`)."""
+(pages.py, comments.py), `/healthz` and the stylesheet, behind the security headers
+(headers.py), the request size limit (bodylimit.py) and the CSRF cookie (csrf.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from maildaemon.portal import api, login, pages
+from maildaemon.portal.bodylimit import BodyLimit
 from maildaemon.portal.context import PortalContext
 from maildaemon.portal.csrf import CsrfCookie
 from maildaemon.portal.headers import SecurityHeaders
@@ -43,4 +44,6 @@ def create_app(ctx: PortalContext) -> Starlette:
     ]
     secure = ctx.base_url.startswith("https://")
     return Starlette(routes=routes, middleware=[
-        Middleware(SecurityHeaders), Middleware(CsrfCookie, secure=secure)])
+        Middleware(SecurityHeaders),
+        Middleware(BodyLimit, max_bytes=ctx.config.smtp.max_message_size),
+        Middleware(CsrfCookie, secure=secure)])

@@ -36,6 +36,8 @@ MESSAGES_SEEN = ("SELECT m.id, m.direction, m.from_addr, m.date, m.text, m.own_t
                  " ORDER BY tl.row_id")
 FILES_OF = ("SELECT id, message_row, filename, content_type, size FROM attachments"
             " WHERE ticket_id = :ticket AND inline = 0 ORDER BY id")
+REFUSED_OF = ("SELECT message_row, filename, words FROM rejected_attachments"
+              " WHERE ticket_id = :ticket ORDER BY id")
 FILE_OF = ("SELECT a.filename, a.content_type, a.sha256 FROM attachments a"
            " JOIN messages m ON m.id = a.message_row"
            f" WHERE a.id = :file AND a.ticket_id = :ticket AND ({SEEN})")
@@ -67,7 +69,7 @@ def ticket_of(conn: sqlite3.Connection, email: str, number: str) -> PortalTicket
 def conversation(conn: sqlite3.Connection, email: str,
                  number: str) -> tuple[PortalTicket, list[PortalMessage]] | None:
     """The ticket and the messages the customer wrote or received, oldest first, each with
-    its files (inline images of a signature are not listed)."""
+    its files (inline images of a signature are not listed) and the files not kept."""
     found = _ticket_id(conn, email, number)
     if found is None:
         return None
@@ -77,10 +79,14 @@ def conversation(conn: sqlite3.Connection, email: str,
     for f in conn.execute(FILES_OF, params):
         files.setdefault(int(f["message_row"]), []).append(PortalFile(
             int(f["id"]), f["filename"], f["content_type"], int(f["size"])))
+    refused: dict[int, list[tuple[str, str]]] = {}
+    for r in conn.execute(REFUSED_OF, params):
+        refused.setdefault(int(r["message_row"]), []).append((r["filename"], r["words"]))
     messages = [PortalMessage(
         mine=m["direction"] == "inbound", author=m["from_addr"], date=m["date"],
         text=m["own_text"] or m["text"] if m["direction"] == "inbound" else m["text"],
-        message_id=m["message_id"], files=tuple(files.get(int(m["id"]), ())))
+        message_id=m["message_id"], files=tuple(files.get(int(m["id"]), ())),
+        refused=tuple(refused.get(int(m["id"]), ())))
         for m in conn.execute(MESSAGES_SEEN, params)]
     return ticket, messages
 

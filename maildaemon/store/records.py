@@ -157,3 +157,4 @@ class PortalMessage:
     text: str
     message_id: str | None
     files: tuple[PortalFile, ...]
+    refused: tuple[tuple[str, str], ...] = ()  # (filename, why, in the customer's words)
