@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -54,3 +56,33 @@ def csrf_of(html: str) -> str:
     found = CSRF.search(html)
     assert found, f"no csrf field in: {html[:500]}"
     return found.group(1)
+
+
+LINK = re.compile(r"https?://[^\s/]+/login/[A-Za-z0-9_-]+")
+
+
+def login_links(inst: PortalInstallation, address: str) -> list[str]:
+    """The links of the login mails delivered to `address`, oldest first."""
+    links = []
+    for raw in inst.outbound():
+        mail = message_from_bytes(raw, policy=policy.default)
+        if not str(mail["Message-ID"]).startswith("<login.") or \
+                address.lower() not in str(mail["To"]).lower():
+            continue
+        body = mail.get_body(("plain",)) if isinstance(mail, EmailMessage) else None
+        links += LINK.findall(body.get_content() if body is not None else "")
+    return links
+
+
+def log_in(inst: PortalInstallation, address: str) -> httpx.Client:
+    """A client logged in as `address` the way a customer is: the form, the mail, the link."""
+    client = inst.client()
+    before = len(login_links(inst, address))
+    form = client.get("/login")
+    asked = client.post("/login", data={"email": address, "csrf": csrf_of(form.text)})
+    assert asked.status_code == 200, asked.text
+    links = wait_until(lambda: (found := login_links(inst, address))[before:] and found, 30,
+                       f"a login mail to {address}")
+    followed = client.get(links[-1])
+    assert followed.status_code == 303 and followed.headers["location"] == "/tickets"
+    return client

@@ -15,8 +15,8 @@ the ticket's queue address.
   and the page links to `/tickets/new?refers=HS-XXXXXX`: a new ticket whose subject names
   the old one ("Follow-up to HS-XXXXXX: ..."), which the table links to it, as for a
   reply by mail after the window.
-- Comments, reopenings and new tickets of one customer share the `comment_address` rate
-  (ratelimit.py); over it, 429.
+- Every comment, reopening and new-ticket form a customer posts counts against one
+  `comment_address` rate (ratelimit.py), whether or not it is then refused; over it, 429.
 - The answer waits for the worker (at most submit.WAIT_SECONDS) and then redirects to the
   ticket (a new one, if that is what the message became) with a notice; a worker that is
   slow leaves the message safe in the spool and the notice says it will appear shortly.
@@ -122,14 +122,14 @@ def routes(ctx: PortalContext) -> list[BaseRoute]:
                 return found
             assert customer is not None
             ticket, messages = found
+            if not ctx.limits.allow("comment_address", customer):
+                return too_many(ctx, request, customer)
             if ticket.status == "closed":
                 return message_page(ctx, request, 409, "Ticket closed", CLOSED, customer)
             text = text_field(form, "text", max_text)
             files = await uploads(form)
             if not text.strip() and not files:
                 return ticket_page(ctx, request, customer, found, 422, error=EMPTY_COMMENT)
-            if not ctx.limits.allow("comment_address", customer):
-                return too_many(ctx, request, customer)
             sub = Submission(email=customer, subject=f"Re: [{number}] {ticket.subject}",
                              text=text, queue=ticket.queue, files=files,
                              in_reply_to=newest_id(messages))
@@ -150,12 +150,12 @@ def routes(ctx: PortalContext) -> list[BaseRoute]:
                 return found
             assert customer is not None
             ticket, messages = found
+            if not ctx.limits.allow("comment_address", customer):
+                return too_many(ctx, request, customer)
             if ticket.status != "closed":
                 return RedirectResponse(f"/tickets/{number}", status_code=303)
             if reopen_until(ctx, ticket) is None:
                 return message_page(ctx, request, 409, "Ticket closed", CLOSED, customer)
-            if not ctx.limits.allow("comment_address", customer):
-                return too_many(ctx, request, customer)
             text = text_field(form, "text", max_text).strip() or REOPENED_WORDS
             sub = Submission(email=customer, subject=f"Re: [{number}] {ticket.subject}",
                              text=text, queue=ticket.queue, in_reply_to=newest_id(messages))
@@ -194,6 +194,8 @@ def routes(ctx: PortalContext) -> list[BaseRoute]:
             customer = await run_in_threadpool(current_customer, ctx, request)
             if customer is None:
                 return to_login()
+            if not ctx.limits.allow("comment_address", customer):
+                return too_many(ctx, request, customer)
             subject = text_field(form, "subject", MAX_SUBJECT)
             text = text_field(form, "text", max_text)
             queue = text_field(form, "queue", 20)
@@ -204,8 +206,6 @@ def routes(ctx: PortalContext) -> list[BaseRoute]:
             if not subject.strip() or not text.strip() or queue not in QUEUES:
                 return new_form(request, customer, 422, EMPTY_NEW, subject, text,
                                 queue if queue in QUEUES else "support", refers)
-            if not ctx.limits.allow("comment_address", customer):
-                return too_many(ctx, request, customer)
             sub = Submission(email=customer, subject=subject, text=text, queue=queue,
                              files=files)
             outcome = await run_in_threadpool(send, ctx, sub)
