@@ -193,12 +193,14 @@ def test_reopening_works_within_the_window_and_not_after_it(desk: dict[str, Any]
     opened = client.post("/tickets/new", data={
         "csrf": csrf_of(form.text), "refers": number, "queue": "billing",
         "subject": f"Follow-up to {number}: charged again",
-        "text": "The double charge is back this month."})
+        "text": "The double charge is back this month."},
+        files=[("files", ("kontoauszug.pdf", PDF, "application/pdf"))])
     assert opened.status_code == 303, opened.text
     new_number = re.fullmatch(r"/tickets/(HS-\d+)\?done=new", opened.headers["location"])
     assert new_number and new_number.group(1) != number
     created = inst.show(new_number.group(1))
     assert created["queue"] == "billing" and number in created["related"]
+    assert [a["filename"] for a in created["messages"][0]["attachments"]] == ["kontoauszug.pdf"]
     assert inst.show(number)["status"] == "closed"
 
 
