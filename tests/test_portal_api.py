@@ -106,6 +106,19 @@ def test_the_queue_is_honoured(api: PortalInstallation) -> None:
     assert api.show(answer.json()["number"])["queue"] == "billing"
 
 
+def test_a_followup_joins_the_ticket_with_200(api: PortalInstallation) -> None:
+    """The app may post more for a ticket: its number in the subject, as in a reply."""
+    who = customer()
+    with api.api() as client:
+        first = client.post("/api/v1/tickets", json=ticket(who)).json()["number"]
+        more = client.post("/api/v1/tickets", json=ticket(
+            who, f"Re: [{first}] Sync stopped", description="It also fails on Wi-Fi."))
+    assert more.status_code == 200, more.text
+    assert (more.json()["number"], more.json()["outcome"]) == (first, "followup")
+    texts = [m["text"] for m in api.show(first)["messages"] if m["direction"] == "inbound"]
+    assert len(texts) == 2 and "It also fails on Wi-Fi." in texts[1]
+
+
 def test_six_files_give_five_stored_and_one_refused(api: PortalInstallation) -> None:
     who = customer()
     files = [("files", (f"shot{i}.png", png(i + 2), "image/png")) for i in range(3)]

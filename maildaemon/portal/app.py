@@ -1,6 +1,12 @@
 """The Starlette application: the API (api.py), the login (login.py), the customer's pages
 (pages.py), `/healthz` and the stylesheet, behind the security headers (headers.py) and the
-request size limit (the message size limit of mail: `smtp.max_message_size`)."""
+CSRF cookie (csrf.py).
+
+There is no size-limit middleware: each route that reads a body bounds it itself. The API
+refuses a body over mail's limit, `smtp.max_message_size`, by its Content-Length before
+reading and by counting a chunked one (api_input.py); the login forms read no file and at
+most login.FIELDS fields of at most 1 MiB each (Starlette's `request.form` limits). A new
+route that reads a body must bound it the same way."""
 
 from __future__ import annotations
 
