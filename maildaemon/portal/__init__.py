@@ -7,6 +7,8 @@ customer submits here becomes a message in the spool, processed by the worker th
 decision table as mail (submit.py), so a ticket is the same ticket whichever door it came in by.
 
 Modules: app.py (the application and its routes), context.py (what every route shares),
-headers.py (security headers on every response), submit.py (a submission as a spooled
-message, and its outcome), process.py (the child process), supervisor.py (serve's side).
+headers.py (security headers on every response), api.py and api_input.py (the app
+backend's API and what it reads), login.py (login by a mailed link), submit.py (a
+submission as a spooled message, and its outcome), process.py (the child process),
+supervisor.py (serve's side).
 """

@@ -4,14 +4,15 @@ the worker's own limits then judge as for mail).
 
 A request that declares a larger `Content-Length` is answered 413 before its body is read;
 one that streams more than the limit without declaring it (chunked) is cut off at the limit
-and answered 413 the same way, so no route ever holds more than the limit in memory.
+and answered 413 the same way, so no route ever holds more than the limit in memory. The
+API's answer is its JSON error (`{"error": ...}`), a page's a line of text.
 """
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+import json
 
-TOO_LARGE = b"Request too large"
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class TooLarge(Exception):
@@ -29,7 +30,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await too_large(send)
+            await self.too_large(scope, send)
             return
         seen = 0
         started = False
@@ -53,12 +54,16 @@ class BodyLimit:
             await self.app(scope, counted, watched)
         except TooLarge:
             if not started:
-                await too_large(send)
+                await self.too_large(scope, send)
 
-
-async def too_large(send: Send) -> None:
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(TOO_LARGE)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": TOO_LARGE})
+    async def too_large(self, scope: Scope, send: Send) -> None:
+        words = f"the request body is over the limit of {self.max_bytes} bytes"
+        if str(scope["path"]).startswith("/api/"):
+            body, kind = json.dumps({"error": words}).encode(), b"application/json"
+        else:
+            body, kind = f"{words[0].upper()}{words[1:]}.\n".encode(), b"text/plain; charset=utf-8"
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", kind),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})

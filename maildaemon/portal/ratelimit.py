@@ -9,6 +9,9 @@ login link a few times an hour at most).
 
 from __future__ import annotations
 
+import math
+import time
+
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -29,3 +32,8 @@ class RateLimits:
     def allow(self, kind: str, key: str) -> bool:
         """Count one hit of `kind` for `key`; False once its rate is exceeded."""
         return self.limiter.hit(RATES[kind], kind, key.lower())
+
+    def retry_after(self, kind: str, key: str) -> int:
+        """Whole seconds until `kind` allows `key` one more hit (Retry-After), at least 1."""
+        reset = self.limiter.get_window_stats(RATES[kind], kind, key.lower()).reset_time
+        return max(1, math.ceil(reset - time.time()))
