@@ -1,5 +1,5 @@
-"""The forms of the customer's pages that write: a comment (with files) on a ticket,
-"Reopen" on a closed one, and a new ticket (issue 19, 3).
+"""The forms of the customer's pages that write: a comment (with files) on a ticket and
+"Reopen" on a closed one (issue 19, 3); a new ticket is newticket.py's, on the same terms.
 
 Each becomes a message from the customer in the spool (submit.py), decided on by the same
 table as mail, so a portal comment is an emailed reply to the agents: notified the same
@@ -24,6 +24,8 @@ the ticket's queue address.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -32,15 +34,12 @@ from starlette.routing import BaseRoute, Route
 
 from maildaemon import domain
 from maildaemon.portal.context import PortalContext
-from maildaemon.portal.csrf import csrf_ok
 from maildaemon.portal.pagekit import (
-    FILES,
     NUMBER,
-    expired_form,
     message_page,
     not_found,
+    posted_form,
     reopen_until,
-    shared,
     text_field,
     ticket_page,
     to_login,
@@ -48,13 +47,11 @@ from maildaemon.portal.pagekit import (
     unavailable,
     uploads,
 )
-from maildaemon.portal.render import page
 from maildaemon.portal.sessions import current_customer
 from maildaemon.portal.submit import (
-    MAX_SUBJECT,
-    QUEUES,
     Outcome,
     Submission,
+    Upload,
     spool_submission,
     wait_for_outcome,
 )
@@ -65,8 +62,6 @@ REOPENED_WORDS = "(I reopened this ticket from the support portal.)"
 CLOSED = ("This ticket is closed, so it takes no more comments. You can open a new ticket"
           " that refers to it.")
 EMPTY_COMMENT = "Please write a comment or choose a file to send."
-Conversation = tuple[PortalTicket, list[PortalMessage]]
-EMPTY_NEW = "Please give your request a subject and describe it."
 
 
 def send(ctx: PortalContext, sub: Submission) -> Outcome | None:
@@ -87,135 +82,81 @@ def after(outcome: Outcome | None, number: str | None, done: str) -> Response:
     return RedirectResponse(f"/tickets/{outcome.number}?done={done}", status_code=303)
 
 
-def newest_id(messages: list[PortalMessage]) -> str | None:
-    return next((m.message_id for m in reversed(messages) if m.message_id), None)
+@dataclass(frozen=True)
+class Posted:
+    """A form posted on one of the customer's tickets."""
+
+    form: FormData
+    customer: str
+    ticket: PortalTicket
+    messages: list[PortalMessage]
+
+    def reply(self, text: str, files: tuple[Upload, ...]) -> Submission:
+        """The customer's reply to the ticket, as their mail client would write it."""
+        newest = next((m.message_id for m in reversed(self.messages) if m.message_id), None)
+        return Submission(email=self.customer, subject=f"Re: [{self.ticket.number}]"
+                          f" {self.ticket.subject}", text=text, queue=self.ticket.queue,
+                          files=files, in_reply_to=newest)
 
 
 def routes(ctx: PortalContext) -> list[BaseRoute]:
     max_text = ctx.config.smtp.max_message_size
 
-    async def read(request: Request) -> FormData | Response:
-        """The form, once its CSRF field is right and someone is logged in."""
-        form = await request.form(max_files=FILES, max_fields=10, max_part_size=max_text)
-        if not csrf_ok(ctx, request, form):
-            return expired_form(ctx, request)
-        return form
-
-    async def customer_and_ticket(request: Request, customer: str | None,
-                                  number: str) -> Conversation | Response:
+    async def posted_on_ticket(request: Request) -> Posted | Response:
+        """The form, its customer and their ticket, once the CSRF field is right, someone
+        is logged in, the ticket is theirs and the form is within their rate."""
+        form = await posted_form(ctx, request)
+        if isinstance(form, Response):
+            return form
+        customer = await run_in_threadpool(current_customer, ctx, request)
         if customer is None:
             return to_login()
-        if not NUMBER.fullmatch(number):
+        number = str(request.path_params["number"])
+        found = await run_in_threadpool(ctx.store().conversation, customer, number) \
+            if NUMBER.fullmatch(number) else None
+        if found is None:
             return not_found(ctx, request, customer)
-        found = await run_in_threadpool(ctx.store().conversation, customer, number)
-        return not_found(ctx, request, customer) if found is None else found
+        if not ctx.limits.allow("comment_address", customer):
+            return too_many(ctx, request, customer)
+        return Posted(form, customer, *found)
 
     async def comment(request: Request) -> Response:
-        number = str(request.path_params["number"])
-        form = await read(request)
-        if isinstance(form, Response):
-            return form
         try:
-            customer = await run_in_threadpool(current_customer, ctx, request)
-            found = await customer_and_ticket(request, customer, number)
-            if isinstance(found, Response):
-                return found
-            assert customer is not None
-            ticket, messages = found
-            if not ctx.limits.allow("comment_address", customer):
-                return too_many(ctx, request, customer)
+            posted = await posted_on_ticket(request)
+            if isinstance(posted, Response):
+                return posted
+            ticket = posted.ticket
             if ticket.status == "closed":
-                return message_page(ctx, request, 409, "Ticket closed", CLOSED, customer)
-            text = text_field(form, "text", max_text)
-            files = await uploads(form)
+                return message_page(ctx, request, 409, "Ticket closed", CLOSED,
+                                    posted.customer)
+            text = text_field(posted.form, "text", max_text)
+            files = await uploads(posted.form)
             if not text.strip() and not files:
-                return ticket_page(ctx, request, customer, found, 422, error=EMPTY_COMMENT)
-            sub = Submission(email=customer, subject=f"Re: [{number}] {ticket.subject}",
-                             text=text, queue=ticket.queue, files=files,
-                             in_reply_to=newest_id(messages))
-            outcome = await run_in_threadpool(send, ctx, sub)
+                return ticket_page(ctx, request, posted.customer,
+                                   (ticket, posted.messages), 422, error=EMPTY_COMMENT)
+            outcome = await run_in_threadpool(send, ctx, posted.reply(text, files))
         except STORE_ERRORS:
             return unavailable(ctx, request)
-        return after(outcome, number, "comment")
+        return after(outcome, ticket.number, "comment")
 
     async def reopen(request: Request) -> Response:
-        number = str(request.path_params["number"])
-        form = await read(request)
-        if isinstance(form, Response):
-            return form
         try:
-            customer = await run_in_threadpool(current_customer, ctx, request)
-            found = await customer_and_ticket(request, customer, number)
-            if isinstance(found, Response):
-                return found
-            assert customer is not None
-            ticket, messages = found
-            if not ctx.limits.allow("comment_address", customer):
-                return too_many(ctx, request, customer)
+            posted = await posted_on_ticket(request)
+            if isinstance(posted, Response):
+                return posted
+            ticket = posted.ticket
             if ticket.status != "closed":
-                return RedirectResponse(f"/tickets/{number}", status_code=303)
+                return RedirectResponse(f"/tickets/{ticket.number}", status_code=303)
             if reopen_until(ctx, ticket) is None:
-                return message_page(ctx, request, 409, "Ticket closed", CLOSED, customer)
-            text = text_field(form, "text", max_text).strip() or REOPENED_WORDS
-            sub = Submission(email=customer, subject=f"Re: [{number}] {ticket.subject}",
-                             text=text, queue=ticket.queue, in_reply_to=newest_id(messages))
-            outcome = await run_in_threadpool(send, ctx, sub)
+                return message_page(ctx, request, 409, "Ticket closed", CLOSED,
+                                    posted.customer)
+            text = text_field(posted.form, "text", max_text).strip() or REOPENED_WORDS
+            outcome = await run_in_threadpool(send, ctx, posted.reply(text, ()))
         except STORE_ERRORS:
             return unavailable(ctx, request)
-        return after(outcome, number, "reopened")
-
-    def new_form(request: Request, customer: str, status_code: int = 200, error: str = "",
-                 subject: str = "", text: str = "", queue: str = "support",
-                 refers: str = "") -> Response:
-        return page("newticket.html", status_code, title="New ticket", error=error,
-                    subject=subject, text=text, queue=queue, queues=QUEUES, refers=refers,
-                    **shared(ctx, request, customer))
-
-    def ask_new(request: Request) -> Response:
-        try:
-            customer = current_customer(ctx, request)
-            if customer is None:
-                return to_login()
-            refers = request.query_params.get("refers", "")
-            old = ctx.store().ticket_of(customer, refers) if NUMBER.fullmatch(refers) else None
-        except STORE_ERRORS:
-            return unavailable(ctx, request)
-        if old is None:
-            return new_form(request, customer)
-        queue = old.queue if old.queue in QUEUES else "support"
-        return new_form(request, customer, subject=f"Follow-up to {old.number}: {old.subject}",
-                        queue=queue, refers=old.number)
-
-    async def open_new(request: Request) -> Response:
-        form = await read(request)
-        if isinstance(form, Response):
-            return form
-        try:
-            customer = await run_in_threadpool(current_customer, ctx, request)
-            if customer is None:
-                return to_login()
-            if not ctx.limits.allow("comment_address", customer):
-                return too_many(ctx, request, customer)
-            subject = text_field(form, "subject", MAX_SUBJECT)
-            text = text_field(form, "text", max_text)
-            queue = text_field(form, "queue", 20)
-            refers = text_field(form, "refers", 20)
-            files = await uploads(form)
-            if NUMBER.fullmatch(refers) and refers not in subject:
-                subject = f"Follow-up to {refers}: {subject}"
-            if not subject.strip() or not text.strip() or queue not in QUEUES:
-                return new_form(request, customer, 422, EMPTY_NEW, subject, text,
-                                queue if queue in QUEUES else "support", refers)
-            sub = Submission(email=customer, subject=subject, text=text, queue=queue,
-                             files=files)
-            outcome = await run_in_threadpool(send, ctx, sub)
-        except STORE_ERRORS:
-            return unavailable(ctx, request)
-        return after(outcome, None, "new")
+        return after(outcome, ticket.number, "reopened")
 
     return [
-        Route("/tickets/new", ask_new, methods=["GET"]),
-        Route("/tickets/new", open_new, methods=["POST"]),
         Route("/tickets/{number}/comments", comment, methods=["POST"]),
         Route("/tickets/{number}/reopen", reopen, methods=["POST"]),
     ]

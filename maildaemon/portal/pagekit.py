@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from maildaemon.domain import Status
 from maildaemon.portal.context import PortalContext
-from maildaemon.portal.csrf import csrf_token
+from maildaemon.portal.csrf import csrf_ok, csrf_token
 from maildaemon.portal.render import page
 from maildaemon.portal.submit import Upload
 from maildaemon.store import parse_iso
@@ -87,6 +87,16 @@ def too_many(ctx: PortalContext, request: Request, customer: str) -> Response:
 
 def expired_form(ctx: PortalContext, request: Request) -> Response:
     return message_page(ctx, request, 403, "Form expired", EXPIRED_FORM)
+
+
+async def posted_form(ctx: PortalContext, request: Request) -> FormData | Response:
+    """A page's posted form (at most FILES files, each text field at most the size limit),
+    or the 403 page when its CSRF field is not this browser's."""
+    form = await request.form(max_files=FILES, max_fields=10,
+                              max_part_size=ctx.config.smtp.max_message_size)
+    if not csrf_ok(ctx, request, form):
+        return expired_form(ctx, request)
+    return form
 
 
 async def uploads(form: FormData) -> tuple[Upload, ...]:

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from maildaemon.portal import comments
+from maildaemon.portal import comments, newticket
 from maildaemon.portal.context import PortalContext
 from maildaemon.portal.pagekit import (
     NOTICES,
@@ -94,7 +94,8 @@ def routes(ctx: PortalContext) -> list[BaseRoute]:
 
     return [
         Route("/tickets", tickets, methods=["GET"]),
-        *comments.routes(ctx),  # /tickets/new before /tickets/{number}
+        *newticket.routes(ctx),  # /tickets/new before /tickets/{number}
+        *comments.routes(ctx),
         Route("/tickets/{number}", ticket, methods=["GET"]),
         Route("/tickets/{number}/files/{file:int}", download, methods=["GET"]),
     ]
