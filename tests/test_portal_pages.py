@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.slow
 ANNA = "anna.kowalska@example.pl"
 BEN = "ben.okafor@example.com"
 COPIED = "carla.rossi@example.it"
+AGENT = "dora@healthsync.com"  # the default team: told of every ticket and reply
 # A real 1x1 PNG and a small real PDF, so libmagic names them as a mail client's would be.
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -52,6 +54,15 @@ def settled(inst: PortalInstallation) -> None:
                "an empty outbox")
 
 
+def delivered(inst: PortalInstallation) -> list[EmailMessage]:
+    found = []
+    for raw in inst.outbound():
+        message = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        found.append(message)
+    return found
+
+
 def with_pdf(subject: str, sender: str, **headers: str) -> EmailMessage:
     msg = mail(subject=subject, sender=sender, **headers)
     msg.add_attachment(PDF, maintype="application", subtype="pdf",
@@ -62,7 +73,8 @@ def with_pdf(subject: str, sender: str, **headers: str) -> EmailMessage:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One serve for the module: Anna's ticket (with a PDF, Carla copied) and Ben's."""
-    inst = PortalInstallation(tmp_path_factory.mktemp("pages"))
+    inst = PortalInstallation(tmp_path_factory.mktemp("pages"),
+                              f'[teams]\ndefault = ["{AGENT}"]\n')
     inst.start()
     try:
         inst.send(with_pdf("Invoice <b>twice</b> & charged", ANNA, Cc=COPIED))
@@ -156,6 +168,13 @@ def test_a_comment_with_a_file_lands_and_resets_the_waiting_timers(
     comment = shown["messages"][-1]
     assert comment["from"] == BEN and "photo of the broken strap" in comment["text"]
     assert [a["filename"] for a in comment["attachments"]] == ["strap.png"]
+    # The agent is told as of a mailed reply, with the comment's words.
+    settled(inst)
+    notes = [m for m in delivered(inst) if AGENT in str(m["To"])
+             and "Customer reply" in str(m["Subject"]) and number in str(m["Subject"])]
+    assert len(notes) == 1
+    body = notes[0].get_body(("plain",))
+    assert body is not None and "photo of the broken strap" in body.get_content()
     # No reminder four days on: the comment ended the wait, as a mailed reply does.
     settled(inst)
     inst.cli("sweep", "--now", stamp(datetime.now(UTC) + timedelta(days=4)))
