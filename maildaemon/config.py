@@ -34,6 +34,7 @@ from maildaemon.privacy_config import PrivacySection
 from maildaemon.privacy_config import check as check_privacy
 from maildaemon.resources import shipped_file
 from maildaemon.sla_config import as_written, sla_table
+from maildaemon.storage_config import check as check_storage
 from maildaemon.templates_config import TemplatesSection
 from maildaemon.templates_config import check as check_templates
 
@@ -91,6 +92,9 @@ class SmtpSection:
 @dataclass(frozen=True)
 class StorageSection:
     data_dir: str = "var"
+    # Empty: SQLite in data_dir. Or "postgresql://user@host/db" (storage_config.py).
+    database: str = ""
+    database_password_file: str = ""
     # Closed tickets' content is purged this many days after closing (retention.py); 0: never.
     retention_days: int = 0
 
@@ -417,6 +421,10 @@ def _validate(config: Config) -> None:
     if not 0 <= config.storage.retention_days <= 36_500:
         raise ConfigError(f"{src}: storage.retention_days must be 0 (keep everything) or a"
                           f" number of days up to 36500, not {config.storage.retention_days}")
+    try:
+        check_storage(config.storage.database, config.storage.database_password_file)
+    except ValueError as exc:
+        raise ConfigError(f"{src}: {exc}") from None
     if config.autoreply.max_per_hour < 0:
         raise ConfigError(f"{src}: autoreply.max_per_hour must not be negative")
     try:

@@ -84,6 +84,12 @@ class Parts:
             raise EnvironmentFault(temporary[0])
         return len(results)
 
+    def close(self) -> None:
+        """Stop the checkpointer and close the ticket store's connections."""
+        self.checkpointer.stop()
+        self.worker.store.close()
+        self.sender.store.close()
+
 
 def worker_parts(config: Config, clock: Callable[[], datetime]) -> Parts:
     """The worker's connections, as the daemon runs them (the benchmarks build theirs here).

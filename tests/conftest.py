@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 
 from maildaemon.config import config_from_dict
-from maildaemon.store import Store, TicketReads, TicketStore, open_reads
+from maildaemon.store import TicketReads, TicketStore, open_reads, open_store
 from tests.browser_support import chrome  # noqa: F401  (the fixture, for test_portal_browser.py)
+from tests.pg_server import MISSING, PgServer, binaries
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"
@@ -324,15 +325,28 @@ def header_of(raw: bytes, name: str) -> str:
 
 # -- The storage backends ------------------------------------------------------------------
 
-BACKENDS = ["sqlite"]  # issue 15 adds "postgresql"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One throwaway PostgreSQL server per test process (tests/pg_server.py), started the
+    first time a test asks; skipped, saying why, on a machine without its binaries."""
+    if binaries() is None:
+        pytest.skip(MISSING)
+    server = PgServer()
+    server.start()
+    yield server
+    server.remove()
 
 
 @pytest.fixture(params=BACKENDS)
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
-    """The `[storage]` settings of each backend the storage behaviour tests run on.
+    """The `[storage]` settings of each backend the storage behaviour tests run on: SQLite
+    in a data directory, and PostgreSQL (a database of its own on the throwaway server).
 
     Tests written against the interfaces (`TicketStore`, `TicketReads`) take this, or
-    `ticket_store`/`ticket_reads`, and run on a second backend unchanged: test_store_interface,
+    `ticket_store`/`ticket_reads`, and run on both backends unchanged: test_store_interface,
     test_store_reads, and the behaviour tests of test_store_upkeep and test_dedup. What is
     about SQLite itself stays on SQLite by nature, not by omission: migrations and the old
     on-disk formats (test_migrations), the schema dump (test_schema_dump), WAL growth and
@@ -341,23 +355,28 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     their layout (test_files), query plans and where the dedup hash is kept (test_dedup),
     faults injected on SQLite's locks (test_fault_injection, test_worker_faults), the spool.
     """
-    assert request.param == "sqlite"
-    return {"data_dir": str(tmp_path / "data")}
+    settings = {"data_dir": str(tmp_path / "data")}
+    if request.param == "postgresql":
+        server: PgServer = request.getfixturevalue("pg_server")
+        settings["database"] = server.fresh_database()
+    return settings
 
 
 @pytest.fixture
 def ticket_store(storage: dict[str, Any]) -> Iterator[TicketStore]:
     """The write side of the backend, as the worker, the sweep and the sender see it."""
-    store = Store(Path(storage["data_dir"]))
+    store = open_store(config_from_dict({"storage": storage}))
     yield store
     store.close()
 
 
 @pytest.fixture
-def ticket_reads(storage: dict[str, Any], ticket_store: TicketStore) -> TicketReads:
+def ticket_reads(storage: dict[str, Any], ticket_store: TicketStore) -> Iterator[TicketReads]:
     """The read side of the same backend, from the factory the commands use: it sees what
     `ticket_store` committed."""
-    return open_reads(config_from_dict({"storage": storage}))
+    reads = open_reads(config_from_dict({"storage": storage}))
+    yield reads
+    reads.close()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -11,6 +11,7 @@ through the real worker, spool and SQLite files. The outcomes run on each backen
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ def config(storage: dict[str, Any], tmp_path: Path) -> Config:
 def parts(config: Config) -> Iterator[Parts]:
     made = worker_parts(config, lambda: NOW)
     yield made
-    made.checkpointer.stop()
+    made.close()
 
 
 @pytest.fixture
@@ -93,7 +94,8 @@ def test_automatic_mail_delivered_twice_is_recorded_once(parts: Parts, config: C
     bounce = mail(body="Out of office.", message_id="<away@example.org>",
                   extra="Auto-Submitted: auto-replied\r\n")
     assert outcomes(parts, bounce, bounce) == ["automatic", "duplicate"]
-    assert len(open_reads(config).automatic_rows()) == 1
+    with closing(open_reads(config)) as reads:
+        assert len(reads.automatic_rows()) == 1
 
 
 def test_the_duplicate_check_reads_indexes_only(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def sql_strings(tree: ast.AST) -> list[int]:
 
 def test_the_checks_see_sql_and_sqlite_where_they_are() -> None:
     """The detectors themselves: they find what the store holds, and pass plain prose."""
-    tree = ast.parse((STORAGE / "outbox.py").read_text())
+    tree = ast.parse((STORAGE / "backlog.py").read_text())
     assert sql_strings(tree) and sqlite_imports(tree)
     assert looks_like_sql(" WHERE t.ticket_id = ? AND t.kind = 'message'")
     assert not looks_like_sql("Select the queue from the list where it applies.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,12 @@ def new_tickets(config: Config, now: datetime, sender: str, count: int, tag: str
     for _ in range(count):
         if not parts.work_batch():
             break
-    parts.checkpointer.stop()
+    parts.close()
 
 
 def acks_to(config: Config, address: str) -> int:
-    return sum(row["rcpt_to"] == address for row in open_reads(config).outbox_rows(True))
+    with closing(open_reads(config)) as reads:
+        return sum(row["rcpt_to"] == address for row in reads.outbox_rows(True))
 
 
 def test_the_rate_limit_counts_one_hour_and_the_sweep_forgets_the_rest(

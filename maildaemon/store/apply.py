@@ -6,8 +6,6 @@ writes, so the only work here is the rows. See `Store.apply`.
 
 from __future__ import annotations
 
-import sqlite3
-
 from maildaemon.domain import Decision, EscalationFate, InboundMail, Outcome, OutgoingMail
 from maildaemon.store import (
     attachments,
@@ -20,6 +18,7 @@ from maildaemon.store import (
     updates,
 )
 from maildaemon.store.blobs import Blobs
+from maildaemon.store.db import Db
 from maildaemon.store.dedup import key_hash, mark_processed
 from maildaemon.store.events import EventRow, write_events
 from maildaemon.store.outbox import enqueue
@@ -38,7 +37,7 @@ def reply_event(ticket_id: int, stamp: str, out: OutgoingMail) -> EventRow:
             f"{out.kind} to {out.rcpt_to}{copied} {out.message_id}")
 
 
-def apply_refused(conn: sqlite3.Connection, ids: tickets.TicketIds, decision: Decision,
+def apply_refused(conn: Db, ids: tickets.TicketIds, decision: Decision,
                   mail: InboundMail, spool_id: str, stamp: str, rendered: Rendered,
                   raw_id: int, dedup_hash: int) -> str | None:
     """Mail to a reply address that is not the sender's: kept (never lost) with the
@@ -58,7 +57,7 @@ def apply_refused(conn: sqlite3.Connection, ids: tickets.TicketIds, decision: De
     return rendered.number
 
 
-def apply_decision(conn: sqlite3.Connection, blobs: Blobs, ids: tickets.TicketIds,
+def apply_decision(conn: Db, blobs: Blobs, ids: tickets.TicketIds,
                    decision: Decision, mail: InboundMail, raw: bytes, spool_id: str,
                    stamp: str, rendered: Rendered) -> str | None:
     """Write everything the decision says; returns the ticket number."""

@@ -3,14 +3,14 @@ the refused ones (name, type and the reason the customer was given)."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from maildaemon.domain import AttachmentUsage, AttachmentVerdict
 from maildaemon.store.blobs import Blobs
+from maildaemon.store.db import Db
 
 
-def insert_files(conn: sqlite3.Connection, blobs: Blobs, ticket_id: int, message_row: int,
+def insert_files(conn: Db, blobs: Blobs, ticket_id: int, message_row: int,
                  verdicts: tuple[AttachmentVerdict, ...]) -> None:
     for verdict in verdicts:
         file = verdict.candidate
@@ -32,10 +32,11 @@ def insert_files(conn: sqlite3.Connection, blobs: Blobs, ticket_id: int, message
             )
 
 
-def usage(conn: sqlite3.Connection, number: str) -> AttachmentUsage:
+def usage(conn: Db, number: str) -> AttachmentUsage:
     """What the ticket already holds, for the per-ticket quota."""
     row = conn.execute(
-        "SELECT coalesce(sum(a.inline = 0), 0), coalesce(sum(a.size), 0) FROM attachments a"
+        "SELECT coalesce(sum(CASE WHEN a.inline = 0 THEN 1 ELSE 0 END), 0),"
+        " coalesce(sum(a.size), 0) FROM attachments a"
         " JOIN tickets t ON t.id = a.ticket_id WHERE t.number = ?", (number,)
     ).fetchone()
     inline = conn.execute(
@@ -45,13 +46,13 @@ def usage(conn: sqlite3.Connection, number: str) -> AttachmentUsage:
     return AttachmentUsage(int(row[0]), int(row[1]), frozenset(r[0] for r in inline))
 
 
-def accepted_of(conn: sqlite3.Connection, ticket_id: int) -> list[Any]:
+def accepted_of(conn: Db, ticket_id: int) -> list[Any]:
     return conn.execute(
         "SELECT * FROM attachments WHERE ticket_id = ? ORDER BY id", (ticket_id,)
     ).fetchall()
 
 
-def rejected_of(conn: sqlite3.Connection, ticket_id: int) -> list[Any]:
+def rejected_of(conn: Db, ticket_id: int) -> list[Any]:
     return conn.execute(
         "SELECT * FROM rejected_attachments WHERE ticket_id = ? ORDER BY id", (ticket_id,)
     ).fetchall()

@@ -1,10 +1,11 @@
-"""Which backend holds the tickets, chosen in one place: a second one (PostgreSQL, issue
-15) is one more implementation of the interface and one more branch here."""
+"""Which backend holds the tickets, chosen in one place: SQLite in `data_dir`, or
+PostgreSQL when `[storage] database` names one (issue 15; store/pg/)."""
 
 from __future__ import annotations
 
 from maildaemon.config import Config
 from maildaemon.sqlite import Checkpointer
+from maildaemon.storage_config import password
 from maildaemon.store.backlog import SqliteBacklog
 from maildaemon.store.interface import (
     BacklogReads,
@@ -16,6 +17,8 @@ from maildaemon.store.interface import (
     TicketStore,
 )
 from maildaemon.store.ops import OperatorOnSqlite
+from maildaemon.store.pg.backlog import PgBacklog
+from maildaemon.store.pg.store import PgStore
 from maildaemon.store.portal import PortalOnSqlite
 from maildaemon.store.readonly import ReadOnlyStore
 from maildaemon.store.sqlite_store import Store
@@ -29,23 +32,32 @@ from maildaemon.store.sqlite_store import Store
 WORKER_CACHE_KIB = 65536
 
 
+def postgresql(config: Config, migrate: bool = True) -> PgStore | None:
+    """The PostgreSQL store when `[storage] database` is set, else None (SQLite)."""
+    if not config.storage.database.strip():
+        return None
+    return PgStore(config.storage.database.strip(), config.data_dir,
+                   password(config.storage.database_password_file), migrate=migrate)
+
+
 def open_reads(config: Config) -> TicketReads:
     """The read side of the read-only commands. On SQLite it is `Store`'s, which creates
     and migrates a data directory not there yet, as these commands always have (on a new
     installation `tickets` lists nothing rather than failing; `decide` is the command that
     must not write, and opens `readonly.ReadOnlyStore`)."""
-    return Store(config.data_dir).reads
+    pg = postgresql(config)
+    return pg.reads if pg is not None else Store(config.data_dir).reads
 
 
 def open_store(config: Config) -> TicketStore:
     """The ticket store of a command (sweep, status, reply, flush, ingest): one
     connection, durable commits, migrated on opening."""
-    return Store(config.data_dir)
+    return postgresql(config) or Store(config.data_dir)
 
 
 def open_customers(config: Config) -> CustomerDirectory:
     """The customer directory, for `maildaemon customers` (migrated on opening)."""
-    return Store(config.data_dir)
+    return postgresql(config) or Store(config.data_dir)
 
 
 def open_worker_stores(config: Config,
@@ -54,6 +66,11 @@ def open_worker_stores(config: Config,
     worker's connection gets a larger page cache and the sender's skips fsync (a lost
     "sent" mark repeats a send at least once, it loses nothing), both checkpointed by the
     process's checkpointer thread; another backend may ignore these."""
+    first = postgresql(config)
+    if first is not None:
+        second = postgresql(config)
+        assert second is not None
+        return first, second
     return (Store(config.data_dir, cache_kib=WORKER_CACHE_KIB, checkpointer=checkpointer),
             Store(config.data_dir, synchronous="NORMAL", checkpointer=checkpointer))
 
@@ -61,19 +78,22 @@ def open_worker_stores(config: Config,
 def open_readonly(config: Config) -> ReadOnlyTickets:
     """The database as it is, for `maildaemon decide`: nothing can be written through it,
     nothing is created or migrated (raises `NoDatabase` or `SchemaTooOld` instead)."""
-    return ReadOnlyStore(config.data_dir)
+    return postgresql(config, migrate=False) or ReadOnlyStore(config.data_dir)
 
 
 def open_operator(config: Config) -> OperatorStore:
     """`stats` and `outbox retry` (store/ops.py), on a migrated database of their own."""
-    return OperatorOnSqlite(Store(config.data_dir).conn)
+    return OperatorOnSqlite(postgresql(config) or Store(config.data_dir))
 
 
 def open_backlog(config: Config) -> BacklogReads:
     """The outbox backlog for health and metrics, as the SMTP edge reads it (a thread)."""
+    if config.storage.database.strip():
+        return PgBacklog(config.storage.database.strip(),
+                         password(config.storage.database_password_file))
     return SqliteBacklog(config.data_dir)
 
 
 def open_portal(config: Config) -> PortalStore:
     """One portal thread's connection (portal/context.py), migrated on opening."""
-    return PortalOnSqlite(config.data_dir)
+    return PortalOnSqlite(postgresql(config) or Store(config.data_dir))

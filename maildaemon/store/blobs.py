@@ -17,11 +17,11 @@ found at its path.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from maildaemon.files import DurableFiles
+from maildaemon.store.db import Db, Row
 
 FILE_BYTES = 1 << 20
 RAW_DIR, ATTACHMENT_DIR = "raw", "attachments"
@@ -32,22 +32,22 @@ class Blobs:
         self.data_dir = data_dir
         self.files = DurableFiles()
 
-    def keep_raw(self, conn: sqlite3.Connection, sha256: str, raw: bytes) -> int:
+    def keep_raw(self, conn: Db, sha256: str, raw: bytes) -> int:
         """The exact bytes of a received message; returns their row id."""
         cursor = conn.execute("INSERT INTO raw_messages (sha256, raw, path) VALUES (?, ?, ?)",
                               (sha256, *self._place(raw, lambda: self.raw_path(sha256))))
         return int(cursor.lastrowid or 0)
 
-    def raw(self, conn: sqlite3.Connection, raw_id: int) -> bytes | None:
+    def raw(self, conn: Db, raw_id: int) -> bytes | None:
         row = conn.execute("SELECT raw, path FROM raw_messages WHERE id = ?",
                            (raw_id,)).fetchone()
         return self._bytes(row)
 
-    def keep_attachment(self, conn: sqlite3.Connection, sha256: str, data: bytes) -> None:
+    def keep_attachment(self, conn: Db, sha256: str, data: bytes) -> None:
         conn.execute("INSERT OR IGNORE INTO attachment_data VALUES (?, ?, ?)",
                      (sha256, *self._place(data, lambda: self.attachment_path(sha256))))
 
-    def attachment(self, conn: sqlite3.Connection, sha256: str) -> bytes | None:
+    def attachment(self, conn: Db, sha256: str) -> bytes | None:
         row = conn.execute("SELECT data, path FROM attachment_data WHERE sha256 = ?",
                            (sha256,)).fetchone()
         if row is None:
@@ -74,7 +74,7 @@ class Blobs:
         self.files.stage(path, data)
         return b"", str(path.relative_to(self.data_dir))
 
-    def _bytes(self, row: sqlite3.Row | tuple[bytes, str | None] | None) -> bytes | None:
+    def _bytes(self, row: Row | tuple[bytes, str | None] | None) -> bytes | None:
         if row is None:
             return None
         return (self.data_dir / row[1]).read_bytes() if row[1] else bytes(row[0])

@@ -10,15 +10,15 @@ every ticket it is on. `outbox_rcpt` (m024) finds our latest mail to an address.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from maildaemon.domain import FailedRecipient, TicketRef
+from maildaemon.store.db import Db, Row
 from maildaemon.store.stamps import iso
 from maildaemon.store.tickets import TicketIds, row_by_id
 
 
-def mark(conn: sqlite3.Connection, address: str, failure: FailedRecipient, ticket_id: int,
+def mark(conn: Db, address: str, failure: FailedRecipient, ticket_id: int,
          stamp: str) -> None:
     detail = f"{failure.status} {failure.diagnostic}".strip()
     conn.execute("INSERT OR REPLACE INTO undeliverable (address, status, detail, ticket_id,"
@@ -26,12 +26,12 @@ def mark(conn: sqlite3.Connection, address: str, failure: FailedRecipient, ticke
                  (address.lower(), failure.status, detail, ticket_id, stamp))
 
 
-def clear(conn: sqlite3.Connection, address: str) -> bool:
+def clear(conn: Db, address: str) -> bool:
     return conn.execute("DELETE FROM undeliverable WHERE address = ?",
                         (address.lower(),)).rowcount > 0
 
 
-def mark_of(conn: sqlite3.Connection, address: str) -> str | None:
+def mark_of(conn: Db, address: str) -> str | None:
     """The mark in words ("5.1.1 since 2026-12-01T09:00:00Z: user unknown"), or None."""
     row = conn.execute("SELECT status, detail, at FROM undeliverable WHERE address = ?",
                        (address.lower(),)).fetchone()
@@ -41,7 +41,7 @@ def mark_of(conn: sqlite3.Connection, address: str) -> str | None:
     return f"{row[0]} since {row[2]}" + (f": {why}" if why else "")
 
 
-def failed_of(conn: sqlite3.Connection, ticket_id: int) -> list[sqlite3.Row]:
+def failed_of(conn: Db, ticket_id: int) -> list[Row]:
     """The ticket's participants that are marked, with the mark (for `show`)."""
     return conn.execute(
         "SELECT u.address, u.status, u.detail, u.at FROM participants p"
@@ -49,7 +49,7 @@ def failed_of(conn: sqlite3.Connection, ticket_id: int) -> list[sqlite3.Row]:
         " ORDER BY p.rowid", (ticket_id,)).fetchall()
 
 
-def last_ticket_mailed(conn: sqlite3.Connection, address: str, since: str) -> int | None:
+def last_ticket_mailed(conn: Db, address: str, since: str) -> int | None:
     """The ticket of our latest mail to `address` queued at `since` or later."""
     row = conn.execute(
         "SELECT ticket_id FROM outbox WHERE rcpt_to = ? AND created_at >= ?"
@@ -61,7 +61,7 @@ def last_ticket_mailed(conn: sqlite3.Connection, address: str, since: str) -> in
 class BouncesOnSqlite:
     """The worker's reads of them (ContextReads), on `Store`'s connection."""
 
-    conn: sqlite3.Connection
+    conn: Db
     ids: TicketIds
 
     def ticket_mailed_to(self, address: str, since: datetime) -> TicketRef | None:

@@ -4,8 +4,7 @@ lock, like the rest of a message's rendering."""
 
 from __future__ import annotations
 
-import sqlite3
-
+from maildaemon.store.db import Db
 from maildaemon.store.records import MessageBrief, TicketBrief
 
 BRIEF_CHARS = 200  # of each recent message's own text
@@ -23,7 +22,7 @@ def one_line(text: str, limit: int = BRIEF_CHARS) -> str:
     return flat if len(flat) <= limit else flat[:limit - 3].rstrip() + "..."
 
 
-def ticket_brief(conn: sqlite3.Connection, number: str, last: int) -> TicketBrief | None:
+def ticket_brief(conn: Db, number: str, last: int) -> TicketBrief | None:
     """The ticket `number` in short, with its `last` received people's messages, newest
     first (automatic mail kept on it is left out: it is nobody's words)."""
     row = conn.execute(

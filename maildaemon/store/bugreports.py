@@ -5,9 +5,8 @@ still lacks and never overwrites one given before. `show` reads the row by ticke
 
 from __future__ import annotations
 
-import sqlite3
-
 from maildaemon.domain import BugReport
+from maildaemon.store.db import Db, Row
 
 FIELDS = ("steps", "browser", "device", "os", "app_version")
 
@@ -21,13 +20,13 @@ FILL = (
 )
 
 
-def report_of(conn: sqlite3.Connection, ticket_id: int) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
+def report_of(conn: Db, ticket_id: int) -> Row | None:
+    row: Row | None = conn.execute(
         "SELECT * FROM bug_reports WHERE ticket_id = ?", (ticket_id,)).fetchone()
     return row
 
 
-def write_report(conn: sqlite3.Connection, ticket_id: int, report: BugReport,
+def write_report(conn: Db, ticket_id: int, report: BugReport,
                  stamp: str, new: bool) -> list[str]:
     """Stores a new ticket's report, or fills the missing fields of the one a ticket has
     (a row is made for a bug ticket without one); for a follow-up, the names of the

@@ -4,13 +4,13 @@ of interface.py. Mixed into `Store`, which provides the connection and `transact
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import AbstractContextManager
 from datetime import datetime
 
 from maildaemon.domain import OutgoingMail, Status
 from maildaemon.store import messages, outbox, sla, tickets, upkeep
 from maildaemon.store.apply import reply_event
+from maildaemon.store.db import Db
 from maildaemon.store.events import write_event
 from maildaemon.store.reads import Reads
 from maildaemon.store.records import Attempt, Leased, TicketRecord
@@ -20,10 +20,10 @@ from maildaemon.store.stamps import iso
 class OnSqlite:
     """What the methods below need from `Store`."""
 
-    conn: sqlite3.Connection
+    conn: Db
     reads: Reads
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Db]:
         raise NotImplementedError
 
 

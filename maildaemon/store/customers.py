@@ -7,52 +7,54 @@ batch one transaction: a 100,000-row file is a few dozen commits, not 100,000 fs
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any
 
 from maildaemon.domain import Customer, CustomerChange, Tier
-from maildaemon.sqlite import immediate
+from maildaemon.store.db import Db, Row
 from maildaemon.store.stamps import iso
 
 COLUMNS = "email, tier, name, account_manager"
 
-# None in a change keeps what the row has (numbered parameters: the DO UPDATE must see the
+# None in a change keeps what the row has (named parameters: the DO UPDATE must see the
 # value as given, before the insert's NULLIF turns "" into NULL).
 UPSERT = (
     "INSERT INTO customers (email, tier, name, account_manager, updated_at)"
-    " VALUES (?1, ?2, COALESCE(?3, ''), NULLIF(?4, ''), ?5)"
-    " ON CONFLICT (email) DO UPDATE SET tier = ?2,"
-    " name = COALESCE(?3, customers.name),"
-    " account_manager = CASE WHEN ?4 IS NULL THEN customers.account_manager"
-    " ELSE NULLIF(?4, '') END,"
-    " updated_at = ?5"
+    " VALUES (:email, :tier, COALESCE(:name, ''), NULLIF(:manager, ''), :stamp)"
+    " ON CONFLICT (email) DO UPDATE SET tier = :tier,"
+    " name = COALESCE(:name, customers.name),"
+    " account_manager = CASE WHEN :manager IS NULL THEN customers.account_manager"
+    " ELSE NULLIF(:manager, '') END,"
+    " updated_at = :stamp"
 )
 
 
-def customer_of(row: sqlite3.Row | tuple[str, str, str, str | None]) -> Customer:
+def customer_of(row: Row | tuple[str, str, str, str | None]) -> Customer:
     return Customer(email=row[0], tier=Tier(row[1]), name=row[2], account_manager=row[3])
 
 
-def upsert(conn: sqlite3.Connection, changes: Sequence[CustomerChange], stamp: str) -> int:
+def upsert(conn: Db, changes: Sequence[CustomerChange], stamp: str) -> int:
     """Adds or updates every change, in the caller's transaction; returns how many."""
-    conn.executemany(UPSERT, [(c.email.lower(), c.tier.value, c.name, c.account_manager,
-                               stamp) for c in changes])
+    conn.executemany(UPSERT, [{"email": c.email.lower(), "tier": c.tier.value, "name": c.name,
+                               "manager": c.account_manager, "stamp": stamp}
+                              for c in changes])
     return len(changes)
 
 
-def find(conn: sqlite3.Connection, email: str) -> Customer | None:
+def find(conn: Db, email: str) -> Customer | None:
     row = conn.execute(f"SELECT {COLUMNS} FROM customers WHERE email = ?",
                        (email.lower(),)).fetchone()
     return customer_of(row) if row else None
 
 
-def everyone(conn: sqlite3.Connection) -> list[Customer]:
+def everyone(conn: Db) -> list[Customer]:
     rows = conn.execute(f"SELECT {COLUMNS} FROM customers ORDER BY email").fetchall()
     return [customer_of(row) for row in rows]
 
 
-def remove(conn: sqlite3.Connection, email: str) -> bool:
+def remove(conn: Db, email: str) -> bool:
     cursor = conn.execute("DELETE FROM customers WHERE email = ?", (email.lower(),))
     return cursor.rowcount == 1
 
@@ -61,7 +63,10 @@ class CustomersOnSqlite:
     """`CustomerDirectory` and the context's customer read, mixed into `Store` (which has
     `conn`). The writes open their own transaction."""
 
-    conn: sqlite3.Connection
+    conn: Db
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError  # the backend's (sqlite_store.Store)
 
     def customer(self, email: str) -> Customer | None:
         return find(self.conn, email)
@@ -70,9 +75,9 @@ class CustomersOnSqlite:
         return everyone(self.conn)
 
     def upsert_customers(self, changes: Sequence[CustomerChange], now: datetime) -> int:
-        with immediate(self.conn):
+        with self.transaction():
             return upsert(self.conn, changes, iso(now))
 
     def remove_customer(self, email: str) -> bool:
-        with immediate(self.conn):
+        with self.transaction():
             return remove(self.conn, email)

@@ -8,7 +8,8 @@ carries its hash on the row stored under that Message-ID (m016) instead.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
+
+from maildaemon.store.db import Db
 
 # The duplicate check's two lookups (received_before); tests/test_dedup.py checks that
 # SQLite answers both from indexes.
@@ -25,12 +26,12 @@ def key_hash(key: str) -> int:
                           "big", signed=True)
 
 
-def spool_processed(conn: sqlite3.Connection, spool_id: str) -> bool:
+def spool_processed(conn: Db, spool_id: str) -> bool:
     row = conn.execute("SELECT 1 FROM processed WHERE spool_id = ?", (spool_id,))
     return row.fetchone() is not None
 
 
-def processed_outcome(conn: sqlite3.Connection, spool_id: str) -> tuple[str, str | None] | None:
+def processed_outcome(conn: Db, spool_id: str) -> tuple[str, str | None] | None:
     row = conn.execute(
         "SELECT outcome, ticket_number FROM processed WHERE spool_id = ? ORDER BY id",
         (spool_id,),
@@ -38,7 +39,7 @@ def processed_outcome(conn: sqlite3.Connection, spool_id: str) -> tuple[str, str
     return (row[0], row[1]) if row else None
 
 
-def received_before(conn: sqlite3.Connection, message_id: str | None, dedup_key: str,
+def received_before(conn: Db, message_id: str | None, dedup_key: str,
                     since: str | None = None) -> bool:
     """The same message (its dedup key: Message-ID and body) was processed before.
 
@@ -62,7 +63,7 @@ def received_before(conn: sqlite3.Connection, message_id: str | None, dedup_key:
     return row is not None and (since is None or row[0] > since)
 
 
-def mark_processed(conn: sqlite3.Connection, dedup_hash: int | None, spool_id: str,
+def mark_processed(conn: Db, dedup_hash: int | None, spool_id: str,
                    outcome: str, number: str | None, stamp: str) -> None:
     """One row per message, found by its spool id (a replay after a crash) and, for mail
     without a Message-ID, by its dedup hash (both indexed). A key seen before the

@@ -8,11 +8,11 @@ once per team address and day however often the job runs (a restart at 08:00:30 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 
 from maildaemon.domain import OutgoingMail
 from maildaemon.policy.mailbox import mailbox_problem
+from maildaemon.store.db import Db
 from maildaemon.store.records import OpenTicket
 
 # New tickets by their first-response target (the overdue ones come first), then the oldest.
@@ -27,7 +27,7 @@ COUNT_OPEN = (
 )
 
 
-def open_tickets(conn: sqlite3.Connection, queues: Sequence[str],
+def open_tickets(conn: Db, queues: Sequence[str],
                  limit: int) -> tuple[int, list[OpenTicket]]:
     """How many tickets of `queues` are open (neither resolved nor closed), and up to
     `limit` of them: the new ones by their first-response target first."""
@@ -39,7 +39,7 @@ def open_tickets(conn: sqlite3.Connection, queues: Sequence[str],
     return total, [OpenTicket(*row) for row in rows]
 
 
-def claim_digest(conn: sqlite3.Connection, team: str, address: str, day: str,
+def claim_digest(conn: Db, team: str, address: str, day: str,
                  stamp: str) -> bool:
     """True if `address` of `team` had no digest for `day` (or a later one) yet, and now
     has: one row per team address, moved forward day by day."""
@@ -51,7 +51,7 @@ def claim_digest(conn: sqlite3.Connection, team: str, address: str, day: str,
     return cursor.rowcount == 1
 
 
-def enqueue_unticketed(conn: sqlite3.Connection, out: OutgoingMail, stamp: str) -> None:
+def enqueue_unticketed(conn: Db, out: OutgoingMail, stamp: str) -> None:
     """An outbox row on no ticket (ticket_id NULL): mail to the team, not to a customer,
     so it joins no ticket's messages and no customer's rate limit."""
     problem = mailbox_problem(out.rcpt_to)
@@ -67,7 +67,7 @@ def enqueue_unticketed(conn: sqlite3.Connection, out: OutgoingMail, stamp: str) 
 class DigestsOnSqlite:
     """`TicketCommands`' digest methods, mixed into `Store` (which has `conn`)."""
 
-    conn: sqlite3.Connection
+    conn: Db
 
     def open_tickets(self, queues: Sequence[str],
                      limit: int) -> tuple[int, list[OpenTicket]]:

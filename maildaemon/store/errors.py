@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import psycopg
+
 from maildaemon.sqlite import TransactionLost
 
 
@@ -22,9 +24,16 @@ class SchemaTooOld(Exception):
 
 
 # Every error the backend raises (a caller that must answer 503 rather than crash).
-STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
 
-TEMPORARY_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError, SchemaTooOld)
+TEMPORARY_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError, SchemaTooOld,
+                                                 psycopg.OperationalError)
+
+# PostgreSQL SQLSTATE classes that no message can cause: connection exceptions (08),
+# transaction rollbacks to retry (40: serialization failure, deadlock), insufficient
+# resources (53: disk full, out of memory, too many connections), operator intervention
+# (57: shutdown, cancel) and system errors (58: I/O).
+PG_ENVIRONMENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 
 # SQLite primary result codes (the low byte of an extended code) that no message can cause.
 SQLITE_ENVIRONMENT_CODES = frozenset({
@@ -45,6 +54,11 @@ def is_environment_error(exc: BaseException) -> bool:
     Only `exc`, not what it was raised from: faults.py walks the chain."""
     if isinstance(exc, TransactionLost):  # SQLite rolled the transaction back itself
         return True
+    if isinstance(exc, psycopg.Error):
+        state = exc.sqlstate
+        # No SQLSTATE: libpq's own failure to reach or keep the server.
+        return state[:2] in PG_ENVIRONMENT_CLASSES if state else \
+            isinstance(exc, psycopg.OperationalError)
     if isinstance(exc, sqlite3.Error):
         code = getattr(exc, "sqlite_errorcode", None)
         if code is None:  # raised by the sqlite3 module itself, not by SQLite

@@ -8,16 +8,16 @@ decision, by apply.py or by the command; this module owns the escalation's own c
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from maildaemon.domain import Escalation, InboundMail, OutgoingMail
 from maildaemon.policy.mailbox import mailbox_problem
+from maildaemon.store.db import Db
 from maildaemon.store.messages import insert_automatic
 from maildaemon.store.records import Rendered
 from maildaemon.store.stamps import iso
 
 
-def escalate(conn: sqlite3.Connection, ticket_id: int, esc: Escalation) -> None:
+def escalate(conn: Db, ticket_id: int, esc: Escalation) -> None:
     """Marked escalated, its new priority, queue and due times; assigned to the
     escalation manager when there is one. A clock that still runs gets its breach mark
     cleared, so that missing the new due time is reported too (sla_sweep.py)."""
@@ -35,7 +35,7 @@ def escalate(conn: sqlite3.Connection, ticket_id: int, esc: Escalation) -> None:
          ticket_id))
 
 
-def keep_refused(conn: sqlite3.Connection, mail: InboundMail, stamp: str, spool_id: str,
+def keep_refused(conn: Db, mail: InboundMail, stamp: str, spool_id: str,
                  raw_id: int, dedup_hash: int, rendered: Rendered) -> None:
     """A refused request is kept with the automatic mail (never lost, on no ticket: the
     ticket it named, if any, is not the sender's), and its answer queued on no ticket."""
@@ -44,7 +44,7 @@ def keep_refused(conn: sqlite3.Connection, mail: InboundMail, stamp: str, spool_
         enqueue_answer(conn, out, stamp)
 
 
-def enqueue_answer(conn: sqlite3.Connection, out: OutgoingMail, stamp: str) -> None:
+def enqueue_answer(conn: Db, out: OutgoingMail, stamp: str) -> None:
     """An answer on no ticket that counts against its recipient's rate limit (unlike a
     digest or an alert to ops, which go to our own people)."""
     problem = mailbox_problem(out.rcpt_to)
@@ -63,7 +63,7 @@ class EscalationsOnSqlite:
     """`EscalationCommands.escalate`, mixed into `Store` (which has `conn`); in the
     caller's transaction."""
 
-    conn: sqlite3.Connection
+    conn: Db
 
     def escalate(self, ticket_id: int, escalation: Escalation) -> None:
         escalate(self.conn, ticket_id, escalation)

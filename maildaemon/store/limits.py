@@ -17,51 +17,52 @@ stay in the cache however large the database grows.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from maildaemon.domain import Decision, OutgoingMail
+from maildaemon.store.db import Db
 from maildaemon.store.dedup import key_hash
 from maildaemon.store.stamps import iso
 
 HOUR = timedelta(hours=1)  # autoreply.max_per_hour counts over this
 DAY = timedelta(days=1)  # autoreply.max_per_day counts over this; kept as long
 RECEIPTS = frozenset({"ack", "reply_received", "flood", "duplicate_received"})
-REPLY_COUNTS = ("SELECT count(*), coalesce(sum(at > ?), 0) FROM recent_replies"
+REPLY_COUNTS = ("SELECT count(*), coalesce(sum(CASE WHEN at > ? THEN 1 ELSE 0 END), 0)"
+                " FROM recent_replies"
                 " WHERE rcpt_to = ? AND at > ?")
 OPENINGS = ("SELECT count(*) FROM (SELECT 1 FROM recent_openings"
-            " WHERE address = ? AND until > ? LIMIT ?)")
+            " WHERE address = ? AND until > ? LIMIT ?) AS recent")
 FLOOD_TICKET = ("SELECT t.* FROM flood_tickets f JOIN tickets t ON t.id = f.ticket_id"
                 " WHERE f.address = ?")
 SAME_TEXT = ("SELECT t.* FROM recent_texts r JOIN tickets t ON t.id = r.ticket_id"
              " WHERE r.key_hash = ? AND r.until > ? ORDER BY r.until LIMIT 1")
 
 
-def reply_counts(conn: sqlite3.Connection, address: str, now: datetime) -> tuple[int, int]:
+def reply_counts(conn: Db, address: str, now: datetime) -> tuple[int, int]:
     """Mail we queued to `address` in the hour and in the day before `now`."""
     day, hour = conn.execute(REPLY_COUNTS, (iso(now - HOUR), address, iso(now - DAY))
                              ).fetchone()
     return int(hour), int(day)
 
 
-def openings(conn: sqlite3.Connection, address: str, now: datetime, limit: int) -> int:
+def openings(conn: Db, address: str, now: datetime, limit: int) -> int:
     """Messages from `address` that asked for a new ticket within their flood window,
     counted up to `limit`."""
     return int(conn.execute(OPENINGS, (address, iso(now), limit)).fetchone()[0])
 
 
-def flood_ticket(conn: sqlite3.Connection, address: str) -> Any:
+def flood_ticket(conn: Db, address: str) -> Any:
     return conn.execute(FLOOD_TICKET, (address,)).fetchone()
 
 
-def same_text(conn: sqlite3.Connection, key: str, now: datetime) -> Any:
+def same_text(conn: Db, key: str, now: datetime) -> Any:
     """The ticket the first message with this duplicate key opened, within the window."""
     return conn.execute(SAME_TEXT, (key_hash(key), iso(now))).fetchone()
 
 
-def remember(conn: sqlite3.Connection, ticket_id: int, decision: Decision,
+def remember(conn: Db, ticket_id: int, decision: Decision,
              sent: Sequence[OutgoingMail], stamp: str) -> None:
     """After a decision on `ticket_id` was written: its opening, its receipts."""
     opening = decision.opening
@@ -82,7 +83,7 @@ def remember(conn: sqlite3.Connection, ticket_id: int, decision: Decision,
                      (stamp, ticket_id))
 
 
-def forget(conn: sqlite3.Connection, now: datetime) -> int:
+def forget(conn: Db, now: datetime) -> int:
     """The sweep's pruning: replies older than a day, openings and texts whose window
     ended. Returns how many rows went."""
     gone = conn.execute("DELETE FROM recent_replies WHERE at <= ?", (iso(now - DAY),)).rowcount

@@ -4,10 +4,10 @@ timeline (m017) that lists a ticket's messages and events as one clustered range
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from maildaemon.domain import InboundMail, OutgoingMail
+from maildaemon.store.db import Db
 from maildaemon.store.stamps import iso
 
 MESSAGES_OF_TICKET = (
@@ -25,7 +25,7 @@ LAST_RECEIVED_MESSAGE_ID = (
 )
 
 
-def insert_inbound(conn: sqlite3.Connection, ticket_id: int, mail: InboundMail, stamp: str,
+def insert_inbound(conn: Db, ticket_id: int, mail: InboundMail, stamp: str,
                    automated: str | None, raw_id: int, dedup_hash: int) -> int:
     """The received message on its ticket; returns its row id (its files refer to it)."""
     cursor = conn.execute(
@@ -39,7 +39,7 @@ def insert_inbound(conn: sqlite3.Connection, ticket_id: int, mail: InboundMail, 
     return int(cursor.lastrowid or 0)
 
 
-def insert_outbound(conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail,
+def insert_outbound(conn: Db, ticket_id: int, out: OutgoingMail,
                     stamp: str) -> None:
     conn.execute(
         "INSERT INTO messages (ticket_id, direction, message_id, from_addr, to_addrs,"
@@ -49,7 +49,7 @@ def insert_outbound(conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail,
     )
 
 
-def insert_automatic(conn: sqlite3.Connection, mail: InboundMail, stamp: str, reason: str,
+def insert_automatic(conn: Db, mail: InboundMail, stamp: str, reason: str,
                      spool_id: str, raw_id: int, dedup_hash: int) -> None:
     """Mail a machine sent (bounces, auto-replies): kept, but on no ticket."""
     conn.execute(
@@ -61,7 +61,7 @@ def insert_automatic(conn: sqlite3.Connection, mail: InboundMail, stamp: str, re
     )
 
 
-def ticket_id_of_received(conn: sqlite3.Connection, message_id: str) -> int | None:
+def ticket_id_of_received(conn: Db, message_id: str) -> int | None:
     """The ticket a message we received is stored on: the Message-ID index holds the
     ticket id too, so the message row itself is never read."""
     row = conn.execute(
@@ -70,15 +70,15 @@ def ticket_id_of_received(conn: sqlite3.Connection, message_id: str) -> int | No
     return None if row is None else int(row[0])
 
 
-def last_received_message_id(conn: sqlite3.Connection, ticket_id: int) -> str | None:
+def last_received_message_id(conn: Db, ticket_id: int) -> str | None:
     """What our next mail on the ticket answers (In-Reply-To)."""
     row = conn.execute(LAST_RECEIVED_MESSAGE_ID, (ticket_id,)).fetchone()
     return str(row[0]) if row else None
 
 
-def messages_of(conn: sqlite3.Connection, ticket_id: int) -> list[Any]:
+def messages_of(conn: Db, ticket_id: int) -> list[Any]:
     return conn.execute(MESSAGES_OF_TICKET, (ticket_id,)).fetchall()
 
 
-def events_of(conn: sqlite3.Connection, ticket_id: int) -> list[Any]:
+def events_of(conn: Db, ticket_id: int) -> list[Any]:
     return conn.execute(EVENTS_OF_TICKET, (ticket_id,)).fetchall()

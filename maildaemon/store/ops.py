@@ -14,13 +14,12 @@ recipient's problem, and a resend is an agent's decision (`maildaemon reply`).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from maildaemon.domain import Priority, Status
-from maildaemon.sqlite import immediate
+from maildaemon.store.db import Transactional
 from maildaemon.store.stamps import iso
 
 OUTBOX_STATES = ("pending", "failed", "sent")
@@ -41,8 +40,9 @@ class OutboxRetry:
 
 
 class OperatorOnSqlite:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, store: Transactional) -> None:
+        self.store = store
+        self.conn = store.conn
 
     def close(self) -> None:
         self.conn.close()
@@ -85,7 +85,8 @@ class OperatorOnSqlite:
 
     def retry_outbox(self, row_id: int, now: datetime) -> OutboxRetry:
         stamp = iso(now)
-        with immediate(self.conn) as conn:
+        with self.store.transaction():
+            conn = self.conn
             row = conn.execute("SELECT status, rcpt_to, message_id, last_error, sent_at,"
                                " lease_until FROM outbox WHERE id = ?", (row_id,)).fetchone()
             if row is None:

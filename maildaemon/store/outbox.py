@@ -5,13 +5,13 @@ rate limit's `recent_replies` and the `surveys` a reply is recognised by."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from maildaemon.domain import OutgoingMail
 from maildaemon.policy.bounces import withheld
 from maildaemon.policy.mailbox import is_mailbox, mailbox_problem
 from maildaemon.store.bounces import mark_of
+from maildaemon.store.db import Db
 from maildaemon.store.events import write_event
 from maildaemon.store.messages import insert_outbound
 from maildaemon.store.records import Attempt, Leased
@@ -19,7 +19,7 @@ from maildaemon.store.records import Attempt, Leased
 TEAM_MAIL = "notify_"  # the kinds of our notifications to a ticket's team
 
 
-def enqueue(conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail, stamp: str) -> bool:
+def enqueue(conn: Db, ticket_id: int, out: OutgoingMail, stamp: str) -> bool:
     """The outbox row, its bytes and the outbound message on the ticket; False (and a
     `mail_withheld` event instead) for mail we send on our own to an address a bounce
     marked undeliverable (policy/bounces.py: reminders, notices, surveys, updates).
@@ -56,13 +56,13 @@ def enqueue(conn: sqlite3.Connection, ticket_id: int, out: OutgoingMail, stamp: 
     return True
 
 
-def recent_count(conn: sqlite3.Connection, address: str, since: str) -> int:
+def recent_count(conn: Db, address: str, since: str) -> int:
     row = conn.execute("SELECT count(*) FROM recent_replies WHERE rcpt_to = ? AND at > ?",
                        (address, since)).fetchone()
     return int(row[0])
 
 
-def is_survey(conn: sqlite3.Connection, message_ids: tuple[str, ...]) -> bool:
+def is_survey(conn: Db, message_ids: tuple[str, ...]) -> bool:
     if not message_ids:
         return False
     marks = ",".join("?" * len(message_ids))
@@ -70,7 +70,7 @@ def is_survey(conn: sqlite3.Connection, message_ids: tuple[str, ...]) -> bool:
                         message_ids).fetchone() is not None
 
 
-def lease(conn: sqlite3.Connection, stamp: str, everything: bool, after: int, limit: int,
+def lease(conn: Db, stamp: str, everything: bool, after: int, limit: int,
           until: str, owner: str) -> list[Leased]:
     """Up to `limit` pending rows past `after` (due at `stamp` unless `everything`), not
     leased by anyone else, leased to `owner` until `until`. In the caller's transaction."""
@@ -90,7 +90,7 @@ def lease(conn: sqlite3.Connection, stamp: str, everything: bool, after: int, li
                    tuple(json.loads(r[6])), r[7]) for r in rows]
 
 
-def record(conn: sqlite3.Connection, attempts: list[Attempt], stamp: str) -> None:
+def record(conn: Db, attempts: list[Attempt], stamp: str) -> None:
     """Each row's outcome; its lease ends."""
     for a in attempts:
         conn.execute(
@@ -102,26 +102,27 @@ def record(conn: sqlite3.Connection, attempts: list[Attempt], stamp: str) -> Non
         )
 
 
-def leases(conn: sqlite3.Connection) -> list[tuple[int, str | None]]:
+def leases(conn: Db) -> list[tuple[int, str | None]]:
     """(row id, lease owner) of every pending row someone holds."""
     return [(int(r[0]), r[1]) for r in conn.execute(
         "SELECT id, lease_owner FROM outbox WHERE status = 'pending'"
         " AND lease_until IS NOT NULL").fetchall()]
 
 
-def release(conn: sqlite3.Connection, row_ids: list[int]) -> None:
+def release(conn: Db, row_ids: list[int]) -> None:
     conn.executemany("UPDATE outbox SET lease_until = NULL, lease_owner = NULL WHERE id = ?",
                      [(row_id,) for row_id in row_ids])
 
 
-def next_due(conn: sqlite3.Connection) -> str | None:
+def next_due(conn: Db) -> str | None:
     """When the next pending row is due (or its lease ends); None when nothing is pending."""
-    row = conn.execute("SELECT min(max(next_attempt_at, coalesce(lease_until, ''))) FROM outbox"
+    row = conn.execute("SELECT min(CASE WHEN lease_until > next_attempt_at THEN lease_until"
+                       " ELSE next_attempt_at END) FROM outbox"
                        " WHERE status = 'pending'").fetchone()
     return None if row is None or row[0] is None else str(row[0])
 
 
-def listing(conn: sqlite3.Connection, everything: bool) -> list[dict[str, Any]]:
+def listing(conn: Db, everything: bool) -> list[dict[str, Any]]:
     """`outbox ls`: the rows not sent (all with `everything`), with their ticket's number."""
     where = "" if everything else " WHERE o.status != 'sent'"
     rows = conn.execute(

@@ -6,7 +6,6 @@ opens one (backend.open_portal); every write commits on its own.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from maildaemon.domain import OutgoingMail
 from maildaemon.store import portal_sessions, portal_tickets
@@ -23,9 +22,9 @@ REFUSED_FILES = (
 class PortalOnSqlite:
     """The portal's queries on one connection of the ticket database (migrated on opening)."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.store = Store(data_dir)
-        self.conn = self.store.conn
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.conn = store.conn
 
     def close(self) -> None:
         self.store.close()

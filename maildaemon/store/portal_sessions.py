@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from datetime import datetime, timedelta
 
+from maildaemon.store.db import Db
 from maildaemon.store.stamps import iso
 
 
@@ -26,7 +26,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def add_login(conn: sqlite3.Connection, token: str, email: str, now: datetime,
+def add_login(conn: Db, token: str, email: str, now: datetime,
               valid: timedelta) -> None:
     """Store a new login link's token (its hash) for `email`, valid for `valid` from `now`."""
     conn.execute("DELETE FROM portal_logins WHERE expires_at < ?", (iso(now - valid),))
@@ -34,7 +34,7 @@ def add_login(conn: sqlite3.Connection, token: str, email: str, now: datetime,
                  " VALUES (?, ?, ?, ?)", (token_hash(token), email, iso(now), iso(now + valid)))
 
 
-def use_login(conn: sqlite3.Connection, token: str, now: datetime) -> tuple[str | None, str]:
+def use_login(conn: Db, token: str, now: datetime) -> tuple[str | None, str]:
     """(email, "") for a valid unused link, now used; (None, why) for any other: "unknown",
     "used" or "expired"."""
     hashed = token_hash(token)
@@ -50,7 +50,7 @@ def use_login(conn: sqlite3.Connection, token: str, now: datetime) -> tuple[str 
     return None, "used" if seen[0] is not None else "expired"
 
 
-def add_session(conn: sqlite3.Connection, email: str, now: datetime,
+def add_session(conn: Db, email: str, now: datetime,
                 valid: timedelta) -> str:
     token, hashed = new_token()
     conn.execute("DELETE FROM portal_sessions WHERE expires_at < ?", (iso(now),))
@@ -59,13 +59,13 @@ def add_session(conn: sqlite3.Connection, email: str, now: datetime,
     return token
 
 
-def session_email(conn: sqlite3.Connection, token: str, now: datetime) -> str | None:
+def session_email(conn: Db, token: str, now: datetime) -> str | None:
     row = conn.execute("SELECT email FROM portal_sessions WHERE session_hash = ?"
                        " AND expires_at > ?", (token_hash(token), iso(now))).fetchone()
     return None if row is None else str(row[0])
 
 
-def end_session(conn: sqlite3.Connection, token: str) -> None:
+def end_session(conn: Db, token: str) -> None:
     conn.execute("DELETE FROM portal_sessions WHERE session_hash = ?", (token_hash(token),))
 
 
@@ -76,7 +76,7 @@ KNOWN_CUSTOMER = (
     " OR EXISTS (SELECT 1 FROM participants WHERE lower(address) = :email)")
 
 
-def known_customer(conn: sqlite3.Connection, email: str) -> bool:
+def known_customer(conn: Db, email: str) -> bool:
     """Whether `email` (compared in lower case) may receive a login link."""
     row = conn.execute(KNOWN_CUSTOMER, {"email": email.lower()}).fetchone()
     return bool(row[0])

@@ -13,9 +13,8 @@ that is not theirs, so a route cannot tell another customer's ticket from a miss
 
 from __future__ import annotations
 
-import sqlite3
-
 from maildaemon.store.blobs import Blobs
+from maildaemon.store.db import Db, Row
 from maildaemon.store.records import PortalFile, PortalMessage, PortalTicket
 
 TICKET_COLUMNS = ("t.number, t.subject, t.status, t.created_at, t.updated_at, t.closed_at,"
@@ -43,30 +42,30 @@ FILE_OF = ("SELECT a.filename, a.content_type, a.sha256 FROM attachments a"
            f" WHERE a.id = :file AND a.ticket_id = :ticket AND ({SEEN})")
 
 
-def _ticket(row: sqlite3.Row) -> PortalTicket:
+def _ticket(row: Row) -> PortalTicket:
     return PortalTicket(number=row["number"], subject=row["subject"], status=row["status"],
                         created_at=row["created_at"], updated_at=row["updated_at"],
                         closed_at=row["closed_at"], queue=row["queue"])
 
 
-def tickets_of(conn: sqlite3.Connection, email: str, limit: int) -> list[PortalTicket]:
+def tickets_of(conn: Db, email: str, limit: int) -> list[PortalTicket]:
     """The customer's tickets, the most recently updated first."""
     rows = conn.execute(TICKETS_OF, {"email": email.lower(), "limit": limit}).fetchall()
     return [_ticket(r) for r in rows]
 
 
-def _ticket_id(conn: sqlite3.Connection, email: str,
+def _ticket_id(conn: Db, email: str,
                number: str) -> tuple[int, PortalTicket] | None:
     row = conn.execute(TICKET_OF, {"email": email.lower(), "number": number}).fetchone()
     return None if row is None else (int(row["id"]), _ticket(row))
 
 
-def ticket_of(conn: sqlite3.Connection, email: str, number: str) -> PortalTicket | None:
+def ticket_of(conn: Db, email: str, number: str) -> PortalTicket | None:
     found = _ticket_id(conn, email, number)
     return None if found is None else found[1]
 
 
-def conversation(conn: sqlite3.Connection, email: str,
+def conversation(conn: Db, email: str,
                  number: str) -> tuple[PortalTicket, list[PortalMessage]] | None:
     """The ticket and the messages the customer wrote or received, oldest first, each with
     its files (inline images of a signature are not listed) and the files not kept."""
@@ -91,7 +90,7 @@ def conversation(conn: sqlite3.Connection, email: str,
     return ticket, messages
 
 
-def file_of(conn: sqlite3.Connection, blobs: Blobs, email: str, number: str,
+def file_of(conn: Db, blobs: Blobs, email: str, number: str,
             file_id: int) -> tuple[str, str, bytes] | None:
     """(filename, content type, bytes) of a file on a message the customer wrote or
     received on their ticket; None for any other."""

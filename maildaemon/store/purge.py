@@ -16,13 +16,13 @@ and unlinked after it, so a crash in between leaves a name the next purge retrie
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
 from maildaemon.store.blobs import Blobs
+from maildaemon.store.db import Db
 from maildaemon.store.events import write_event
 from maildaemon.store.records import Purged
 from maildaemon.store.stamps import iso
@@ -36,7 +36,7 @@ TOMBSTONE = ("UPDATE tickets SET requester = '', subject = '', participants = NU
 LOOSE = ("timeline", "surveys", "undeliverable")  # ticket_id without a foreign key
 
 
-def purgeable(conn: sqlite3.Connection, closed_before: datetime, limit: int) -> list[int]:
+def purgeable(conn: Db, closed_before: datetime, limit: int) -> list[int]:
     return [row[0] for row in conn.execute(PURGEABLE, (iso(closed_before), limit))]
 
 
@@ -44,7 +44,7 @@ def purgeable(conn: sqlite3.Connection, closed_before: datetime, limit: int) -> 
 Keys = dict[str, list[tuple[str, str, str]]]
 
 
-def foreign_keys(conn: sqlite3.Connection) -> Keys:
+def foreign_keys(conn: Db) -> Keys:
     found: Keys = {}
     for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
                                  " AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall():
@@ -53,7 +53,7 @@ def foreign_keys(conn: sqlite3.Connection) -> Keys:
     return found
 
 
-def delete_under(conn: sqlite3.Connection, keys: Keys, table: str, where: str,
+def delete_under(conn: Db, keys: Keys, table: str, where: str,
                  params: tuple[object, ...]) -> int:
     """Rows of `table` matching `where`, after every row that refers to them."""
     for child, column, parent_column in keys.get(table, []):
@@ -63,7 +63,7 @@ def delete_under(conn: sqlite3.Connection, keys: Keys, table: str, where: str,
     return conn.execute(f'DELETE FROM "{table}" WHERE {where}', params).rowcount
 
 
-def purge_ticket(conn: sqlite3.Connection, blobs: Blobs, keys: Keys, ticket_id: int,
+def purge_ticket(conn: Db, blobs: Blobs, keys: Keys, ticket_id: int,
                  stamp: str) -> tuple[int, list[str]]:
     """One ticket's content gone, in the caller's transaction: (messages, file paths to
     unlink once it commits)."""
@@ -85,7 +85,7 @@ def purge_ticket(conn: sqlite3.Connection, blobs: Blobs, keys: Keys, ticket_id: 
     return int(count), paths
 
 
-def _unreferenced_raw(conn: sqlite3.Connection, raw_ids: list[int]) -> list[str]:
+def _unreferenced_raw(conn: Db, raw_ids: list[int]) -> list[str]:
     paths = []
     for raw_id in raw_ids:
         if conn.execute("SELECT 1 FROM messages WHERE raw_id = ? UNION ALL"
@@ -100,7 +100,7 @@ def _unreferenced_raw(conn: sqlite3.Connection, raw_ids: list[int]) -> list[str]
     return paths
 
 
-def _unreferenced_files(conn: sqlite3.Connection, blobs: Blobs, hashes: set[str]
+def _unreferenced_files(conn: Db, blobs: Blobs, hashes: set[str]
                         ) -> list[str]:
     paths = []
     for sha256 in sorted(hashes):
@@ -116,7 +116,7 @@ def _unreferenced_files(conn: sqlite3.Connection, blobs: Blobs, hashes: set[str]
     return paths
 
 
-def remove_files(conn: sqlite3.Connection, data_dir: Path) -> int:
+def remove_files(conn: Db, data_dir: Path) -> int:
     """Unlink every file a committed purge named, then forget the names."""
     names = [row[0] for row in conn.execute("SELECT path FROM purged_files")]
     for name in names:
@@ -129,10 +129,10 @@ def remove_files(conn: sqlite3.Connection, data_dir: Path) -> int:
 class PurgeOnSqlite:
     """`PurgeCommands` (interface.py), mixed into `Store`."""
 
-    conn: sqlite3.Connection
+    conn: Db
     blobs: Blobs
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Db]:
         raise NotImplementedError
 
     def purgeable(self, closed_before: datetime, limit: int) -> list[int]:
@@ -142,10 +142,10 @@ class PurgeOnSqlite:
         """These tickets (closed, not yet purged: others are skipped) in one transaction,
         then their files."""
         stamp, numbers, messages = iso(now), [], 0
-        self.conn.execute("PRAGMA secure_delete = ON")
+        self.secure_delete(True)
         try:
             with self.transaction() as conn:
-                keys = foreign_keys(conn)
+                keys = self.foreign_keys(conn)
                 for ticket_id in ticket_ids:
                     row = conn.execute("SELECT number FROM tickets WHERE id = ? AND status ="
                                        " 'closed' AND purged_at IS NULL",
@@ -158,8 +158,16 @@ class PurgeOnSqlite:
             with self.transaction() as conn:
                 files = remove_files(conn, self.blobs.data_dir)
         finally:
-            self.conn.execute("PRAGMA secure_delete = OFF")
+            self.secure_delete(False)
         return Purged(tuple(numbers), messages, files)
+
+    def foreign_keys(self, conn: Db) -> Keys:
+        """Which rows refer to which (the backend's catalogue says)."""
+        return foreign_keys(conn)
+
+    def secure_delete(self, on: bool) -> None:
+        """SQLite overwrites a purge's deleted content in the file while this is on."""
+        self.conn.execute(f"PRAGMA secure_delete = {'ON' if on else 'OFF'}")
 
     def settle(self) -> None:
         """The WAL checkpointed and emptied: a purge's overwritten pages reach the database

@@ -4,22 +4,22 @@ format them, no writes. `backend.open_reads` hands it out."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from maildaemon.store import attachments, bounces, bugreports, messages, outbox, sla
 from maildaemon.store.blobs import Blobs
+from maildaemon.store.db import Db, Row
 from maildaemon.store.dedup import processed_outcome
 from maildaemon.store.interface import TicketReads
 
 
 class Reads:
-    def __init__(self, conn: sqlite3.Connection, blobs: Blobs) -> None:
+    def __init__(self, conn: Db, blobs: Blobs) -> None:
         self.conn = conn
         self.blobs = blobs
 
     def ticket_rows(self, status: str | None = None,
-                    queue: str | None = None) -> list[sqlite3.Row]:
+                    queue: str | None = None) -> list[Row]:
         query = "SELECT * FROM tickets WHERE 1=1"
         params: list[str] = []
         if status:
@@ -30,8 +30,8 @@ class Reads:
             params.append(queue)
         return self.conn.execute(query + " ORDER BY created_at, id", params).fetchall()
 
-    def ticket_row(self, number: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute(
+    def ticket_row(self, number: str) -> Row | None:
+        row: Row | None = self.conn.execute(
             "SELECT * FROM tickets WHERE number = ?", (number.upper(),)
         ).fetchone()
         return row
@@ -48,19 +48,19 @@ class Reads:
         )
         return [r[0] for r in rows]
 
-    def messages_of(self, ticket_id: int) -> list[sqlite3.Row]:
+    def messages_of(self, ticket_id: int) -> list[Row]:
         return messages.messages_of(self.conn, ticket_id)
 
-    def events_of(self, ticket_id: int) -> list[sqlite3.Row]:
+    def events_of(self, ticket_id: int) -> list[Row]:
         return messages.events_of(self.conn, ticket_id)
 
-    def attachments_of(self, ticket_id: int) -> list[sqlite3.Row]:
+    def attachments_of(self, ticket_id: int) -> list[Row]:
         return attachments.accepted_of(self.conn, ticket_id)
 
-    def rejected_of(self, ticket_id: int) -> list[sqlite3.Row]:
+    def rejected_of(self, ticket_id: int) -> list[Row]:
         return attachments.rejected_of(self.conn, ticket_id)
 
-    def automatic_rows(self) -> list[sqlite3.Row]:
+    def automatic_rows(self) -> list[Row]:
         return self.conn.execute("SELECT * FROM automatic_mail ORDER BY id").fetchall()
 
     def outbox_rows(self, everything: bool) -> list[dict[str, Any]]:
@@ -69,11 +69,15 @@ class Reads:
     def processed_outcome(self, spool_id: str) -> tuple[str, str | None] | None:
         return processed_outcome(self.conn, spool_id)
 
+    def close(self) -> None:
+        self.conn.close()
+
     def ratings(self) -> list[dict[str, Any]]:
         """Per queue and agent: how many ratings, their mean, how many were 1 or 2."""
         rows = self.conn.execute(
             "SELECT queue, coalesce(assignee, '-') AS agent, count(*) AS n,"
-            " avg(rating) AS mean, sum(rating <= 2) AS low FROM tickets"
+            " CAST(avg(rating) AS DOUBLE PRECISION) AS mean,"
+            " sum(CASE WHEN rating <= 2 THEN 1 ELSE 0 END) AS low FROM tickets"
             " WHERE rating IS NOT NULL GROUP BY queue, agent ORDER BY queue, agent").fetchall()
         return [dict(r) for r in rows]
 
@@ -87,10 +91,10 @@ class Reads:
     def attachment_bytes(self, sha256: str) -> bytes | None:
         return self.blobs.attachment(self.conn, sha256)
 
-    def bug_report_of(self, ticket_id: int) -> sqlite3.Row | None:
+    def bug_report_of(self, ticket_id: int) -> Row | None:
         return bugreports.report_of(self.conn, ticket_id)
 
-    def delivery_failures_of(self, ticket_id: int) -> list[sqlite3.Row]:
+    def delivery_failures_of(self, ticket_id: int) -> list[Row]:
         return bounces.failed_of(self.conn, ticket_id)
 
 

@@ -10,8 +10,9 @@ of its index, so each is found once.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
+
+from maildaemon.store.db import Db
 
 FIRST_RESPONSE, RESOLUTION = "first_response", "resolution"  # policy.sla.Kind's values
 
@@ -39,18 +40,18 @@ REPORT = (
     " WHERE created_at >= ? AND created_at < ? ORDER BY id")
 
 
-def overdue_ids(conn: sqlite3.Connection, kind: str, stamp: str, limit: int) -> list[int]:
+def overdue_ids(conn: Db, kind: str, stamp: str, limit: int) -> list[int]:
     """Tickets whose `kind` target fell due by `stamp` unmet and unreported, oldest due
     first."""
     return [int(row[0]) for row in conn.execute(OVERDUE[kind], (stamp, limit))]
 
 
-def mark_breached(conn: sqlite3.Connection, ticket_id: int, kind: str, stamp: str) -> bool:
+def mark_breached(conn: Db, ticket_id: int, kind: str, stamp: str) -> bool:
     """True when the breach is still there and now marked reported (once: the caller
     alerts in the same transaction)."""
     return conn.execute(MARK[kind], (ticket_id, stamp)).rowcount == 1
 
 
-def report_rows(conn: sqlite3.Connection, since: str, until: str) -> list[dict[str, Any]]:
+def report_rows(conn: Db, since: str, until: str) -> list[dict[str, Any]]:
     """The SLA columns of the tickets created in [since, until)."""
     return [dict(row) for row in conn.execute(REPORT, (since, until))]

@@ -83,7 +83,7 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite
         """The entity modules on an open connection (a read-only one too: readonly.py)."""
         conn.row_factory = sqlite3.Row
         self.path = data_dir / DATABASE
-        self.conn = conn
+        self.conn: sqlite3.Connection = conn
         self.checkpointer = checkpointer
         self.db = sqlite_utils.Database(conn)
         self.ids = tickets.TicketIds()  # by ticket number, since the last apply()

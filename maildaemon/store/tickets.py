@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from typing import Any
 
 from maildaemon.domain import NewTicket, Priority, Status, TicketRef, Tier
 from maildaemon.store import updates
+from maildaemon.store.db import Db, Row
 from maildaemon.store.events import write_event
 from maildaemon.store.records import TicketRecord
 from maildaemon.store.stamps import iso, parse_iso
@@ -32,7 +32,7 @@ class TicketIds:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
 
-    def ref(self, row: sqlite3.Row) -> TicketRef:
+    def ref(self, row: Row) -> TicketRef:
         """The row as a decision sees it, its id remembered for apply()."""
         if len(self._ids) >= self.LIMIT:
             self._ids.clear()
@@ -56,7 +56,7 @@ class TicketIds:
             duplicate_noticed_at=parse_iso(row["duplicate_noticed_at"]),
         )
 
-    def id_of(self, conn: sqlite3.Connection, number: str) -> int:
+    def id_of(self, conn: Db, number: str) -> int:
         known = self._ids.get(number)
         if known is not None:
             return known
@@ -64,11 +64,11 @@ class TicketIds:
         return int(row[0])
 
 
-def row_by_number(conn: sqlite3.Connection, number: str) -> Any:
+def row_by_number(conn: Db, number: str) -> Any:
     return conn.execute(TICKET_BY_NUMBER, (number,)).fetchone()
 
 
-def record_of(row: sqlite3.Row | None) -> TicketRecord | None:
+def record_of(row: Row | None) -> TicketRecord | None:
     if row is None:
         return None
     return TicketRecord(int(row["id"]), row["number"], row["status"], row["queue"],
@@ -79,11 +79,11 @@ def record_of(row: sqlite3.Row | None) -> TicketRecord | None:
                         row["first_response_at"], row["resolved_at"])
 
 
-def row_by_id(conn: sqlite3.Connection, ticket_id: int) -> Any:
+def row_by_id(conn: Db, ticket_id: int) -> Any:
     return conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
 
 
-def fresh_number(conn: sqlite3.Connection) -> str:
+def fresh_number(conn: Db) -> str:
     """Random, so a number reveals neither how many tickets exist nor which comes next.
 
     Six digits while fewer than half a million tickets exist (the space stays at most half
@@ -102,7 +102,7 @@ def fresh_number(conn: sqlite3.Connection) -> str:
     raise RuntimeError("no free ticket number after 1000 tries")
 
 
-def insert_ticket(conn: sqlite3.Connection, number: str, new: NewTicket, stamp: str) -> int:
+def insert_ticket(conn: Db, number: str, new: NewTicket, stamp: str) -> int:
     """The new ticket, its participants and its links to the related tickets (each of
     which gets an event saying who opened this one)."""
     people = list(dict.fromkeys(new.participants))
@@ -131,12 +131,12 @@ def insert_ticket(conn: sqlite3.Connection, number: str, new: NewTicket, stamp: 
     return ticket_id
 
 
-def mark_unverified(conn: sqlite3.Connection, ticket_id: int) -> None:
+def mark_unverified(conn: Db, ticket_id: int) -> None:
     """Opened by a mail whose From address our MTA did not vouch for (m026)."""
     conn.execute("UPDATE tickets SET unverified = 1 WHERE id = ?", (ticket_id,))
 
 
-def set_status(conn: sqlite3.Connection, ticket_id: int, status: Status, stamp: str,
+def set_status(conn: Db, ticket_id: int, status: Status, stamp: str,
                due_at: str | None, resolution_due: str | None = None) -> None:
     """A new status restarts every timer: `since` is now, nothing reminded or marked.
 
@@ -150,8 +150,8 @@ def set_status(conn: sqlite3.Connection, ticket_id: int, status: Status, stamp: 
         "UPDATE tickets SET status = ?, status_since = ?, reminded = 0,"
         " waiting_on_customer = 0, due_at = ?, updated_at = ?,"
         " closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END,"
-        " resolved_at = CASE WHEN ? THEN coalesce(resolved_at, ?) ELSE resolved_at END,"
-        " first_response_at = CASE WHEN ? THEN coalesce(first_response_at, ?)"
+        " resolved_at = CASE WHEN ? = 1 THEN coalesce(resolved_at, ?) ELSE resolved_at END,"
+        " first_response_at = CASE WHEN ? = 1 THEN coalesce(first_response_at, ?)"
         " ELSE first_response_at END,"
         " resolution_due = coalesce(?, resolution_due) WHERE id = ?",
         (status, stamp, due_at, stamp, status, stamp, done, stamp, done, stamp,
@@ -160,46 +160,46 @@ def set_status(conn: sqlite3.Connection, ticket_id: int, status: Status, stamp: 
     updates.poke(conn, ticket_id, stamp)  # a premium ticket's next update is looked at
 
 
-def record_first_response(conn: sqlite3.Connection, ticket_id: int, stamp: str) -> None:
+def record_first_response(conn: Db, ticket_id: int, stamp: str) -> None:
     """An agent's answer reached the customer: the first one stops the first-response
     clock (later ones change nothing)."""
     conn.execute("UPDATE tickets SET first_response_at = coalesce(first_response_at, ?)"
                  " WHERE id = ?", (stamp, ticket_id))
 
 
-def touch(conn: sqlite3.Connection, ticket_id: int, stamp: str) -> None:
+def touch(conn: Db, ticket_id: int, stamp: str) -> None:
     conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (stamp, ticket_id))
 
 
-def set_rating(conn: sqlite3.Connection, ticket_id: int, rating: tuple[int, str]) -> None:
+def set_rating(conn: Db, ticket_id: int, rating: tuple[int, str]) -> None:
     conn.execute("UPDATE tickets SET rating = ?, rating_comment = ? WHERE id = ?",
                  (rating[0], rating[1], ticket_id))
 
 
-def set_assignee(conn: sqlite3.Connection, ticket_id: int, agent: str) -> None:
+def set_assignee(conn: Db, ticket_id: int, agent: str) -> None:
     conn.execute("UPDATE tickets SET assignee = ? WHERE id = ?", (agent, ticket_id))
 
 
-def set_priority(conn: sqlite3.Connection, ticket_id: int, priority: str) -> None:
+def set_priority(conn: Db, ticket_id: int, priority: str) -> None:
     conn.execute("UPDATE tickets SET priority = ? WHERE id = ?", (priority, ticket_id))
 
 
-def mark_reminded(conn: sqlite3.Connection, ticket_id: int) -> None:
+def mark_reminded(conn: Db, ticket_id: int) -> None:
     """The sweep's reminder went out."""
     conn.execute("UPDATE tickets SET reminded = 1 WHERE id = ?", (ticket_id,))
 
 
-def mark_waiting(conn: sqlite3.Connection, ticket_id: int) -> None:
+def mark_waiting(conn: Db, ticket_id: int) -> None:
     """The sweep now waits on the customer (and has reminded them)."""
     conn.execute("UPDATE tickets SET reminded = 1, waiting_on_customer = 1 WHERE id = ?",
                  (ticket_id,))
 
 
-def set_due(conn: sqlite3.Connection, ticket_id: int, due_at: str | None) -> None:
+def set_due(conn: Db, ticket_id: int, due_at: str | None) -> None:
     conn.execute("UPDATE tickets SET due_at = ? WHERE id = ?", (due_at, ticket_id))
 
 
-def due_ids(conn: sqlite3.Connection, stamp: str, limit: int) -> list[int]:
+def due_ids(conn: Db, stamp: str, limit: int) -> list[int]:
     """Tickets whose timer is due at `stamp`, the most overdue first (indexed)."""
     return [int(r[0]) for r in conn.execute(
         "SELECT id FROM tickets WHERE due_at IS NOT NULL AND due_at <= ?"

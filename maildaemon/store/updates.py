@@ -9,9 +9,9 @@ us. So an agent's answer needs no write here: the sweep finds it among the event
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
+from maildaemon.store.db import Db
 from maildaemon.store.records import UpdateFacts
 from maildaemon.store.stamps import iso
 
@@ -26,25 +26,25 @@ LAST_WORDS = (
 )
 
 
-def start(conn: sqlite3.Connection, ticket_id: int, stamp: str) -> None:
+def start(conn: Db, ticket_id: int, stamp: str) -> None:
     """A premium or enterprise customer's new ticket: updates on, looked at soon."""
     conn.execute("UPDATE tickets SET proactive = 1, next_update_at = ? WHERE id = ?",
                  (stamp, ticket_id))
 
 
-def poke(conn: sqlite3.Connection, ticket_id: int, stamp: str) -> None:
+def poke(conn: Db, ticket_id: int, stamp: str) -> None:
     """Its status changed: the sweep looks at it again (a no-op for other tickets)."""
     conn.execute("UPDATE tickets SET next_update_at = ? WHERE id = ? AND proactive = 1",
                  (stamp, ticket_id))
 
 
-def due_ids(conn: sqlite3.Connection, stamp: str, limit: int) -> list[int]:
+def due_ids(conn: Db, stamp: str, limit: int) -> list[int]:
     return [int(r[0]) for r in conn.execute(
         "SELECT id FROM tickets WHERE next_update_at IS NOT NULL AND next_update_at <= ?"
         " ORDER BY next_update_at LIMIT ?", (stamp, limit))]
 
 
-def facts(conn: sqlite3.Connection, ticket_id: int) -> UpdateFacts | None:
+def facts(conn: Db, ticket_id: int) -> UpdateFacts | None:
     row = conn.execute(
         "SELECT status, waiting_on_customer, created_at, status_since, first_response_due,"
         " assignee, proactive FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
@@ -56,14 +56,14 @@ def facts(conn: sqlite3.Connection, ticket_id: int) -> UpdateFacts | None:
                        proactive=bool(row[6]), last_agent_at=last[0], last_update_at=last[1])
 
 
-def set_next(conn: sqlite3.Connection, ticket_id: int, at: str | None) -> None:
+def set_next(conn: Db, ticket_id: int, at: str | None) -> None:
     conn.execute("UPDATE tickets SET next_update_at = ? WHERE id = ?", (at, ticket_id))
 
 
 class UpdatesOnSqlite:
     """`UpdateCommands`, mixed into `Store` (which has `conn`)."""
 
-    conn: sqlite3.Connection
+    conn: Db
 
     def updates_due(self, now: datetime, limit: int) -> list[int]:
         return due_ids(self.conn, iso(now), limit)

@@ -3,20 +3,20 @@ windows' are theirs (store/limits.py); older rows only make their indexes bigger
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta
 
 from maildaemon.store import limits
+from maildaemon.store.db import Db
 from maildaemon.store.outbox import recent_count
 from maildaemon.store.stamps import iso
 
 RATE_WINDOW = timedelta(hours=1)  # autoreply.max_per_hour counts over this
 
 
-def recent_autoreplies(conn: sqlite3.Connection, address: str, now: datetime) -> int:
+def recent_autoreplies(conn: Db, address: str, now: datetime) -> int:
     """Mail we queued to `address` in the hour before `now` (the rate limit)."""
     return recent_count(conn, address, iso(now - RATE_WINDOW))
 
 
-def forget_old_replies(conn: sqlite3.Connection, now: datetime) -> int:
+def forget_old_replies(conn: Db, now: datetime) -> int:
     return limits.forget(conn, now)
