@@ -35,7 +35,7 @@ from maildaemon.store import (
 )
 from maildaemon.sweeps import Sweeper, in_days, timers_of
 from maildaemon.templates_config import environment_for
-from maildaemon.worker import load_secret
+from maildaemon.worker import installation_secret
 
 EX_OK, EX_NOTFOUND, EX_USAGE = 0, 1, 2
 
@@ -93,7 +93,7 @@ def _transition(config: Config, store: TicketCommands, row: TicketRecord, new: S
 
 
 def _sweeper(config: Config, store: TicketCommands) -> Sweeper:
-    return Sweeper(config, store, Renderer(config.mail.domain, load_secret(config.data_dir),
+    return Sweeper(config, store, Renderer(config.mail.domain, installation_secret(config),
                                            environment_for(config.templates)))
 
 
@@ -159,7 +159,7 @@ def cmd_reply(config: Config, args: argparse.Namespace) -> int:
             return EX_USAGE
         people = reply_recipients(row.requester, store.participants_of(row.id),
                                   config.mail.max_participants)
-        out = Renderer(config.mail.domain, load_secret(config.data_dir),
+        out = Renderer(config.mail.domain, installation_secret(config),
                        environment_for(config.templates)).render(
             "agent_reply", number=row.number, queue=row.queue,
             queue_address=config.queue_address(row.queue), to=people.to,

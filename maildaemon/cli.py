@@ -51,6 +51,7 @@ from maildaemon.spool import Spool
 from maildaemon.spool_cli import SPOOL_ACTIONS, add_spool_commands
 from maildaemon.stats_cli import add_stats_parser, cmd_stats
 from maildaemon.store import TEMPORARY_ERRORS, TicketReads, open_reads, open_store
+from maildaemon.store.backend import storage_problem
 from maildaemon.templates_cli import add_templates_parser, cmd_templates
 from maildaemon.templates_config import template_problems, unused_overrides
 from maildaemon.views import ticket_json, ticket_text
@@ -266,6 +267,9 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     tls = tls_problem(config.smtp)  # the certificate and key, as `serve` will load them
     if tls:
         problems.append(tls)
+    database = storage_problem(config)  # PostgreSQL answers, at a schema we can read
+    if database:
+        problems.append(database)
     if problems:
         for problem in problems:
             print(f"maildaemon: {problem}", file=sys.stderr)

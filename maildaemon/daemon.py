@@ -39,6 +39,7 @@ from maildaemon.reload import prepare
 from maildaemon.reload_edge import EdgeReloader
 from maildaemon.smtp_in import EdgeSMTP, GroupCommitter, Handler
 from maildaemon.spool import Spool
+from maildaemon.store.backend import storage_problem
 from maildaemon.supervisor import Watchdog, WorkerSupervisor, heartbeat_path, sd_notify
 from maildaemon.worker import policy_settings
 
@@ -189,6 +190,10 @@ def serve(config: Config, config_path: Path) -> int:
     start = prepare(config_path, config)
     if start.config is None:
         log.error("configuration error: %s", start.error)
+        return EX_CONFIG
+    problem = storage_problem(config)
+    if problem:
+        log.error("configuration error: %s: %s", config.source, problem)
         return EX_CONFIG
     write_templates_in_force(config.data_dir, start.sources)
     in_force = write_in_force(config.data_dir, start.text)

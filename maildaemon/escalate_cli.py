@@ -21,7 +21,7 @@ from maildaemon.render import Renderer
 from maildaemon.sender import Sender, transport_of
 from maildaemon.store import open_store
 from maildaemon.templates_config import environment_for
-from maildaemon.worker import load_secret
+from maildaemon.worker import installation_secret
 
 BY = "an agent (maildaemon escalate)"
 
@@ -38,7 +38,7 @@ def cmd_escalate(config: Config, args: argparse.Namespace) -> int:
     store = open_store(config)
     now = clock_from(args.now)
     escalator = Escalator(config, store,
-                          Renderer(config.mail.domain, load_secret(config.data_dir),
+                          Renderer(config.mail.domain, installation_secret(config),
                                    environment_for(config.templates)))
     with store.transaction():
         esc = escalator.escalate(args.number, BY, args.note.strip(), now)

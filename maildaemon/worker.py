@@ -51,6 +51,7 @@ from maildaemon.render import Renderer
 from maildaemon.sla_config import hours_of, sla_settings
 from maildaemon.spool import Spool, SpoolEntry
 from maildaemon.store import Rendered, WorkerStore
+from maildaemon.store.backend import shared_secret
 from maildaemon.templates_config import environment_for
 
 log = logging.getLogger("maildaemon.worker")
@@ -109,6 +110,13 @@ def load_secret(data_dir: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
+def installation_secret(config: Config) -> bytes:
+    """The HMAC key of the installation: on PostgreSQL one for all nodes, kept in the
+    database (issue 15, 4); on SQLite `data_dir/secret.key`."""
+    shared = shared_secret(config, secrets.token_hex(32))
+    return bytes.fromhex(shared) if shared is not None else installation_secret(config)
+
+
 def parse_entry(entry: SpoolEntry, decode_limit: int | None = None,
                 dmarc_trust: DmarcTrust | None = None,
                 mask: frozenset[str] = ALL) -> InboundMail:
@@ -162,7 +170,7 @@ class Worker:
         self.clock = clock
         self.settings = policy_settings(config)
         self.mask = mask_kinds(config.privacy)  # parse.py masks these before anything
-        self.secret = load_secret(config.data_dir)
+        self.secret = installation_secret(config)
         self.renderer = Renderer(self.settings.domain, self.secret,
                                  env or environment_for(config.templates))
         self.contexts = ContextLoader(store, self.settings, self.secret)

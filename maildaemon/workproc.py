@@ -48,7 +48,7 @@ from maildaemon.store import open_store, open_worker_stores
 from maildaemon.supervisor import Heartbeat, heartbeat_path
 from maildaemon.sweeps import Sweeper
 from maildaemon.templates_config import fingerprints, override_sources
-from maildaemon.worker import Worker, load_secret
+from maildaemon.worker import Worker, installation_secret
 
 log = logging.getLogger("maildaemon.workproc")
 
@@ -100,7 +100,9 @@ def worker_parts(config: Config, clock: Callable[[], datetime]) -> Parts:
     """
     data_dir = config.data_dir
     spool = Spool(data_dir, config.spool.max_attempts, synchronous="NORMAL")
-    checkpointer = Checkpointer([spool.path, data_dir / "maildaemon.sqlite3"])
+    # On PostgreSQL the ticket database is the server's: only the spool is ours to checkpoint.
+    tickets = [] if config.storage.database.strip() else [data_dir / "maildaemon.sqlite3"]
+    checkpointer = Checkpointer([spool.path, *tickets])
     checkpointer.take_over(spool.conn)
     worker_store, sender_store = open_worker_stores(config, checkpointer)
     worker = Worker(config, spool, worker_store, clock)
@@ -226,7 +228,7 @@ class WorkerProcess:
             if self.sweeper is None:
                 self.sweeper = Sweeper(self.config, open_store(self.config),
                                        Renderer(self.config.mail.domain,
-                                                load_secret(self.config.data_dir), self.env))
+                                                installation_secret(self.config), self.env))
             done = self.sweeper.run(self.clock())
             if done:
                 log.info("sweep: %s", dict(done))

@@ -87,7 +87,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = 
 
 
 def write_config(tmp: Path, port: int, extra: str = "",
-                 max_message_size: int = 200_000) -> Path:
+                 max_message_size: int = 200_000, database: str = "") -> Path:
     path = tmp / "maildaemon.toml"
     path.write_text(
         f"""
@@ -100,6 +100,7 @@ max_message_size = {max_message_size}
 drain_seconds = 10.0
 [storage]
 data_dir = "{tmp / 'data'}"
+database = "{database}"
 [outbound]
 maildir = "{tmp / 'outbound'}"
 {extra}
@@ -125,10 +126,11 @@ class Installation:
     """One data directory with its config, and the ways ops touch it."""
 
     def __init__(self, tmp: Path, extra_config: str = "",
-                 max_message_size: int = 200_000) -> None:
+                 max_message_size: int = 200_000, database: str = "") -> None:
+        """`database`: a PostgreSQL URL for `[storage] database` (empty: SQLite)."""
         self.tmp = tmp
         self.port = free_port()
-        self.config = write_config(tmp, self.port, extra_config, max_message_size)
+        self.config = write_config(tmp, self.port, extra_config, max_message_size, database)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tmp / "serve.log"
         self.unix_socket: Path | None = None  # with `smtp.socket`: where serve listens

@@ -14,7 +14,7 @@ from maildaemon.portal.ratelimit import RateLimits
 from maildaemon.portal_config import public_url, read_api_token
 from maildaemon.spool import Spool
 from maildaemon.store import PortalStore, open_portal
-from maildaemon.worker import load_secret
+from maildaemon.worker import installation_secret
 
 
 def utc_now() -> datetime:
@@ -35,7 +35,7 @@ class PortalContext:
     @classmethod
     def from_config(cls, config: Config, wake: Callable[[], None] = lambda: None,
                     clock: Callable[[], datetime] = utc_now) -> PortalContext:
-        return cls(config=config, secret=load_secret(config.data_dir), wake=wake, clock=clock,
+        return cls(config=config, secret=installation_secret(config), wake=wake, clock=clock,
                    api_token=read_api_token(config.portal),
                    base_url=public_url(config.portal))
 

@@ -4,9 +4,11 @@ PostgreSQL when `[storage] database` names one (issue 15; store/pg/)."""
 from __future__ import annotations
 
 from maildaemon.config import Config
+from maildaemon.schema import code_version
 from maildaemon.sqlite import Checkpointer
 from maildaemon.storage_config import password
 from maildaemon.store.backlog import SqliteBacklog
+from maildaemon.store.errors import STORE_ERRORS
 from maildaemon.store.interface import (
     BacklogReads,
     CustomerDirectory,
@@ -18,6 +20,8 @@ from maildaemon.store.interface import (
 )
 from maildaemon.store.ops import OperatorOnSqlite
 from maildaemon.store.pg.backlog import PgBacklog
+from maildaemon.store.pg.connection import PgConnection
+from maildaemon.store.pg.migrations import database_version
 from maildaemon.store.pg.store import PgStore
 from maildaemon.store.portal import PortalOnSqlite
 from maildaemon.store.readonly import ReadOnlyStore
@@ -38,6 +42,44 @@ def postgresql(config: Config, migrate: bool = True) -> PgStore | None:
         return None
     return PgStore(config.storage.database.strip(), config.data_dir,
                    password(config.storage.database_password_file), migrate=migrate)
+
+
+def storage_problem(config: Config) -> str | None:
+    """Why the configured PostgreSQL cannot be used, in words (a refused or failed
+    connection, a schema newer than this code), or None: also for SQLite, and for an empty
+    database or an older schema, which opening creates or migrates. At start and in
+    `check-config` (exit 78): a node that cannot reach its database at all is misconfigured;
+    one that loses it later keeps accepting mail into its spool."""
+    url = config.storage.database.strip()
+    if not url:
+        return None
+    try:
+        conn = PgConnection.open(url, password(config.storage.database_password_file),
+                                 timeout=5)
+    except STORE_ERRORS as exc:
+        return f"storage.database: cannot connect: {str(exc).strip() or type(exc).__name__}"
+    try:
+        have, want = database_version(conn), code_version()
+    except STORE_ERRORS as exc:
+        return f"storage.database: cannot read the schema version: {exc}"
+    finally:
+        conn.close()
+    if have is not None and have > want:
+        return (f"storage.database is at schema version {have}, newer than this"
+                f" maildaemon's {want}: upgrade maildaemon")
+    return None
+
+
+def shared_secret(config: Config, fresh: str) -> str | None:
+    """The HMAC key every node of a PostgreSQL installation shares (kept in the database);
+    None on SQLite, whose key is `data_dir/secret.key`."""
+    pg = postgresql(config)
+    if pg is None:
+        return None
+    try:
+        return pg.shared_secret(fresh)
+    finally:
+        pg.close()
 
 
 def open_reads(config: Config) -> TicketReads:

@@ -260,6 +260,9 @@ CREATE INDEX tickets_response_due ON tickets(first_response_due)
 
 CREATE INDEX tickets_status ON tickets(status, queue);
 
+-- PostgreSQL's alone: what all nodes share that SQLite keeps in data_dir (secret.key).
+CREATE TABLE installation (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+
 CREATE FUNCTION on_timeline() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO timeline VALUES (NEW.ticket_id, TG_ARGV[0], NEW.id);

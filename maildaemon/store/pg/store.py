@@ -79,6 +79,15 @@ class PgStore(Store):
             found.setdefault(parent, []).append((child, column, parent_column))
         return found
 
+    def shared_secret(self, fresh: str) -> str:
+        """The installation's HMAC key, the same for every node: `fresh` if none was
+        kept yet (the first node to ask keeps its own; the others read it)."""
+        self.pg.execute("INSERT INTO installation (name, value) VALUES ('secret', ?)"
+                        " ON CONFLICT (name) DO NOTHING", (fresh,))
+        row = self.pg.execute("SELECT value FROM installation WHERE name = 'secret'"
+                              ).fetchone()
+        return str(row[0])
+
     def secure_delete(self, on: bool) -> None:
         """Nothing to switch: a deleted row's space is PostgreSQL's VACUUM's to reclaim."""
 
