@@ -114,7 +114,7 @@ def installation_secret(config: Config) -> bytes:
     """The HMAC key of the installation: on PostgreSQL one for all nodes, kept in the
     database (issue 15, 4); on SQLite `data_dir/secret.key`."""
     shared = shared_secret(config, secrets.token_hex(32))
-    return bytes.fromhex(shared) if shared is not None else installation_secret(config)
+    return bytes.fromhex(shared) if shared is not None else load_secret(config.data_dir)
 
 
 def parse_entry(entry: SpoolEntry, decode_limit: int | None = None,
