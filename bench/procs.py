@@ -72,7 +72,9 @@ class NullServer:
 class Daemon:
     """A real `maildaemon serve` (edge + worker) on a fresh data directory."""
 
-    def __init__(self, workdir: Path, max_message_size: int = 78_643_200) -> None:
+    def __init__(self, workdir: Path, max_message_size: int = 78_643_200,
+                 database: str = "") -> None:
+        """`database`: a PostgreSQL URL for `[storage] database` (empty: SQLite)."""
         self.dir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -80,7 +82,7 @@ class Daemon:
         self.config.write_text(
             f'[smtp]\nport = {self.port}\nmax_message_size = {max_message_size}\n'
             f'max_connections_per_ip = 1000\n'  # every bench client is 127.0.0.1
-            f'[storage]\ndata_dir = "{workdir / "data"}"\n'
+            f'[storage]\ndata_dir = "{workdir / "data"}"\ndatabase = "{database}"\n'
             f'[outbound]\nmaildir = "{workdir / "outbound"}"\n'
             f'[autoreply]\nmax_per_hour = 1000000\n'
         )

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import growth  # noqa: E402
+from bench import growth, pg  # noqa: E402
 from bench.load import LoadResult, run_load  # noqa: E402
 from bench.procs import PY, ROOT, Daemon, NullServer, peak_rss, wait_until  # noqa: E402
 from bench.slowest import per_message_seconds, slowest_over_median  # noqa: E402
@@ -336,7 +336,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--record", action="store_true")
-    parser.add_argument("--only", choices=["smtp", "e2e", "helpdesk", "growth", "rss"])
+    parser.add_argument("--only", choices=["smtp", "e2e", "helpdesk", "growth", "rss",
+                                           "postgresql"])
     args = parser.parse_args()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="maildaemon-bench-") as name:
@@ -356,6 +357,8 @@ def main() -> int:
             rows.append(sweep_row(tmp))
         if args.only in (None, "rss"):
             rows += big_message_rss(tmp)
+        if args.only in (None, "postgresql"):
+            rows += [Row(*row) for row in pg.rows(fresh(tmp, "postgresql"), args.quick)]
     where = (f"work directory {tmp.parent}"
              + ("" if spread else " (no top-directory flag there)")
              + ", kernel time per file created: "
