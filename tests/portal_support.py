@@ -18,7 +18,7 @@ class PortalInstallation(Installation):
     """An installation whose serve also runs the portal; `url` is its base."""
 
     def __init__(self, tmp: Path, extra_config: str = "",
-                 max_message_size: int = 200_000) -> None:
+                 max_message_size: int = 200_000, database: str = "") -> None:
         self.http_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.token = secrets.token_urlsafe(24)
@@ -26,7 +26,7 @@ class PortalInstallation(Installation):
         token_file.write_text(self.token + "\n")
         portal = (f'[portal]\nlisten = "127.0.0.1:{self.http_port}"\n'
                   f'public_url = "{self.url}"\napi_token_file = "{token_file}"\n')
-        super().__init__(tmp, portal + extra_config, max_message_size)
+        super().__init__(tmp, portal + extra_config, max_message_size, database)
 
     def start(self) -> None:
         super().start()

@@ -4,8 +4,10 @@ read it there, and a database the node cannot use stops the start with exit 78."
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
@@ -13,6 +15,7 @@ import pytest
 
 from tests.conftest import Installation, check_config, mail, wait_until
 from tests.pg_server import PgServer
+from tests.portal_support import PortalInstallation, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +77,30 @@ def test_a_password_in_the_url_is_refused(tmp_path: Path) -> None:
     result = check_config(tmp_path, text)
     assert result.returncode == 78
     assert "must not hold the password" in result.stderr and "s3cret" not in result.stderr
+
+
+def test_the_portal_and_the_api_on_postgresql(tmp_path: Path, pg_server: PgServer) -> None:
+    """The customer's door reads and writes the same database: an API submission with a
+    file, then the customer's pages (the conversation query reads the recipients' JSON)."""
+    inst = PortalInstallation(tmp_path, database=pg_server.fresh_database())
+    inst.start()
+    try:
+        with inst.api() as api:
+            made = api.post("/api/v1/tickets", data={
+                "email": "olga@example.org", "subject": "Scale shows no weight",
+                "description": "Since the update the scale shows nothing."},
+                files=[("files", ("scale.pdf", PDF, "application/pdf"))])
+        assert made.status_code == 201, made.text
+        number = made.json()["number"]
+        with closing(log_in(inst, "olga@example.org")) as olga:
+            page = olga.get(f"/tickets/{number}")
+            assert "Since the update the scale shows nothing." in page.text
+            assert "scale.pdf" in page.text and "HealthSync support" in page.text
+            link = re.search(rf'href="(/tickets/{number}/files/\d+)"', page.text)
+            assert link and olga.get(link.group(1)).content == PDF
+    finally:
+        inst.stop()
+
+
+PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]"
+       b"/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
