@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from maildaemon.config import Config
 from maildaemon.storage_config import check, password
-from maildaemon.store import STORE_ERRORS, TEMPORARY_ERRORS, Store
+from maildaemon.store import STORE_ERRORS, TEMPORARY_ERRORS
 from maildaemon.store.pg.connection import PgConnection
 from maildaemon.store.pg.copy import Mismatch, NotEmpty, SchemaDiffers
 from maildaemon.store.pg.move import Move
@@ -88,17 +88,17 @@ def migrate(config: Config, pg: PgConnection, url: str) -> int:
     except ValueError as exc:
         say(f"{key} is not a hex key ({exc}); nothing was copied")
         return EX_DATAERR
-    source = Store(config.data_dir)  # brings the source to this code's schema version
     started = time.monotonic()
+    move: Move | None = None
     try:
-        move = Move(pg, source)
-        on_terminal = sys.stderr.isatty()
+        move = Move(pg, config.data_dir)  # migrates the source to this code's version
+        on_terminal, expected = sys.stderr.isatty(), move.expected
         with tqdm(total=move.total, unit=" rows", file=sys.stderr,
                   disable=not on_terminal) as bar:
             def table(name: str) -> None:
                 bar.set_description(name)
-                if not on_terminal and move.expected[name]:
-                    say(f"copying {name} ({move.expected[name]} rows)")
+                if not on_terminal and expected[name]:
+                    say(f"copying {name} ({expected[name]} rows)")
             copied = move.run(secret, bar.update, table)
     except NotEmpty as exc:
         say(f"the target database is not empty (rows in: {exc}); migrate copies into an"
@@ -114,13 +114,14 @@ def migrate(config: Config, pg: PgConnection, url: str) -> int:
         say(f"a file the ticket database names is missing: {exc}; nothing was kept")
         return EX_DATAERR
     except TEMPORARY_ERRORS as exc:
-        say(f"PostgreSQL failed during the copy: {exc}; nothing was kept, run it again")
+        say(f"a database failed during the copy: {exc}; nothing was kept, run it again")
         return EX_TEMPFAIL
     except STORE_ERRORS as exc:  # a row PostgreSQL refuses: its words name it
         say(f"the copy failed: {exc}; nothing was kept in PostgreSQL")
         return EX_DATAERR
     finally:
-        source.close()
+        if move is not None:
+            move.close()
     rows = sum(copied.rows.values())
     print(f"migrated {len(copied.rows)} tables, {rows} rows, {copied.bytes} bytes of messages"
           f" and files in {time.monotonic() - started:.1f} s into {url}; verified: every"

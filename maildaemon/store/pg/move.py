@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from maildaemon.store.pg import copy, migrations
@@ -22,12 +23,21 @@ from maildaemon.store.sqlite_store import Store
 
 
 class Move:
-    def __init__(self, pg: PgConnection, source: Store) -> None:
-        """`source` is opened (so migrated to this code's version) by the caller."""
+    def __init__(self, pg: PgConnection, data_dir: Path) -> None:
+        """Opens the SQLite store of `data_dir`, which migrates it to this code's version
+        (the two schemas then hold the same tables); `close` closes it."""
+        self.source = Store(data_dir)
+        try:
+            self._prepare(pg)
+        except BaseException:
+            self.source.close()
+            raise
+
+    def _prepare(self, pg: PgConnection) -> None:
         migrations.apply(pg)
         self.pg = pg
-        self.src = source.conn
-        self.blobs = source.blobs
+        self.src = self.source.conn
+        self.blobs = self.source.blobs
         self.tables = copy.tables(pg, self.src)
         busy = copy.occupied(pg, [t.name for t in self.tables])
         if busy:
@@ -37,6 +47,9 @@ class Move:
         self.expected = {t.name: copy.count(self.src, t.name) for t in self.tables}
         self.expected["attachment_data"] += len(self.legacy)
         self.bytes = copy.source_bytes(self.src, self.blobs)
+
+    def close(self) -> None:
+        self.source.close()
 
     @property
     def total(self) -> int:
@@ -49,8 +62,9 @@ class Move:
         failure, `copy.Mismatch` for a verification that failed."""
         try:
             with self.pg.transaction():
-                if copy.occupied(self.pg, [t.name for t in self.tables]):  # since __init__
-                    raise NotEmpty("another migrate or a node wrote into it meanwhile")
+                busy = copy.occupied(self.pg, [t.name for t in self.tables])
+                if busy:  # written since __init__: another migrate, or a node started on it
+                    raise NotEmpty(", ".join(busy))
                 for table in self.tables:
                     started(table.name)
                     if table.name in copy.FED_BY_TRIGGERS:
