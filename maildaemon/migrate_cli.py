@@ -66,9 +66,10 @@ def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
         say(f"no SQLite ticket database in {config.data_dir} ([storage] data_dir)")
         return EX_NOTFOUND
     beat = heartbeat_path(config.data_dir)
-    if beat.exists() and time.time() - beat.stat().st_mtime < RECENT_BEAT:
-        say(f"warning: a worker beat in {config.data_dir} moments ago: if serve is running"
-            " there, mail it takes from now on is not copied (stop it first)")
+    age = time.time() - beat.stat().st_mtime if beat.exists() else RECENT_BEAT
+    if age < RECENT_BEAT:  # also just after a stop: a warning, not a refusal
+        say(f"warning: a worker on {config.data_dir} was alive {age:.0f} s ago; if serve"
+            " still runs there, mail it takes from now on is not copied (stop it first)")
     try:
         pg = PgConnection.open(url, secret)
     except STORE_ERRORS as exc:

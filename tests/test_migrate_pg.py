@@ -186,6 +186,11 @@ def test_a_password_in_the_url_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 78
     assert "must not hold the password" in result.stderr and "s3cret" not in result.stderr
     assert "--password-file" in result.stderr
+    unreadable = migrate(inst, "--to", "postgresql://maildaemon@127.0.0.1:9/maildaemon",
+                         "--password-file", str(tmp_path / "no-such-file"))
+    assert unreadable.returncode == 78 and "--password-file: cannot read" in unreadable.stderr
+    refused = migrate(inst, "--to", "postgresql://maildaemon@127.0.0.1:9/maildaemon")
+    assert refused.returncode == 78 and "cannot connect" in refused.stderr
 
 
 def test_a_copy_that_cannot_be_made_whole_keeps_nothing(tmp_path: Path,
