@@ -35,7 +35,7 @@ from maildaemon.store.sqlite_store import DATABASE
 from maildaemon.supervisor import heartbeat_path
 
 EX_OK, EX_NOTFOUND, EX_USAGE, EX_DATAERR, EX_TEMPFAIL, EX_CONFIG = 0, 1, 2, 65, 75, 78
-RECENT_BEAT = 30.0  # a worker heartbeat this fresh: serve is probably still running
+RECENT_BEAT = 15.0  # a worker beats at least every 5 s: this fresh, serve may still run
 
 
 def add_migrate_parser(sub: Any) -> None:
