@@ -42,6 +42,7 @@ from maildaemon.explain import add_decide_parser, cmd_decide
 from maildaemon.files import loose_modes, make_private
 from maildaemon.ingest import Ingest, split_recipients
 from maildaemon.logfmt import setup_logging
+from maildaemon.migrate_cli import add_migrate_parser, cmd_migrate
 from maildaemon.outbox_cli import OUTBOX_ACTIONS, add_outbox_commands
 from maildaemon.purge_cli import add_purge_parser, cmd_purge
 from maildaemon.route_cli import add_route_parser, cmd_route
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_route_parser(sub)
     add_stats_parser(sub)
     add_backup_parser(sub)
+    add_migrate_parser(sub)
     ingest = sub.add_parser("ingest", help="put raw messages through the pipeline now")
     ingest.add_argument("--sender", help="envelope sender (\"\" for a bounce)")
     ingest.add_argument("--rcpt", action="append", default=[], metavar="ADDR",
@@ -546,6 +548,7 @@ COMMANDS = {
     "route": cmd_route,
     "stats": cmd_stats,
     "backup": cmd_backup,
+    "migrate": cmd_migrate,
 }
 
 __all__ = ["main", "load_secret"]
