@@ -52,12 +52,14 @@ from maildaemon.sla_config import hours_of, sla_settings
 from maildaemon.spool import Spool, SpoolEntry
 from maildaemon.store import Rendered, WorkerStore
 from maildaemon.store.backend import shared_secret
+from maildaemon.store.errors import is_lost_race
 from maildaemon.templates_config import environment_for
 
 log = logging.getLogger("maildaemon.worker")
 
 Clock = Callable[[], datetime]
 BATCH = 64
+RACE_RETRIES = 2  # lost races to another node per message before it counts as failed
 
 
 def policy_settings(config: Config) -> PolicySettings:
@@ -114,7 +116,7 @@ def installation_secret(config: Config) -> bytes:
     """The HMAC key of the installation: on PostgreSQL one for all nodes, kept in the
     database (issue 15, 4); on SQLite `data_dir/secret.key`."""
     shared = shared_secret(config, secrets.token_hex(32))
-    return bytes.fromhex(shared) if shared is not None else installation_secret(config)
+    return bytes.fromhex(shared) if shared is not None else load_secret(config.data_dir)
 
 
 def parse_entry(entry: SpoolEntry, decode_limit: int | None = None,
@@ -236,8 +238,7 @@ class Worker:
                     with about(spool=entry.spool_id,
                                message_id=prepared[entry.id].mail.message_id):
                         try:
-                            with self.store.savepoint():
-                                done[entry.id] = self._write(prepared[entry.id], now)
+                            done[entry.id] = self._write_saved(prepared[entry.id], now)
                             self.on_progress()
                         except Exception as exc:
                             if is_environment_fault(exc):
@@ -298,6 +299,24 @@ class Worker:
         return Prepared(entry, mail, context, decision,
                         self.answers.render(decision, mail, now, numbers))
 
+    def _write_saved(self, prepared: Prepared, now: datetime) -> Processed:
+        """`_write` in a savepoint of its own. When another node committed the same message
+        (or drew the same ticket number) while this one wrote it, the unique key refuses
+        this copy (store/errors.py `is_lost_race`): the savepoint is rolled back and the
+        message decided again on what the other node wrote (a duplicate now), a bounded
+        number of times; whatever else is raised is the caller's to judge."""
+        for _ in range(RACE_RETRIES):
+            try:
+                with self.store.savepoint():
+                    return self._write(prepared, now)
+            except Exception as exc:
+                if not is_lost_race(exc):
+                    raise
+                log.info("spool %s: another node wrote it first (%s); deciding again",
+                         prepared.entry.spool_id, describe(exc))
+        with self.store.savepoint():
+            return self._write(prepared, now)
+
     def _write(self, prepared: Prepared, now: datetime) -> Processed:
         """Inside the batch's transaction: check what the decision rests on, then write."""
         entry, mail = prepared.entry, prepared.mail
@@ -307,6 +326,10 @@ class Worker:
                              done[1] if done else None, "replay", summary="replayed",
                              message_id=mail.message_id or "")
         decision, rendered = prepared.decision, prepared.rendered
+        if decision is not None and decision.ticket is not None:
+            # Another node's reply to the same ticket commits first, or waits for this one:
+            # the context read next includes it (PostgreSQL; a no-op on SQLite).
+            self.store.hold_ticket(decision.ticket.number)
         context = self.contexts.load(mail, now)
         if decision is None or context != prepared.context:
             fresh = decide(mail, context, self.settings, now)

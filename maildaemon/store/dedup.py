@@ -67,11 +67,15 @@ def mark_processed(conn: Db, dedup_hash: int | None, spool_id: str,
                    outcome: str, number: str | None, stamp: str) -> None:
     """One row per message, found by its spool id (a replay after a crash) and, for mail
     without a Message-ID, by its dedup hash (both indexed). A key seen before the
-    duplicate window moves to this row, so the window counts from the latest copy."""
+    duplicate window moves to this row, so the window counts from the latest copy.
+
+    A plain INSERT, never OR IGNORE: when another node's transaction wrote the same key
+    first (PostgreSQL, several nodes), the unique index `processed_key` must refuse this
+    one (store/errors.py `is_lost_race`), never let its ticket commit beside the other."""
     if dedup_hash is not None:
         conn.execute("UPDATE processed SET key_hash = NULL WHERE key_hash = ?", (dedup_hash,))
     conn.execute(
-        "INSERT OR IGNORE INTO processed (key_hash, spool_id, outcome, ticket_number, at)"
+        "INSERT INTO processed (key_hash, spool_id, outcome, ticket_number, at)"
         " VALUES (?, ?, ?, ?, ?)",
         (dedup_hash, spool_id, outcome, number, stamp),
     )
