@@ -6,8 +6,8 @@ handled in its own transaction that writes the new state, the event and the outb
 together; the state it leaves cannot fire the same stage again, so running the sweep twice
 (or after a crash) sends nothing twice. With several nodes on PostgreSQL every node sweeps;
 each ticket's transaction begins by holding its row (`hold_ticket_id`), so two sweeps of
-one due ticket run one after the other and the second finds nothing due. The decision of what is due is
-`policy.lifecycle.due_action`, given `now` by the caller.
+one due ticket run one after the other and the second finds nothing due. The decision of
+what is due is `policy.lifecycle.due_action`, given `now` by the caller.
 """
 
 from __future__ import annotations

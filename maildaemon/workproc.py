@@ -41,7 +41,7 @@ from maildaemon.files import remove_stale_temporaries
 from maildaemon.in_force import pins_from_env
 from maildaemon.reload_worker import reload_worker
 from maildaemon.render import Renderer, environment
-from maildaemon.sender import Sender, transport_of
+from maildaemon.sender import Sender, lease_node, transport_of
 from maildaemon.spool import Spool
 from maildaemon.sqlite import Checkpointer
 from maildaemon.store import open_store, open_worker_stores
@@ -106,7 +106,7 @@ def worker_parts(config: Config, clock: Callable[[], datetime]) -> Parts:
     checkpointer.take_over(spool.conn)
     worker_store, sender_store = open_worker_stores(config, checkpointer)
     worker = Worker(config, spool, worker_store, clock)
-    sender = Sender(sender_store, transport_of(config), config.outbound)
+    sender = Sender(sender_store, transport_of(config), config.outbound, lease_node(config))
     return Parts(spool, worker, sender, checkpointer)
 
 
