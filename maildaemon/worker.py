@@ -42,6 +42,7 @@ from maildaemon.faults import describe, is_environment_fault
 from maildaemon.held_alert import HeldAlerts
 from maildaemon.limits_config import limit_settings
 from maildaemon.logfmt import about, note
+from maildaemon.outage import OncePer
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
 from maildaemon.policy.sensitive import ALL, names
@@ -178,6 +179,7 @@ class Worker:
         self.contexts = ContextLoader(store, self.settings, self.secret)
         self.answers = Answers(config, self.settings, self.renderer, store)
         self.held_alerts = HeldAlerts(config, store)
+        self.give_backs = OncePer()  # an outage gives batches back every few seconds
         # Called after each message of a batch: the worker process beats its heartbeat, so
         # a long batch of large messages is not taken for a hang by serve's watchdog.
         self.on_progress: Callable[[], None] = _nothing
@@ -276,8 +278,9 @@ class Worker:
 
     def _give_back(self, entries: list[SpoolEntry], exc: Exception) -> list[Processed]:
         error = describe(exc)
-        log.warning("temporary failure on %d messages, not counted, retried later: %s",
-                    len(entries), error)
+        log.log(logging.WARNING if self.give_backs.due() else logging.DEBUG,
+                "temporary failure on %d messages, not counted, retried later: %s",
+                len(entries), error)
         self.spool.give_back([entry.id for entry in entries], error)
         return [Processed(entry.spool_id, "pending", None, f"temporary failure: {error}",
                           temporary=True) for entry in entries]
