@@ -343,7 +343,7 @@ class Worker:
                 and self.store.ticket_ref(rendered.number) is not None:
             rendered = self.answers.render(decision, mail, now, set())  # the number was taken
         number = self.store.apply(decision, mail, mail.kept_raw or entry.raw, entry.spool_id,
-                                  now, rendered)
+                                  now, rendered, now - self.settings.duplicate_window)
         trace = "; ".join(decision.trace)  # a property that builds its list on each call
         summary = (f"message {mail.message_id} from {mail.from_addr or '<>'}: "
                    f"{decision.outcome} {number or '-'} ({trace})")

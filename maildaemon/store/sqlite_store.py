@@ -182,7 +182,8 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite
         return tickets.fresh_number(self.conn)
 
     def apply(self, decision: Decision, mail: InboundMail, raw: bytes, spool_id: str,
-              now: datetime, rendered: Rendered) -> str | None:
+              now: datetime, rendered: Rendered,
+              dedup_since: datetime | None = None) -> str | None:
         """Write everything the decision says; returns the ticket number.
 
         Runs inside the caller's transaction (the worker applies a batch in one commit, each
@@ -190,7 +191,8 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite
         writes see the same database.
         """
         return apply_decision(self.conn, self.blobs, self.ids, decision, mail, raw,
-                              spool_id, iso(now), rendered, self.KEY_ALWAYS)
+                              spool_id, iso(now), rendered, self.KEY_ALWAYS,
+                              iso(dedup_since) if dedup_since else None)
 
     def hold_ticket(self, number: str) -> None:
         """The ticket is this transaction's until it ends (PgStore: its row locked, so two
