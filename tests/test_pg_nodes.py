@@ -281,7 +281,8 @@ def test_postgresql_stopped_for_20_s_under_load_loses_nothing(tmp_path: Path) ->
         finally:
             thread.join(120)
         assert not refused, f"refused while the database was away: {refused[:5]}"
-        assert said and said[0].startswith("200 ") and "OperationalError" in said[0], said
+        # Healthy (restarting cannot help; mail is accepted), saying what the worker waits for.
+        assert said and said[0].startswith("200 ") and "connection" in said[0], said
         settle(url, [node], 90)
         assert_once_each(url, accepted)
         assert len(accepted) == 150 == len(acks_by_ticket(url))
