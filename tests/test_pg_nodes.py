@@ -38,6 +38,14 @@ def two_nodes(tmp: Path, url: str, extra: str = "") -> tuple[Installation, Insta
     return nodes[0], nodes[1]
 
 
+def start(url: str, *nodes: Installation) -> None:
+    """Start the nodes and wait for the schema that the first worker creates."""
+    for node in nodes:
+        node.start()
+    wait_until(lambda: query(url, "SELECT to_regclass('outbox')")[0][0] is not None, 30,
+               "the schema")
+
+
 def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
         cursor = conn.execute(sql, params)
@@ -114,8 +122,7 @@ def test_one_message_at_both_nodes_is_one_ticket_and_one_ack(tmp_path: Path,
     and the unique key must turn one of them into a duplicate."""
     url = pg_server.fresh_database()
     a, b = two_nodes(tmp_path, url)
-    a.start()
-    b.start()
+    start(url, a, b)
     try:
         accepted = []
         with psycopg.connect(url) as gate, ThreadPoolExecutor(4) as pool:
@@ -146,8 +153,7 @@ def test_400_messages_while_a_node_is_killed_and_restarted(tmp_path: Path,
                                                           pg_server: PgServer) -> None:
     url = pg_server.fresh_database()
     a, b = two_nodes(tmp_path, url)
-    a.start()
-    b.start()
+    start(url, a, b)
     accepted: list[str] = []
     lock = threading.Lock()
 
@@ -196,8 +202,7 @@ def test_a_reminder_due_while_both_nodes_sweep_is_sent_once(tmp_path: Path,
     the second must find the reminder sent, not send it again."""
     url = pg_server.fresh_database()
     a, b = two_nodes(tmp_path, url, "[lifecycle]\nsweep_seconds = 1\n")
-    a.start()
-    b.start()
+    start(url, a, b)
     try:
         for i in range(TICKETS):
             sender = f"quiet{i}@example.org"
@@ -249,7 +254,7 @@ def test_postgresql_stopped_for_20_s_under_load_loses_nothing(tmp_path: Path) ->
         metrics = free_port()
         node = Installation(tmp_path, f'[metrics]\nlisten = "127.0.0.1:{metrics}"\n',
                             database=url)
-        node.start()
+        start(url, node)
         accepted: list[str] = []
         refused: list[int] = []
 
