@@ -46,7 +46,7 @@ from maildaemon.migrate_cli import add_migrate_parser, cmd_migrate
 from maildaemon.outbox_cli import OUTBOX_ACTIONS, add_outbox_commands
 from maildaemon.purge_cli import add_purge_parser, cmd_purge
 from maildaemon.route_cli import add_route_parser, cmd_route
-from maildaemon.sender import Sender, transport_of
+from maildaemon.sender import Sender, lease_node, transport_of
 from maildaemon.sla_report import add_sla_options
 from maildaemon.spool import Spool
 from maildaemon.spool_cli import SPOOL_ACTIONS, add_spool_commands
@@ -353,7 +353,7 @@ def _wait_for_daemon(reads: TicketReads, spool_id: str) -> tuple[str, str | None
 
 def cmd_flush(config: Config, args: argparse.Namespace) -> int:
     store = open_store(config)
-    sender = Sender(store, transport_of(config), config.outbound)
+    sender = Sender(store, transport_of(config), config.outbound, lease_node(config))
     sender.release_stale_leases()
     report = sender.deliver_due(utc_now(), everything=True)
     print(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}")

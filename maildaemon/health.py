@@ -18,8 +18,10 @@ Healthy means both:
   beat after serve starts is a silent worker "starting", and healthy, for up to
   STARTUP_SECONDS (an upgrade's migration); the supervisor likewise waits for that beat.
 
-A worker stuck on a full disk still beats (it backs off and retries): that is healthy here,
-since restarting cannot help; the spool backlog and its oldest age (metrics, STATUS=) show it.
+A worker stuck on a full disk or without its ticket database (PostgreSQL gone) still beats
+(it backs off and retries): that is healthy here, since restarting cannot help, and the edge
+goes on accepting mail into the spool; the reason says what the worker waits for (its fault
+file, outage.py), and the spool backlog and its oldest age (metrics, STATUS=) show it.
 
 No SQLite here: `check` reads a file's mtime and a few attributes, so it runs in the event
 loop (the watchdog) or the HTTP thread alike.
@@ -33,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from maildaemon.outage import FAULT_NAME, outage_reason
 from maildaemon.supervisor import Watchdog
 
 LOOP_STALL_SECONDS = 10.0
@@ -56,6 +59,7 @@ class Health:
     def __init__(self, heartbeat: Path, stall_seconds: float,
                  worker_running: Callable[[], bool]) -> None:
         self.heartbeat = Watchdog(heartbeat, stall_seconds)
+        self.fault = heartbeat.with_name(FAULT_NAME)  # the worker's outage, if any
         self.heartbeat.restarted(time.monotonic())  # armed by the first beat from now on
         self.stall_seconds = stall_seconds
         self.startup_seconds = max(stall_seconds, STARTUP_SECONDS)
@@ -93,4 +97,8 @@ class Health:
         if still is not None:
             return Verdict(False, f"the worker has made no progress for {still:.0f} s "
                                   f"(limit {self.stall_seconds:.0f} s)")
+        waiting = outage_reason(self.fault)
+        if waiting is not None:
+            return Verdict(True, f"ok, accepting into the spool, but the worker cannot store"
+                                 f" mail {waiting}")
         return Verdict(True, "ok")

@@ -23,7 +23,7 @@ from maildaemon import metrics
 from maildaemon.config import Config, OutboundSection
 from maildaemon.files import fsync_all, fsync_path
 from maildaemon.logfmt import about
-from maildaemon.owner import owner_is_gone, owner_tag
+from maildaemon.owner import node_of, owner_is_gone, owner_tag
 from maildaemon.policy.mailbox import mailbox_problem, needs_smtputf8
 from maildaemon.store import Attempt, Leased, OutboxStore, iso, parse_iso
 
@@ -209,6 +209,12 @@ def _all_refused(recipients: dict[str, tuple[int, bytes]]) -> Exception:
     return OSError(text)
 
 
+def lease_node(config: Config) -> str:
+    """The node name on outbox leases: none on SQLite (one data directory, one outbox),
+    this data directory's on PostgreSQL, whose outbox several nodes share (owner.py)."""
+    return node_of(config.data_dir) if config.storage.database.strip() else ""
+
+
 def transport_of(config: Config) -> Transport:
     """The configured transport, introducing itself to a relay as `smtp.hostname`."""
     return transport_for(config.outbound, config.maildir, config.smtp.hostname)
@@ -229,10 +235,14 @@ class DeliveryReport:
 
 
 class Sender:
-    def __init__(self, store: OutboxStore, transport: Transport, section: OutboundSection) -> None:
+    def __init__(self, store: OutboxStore, transport: Transport, section: OutboundSection,
+                 node: str = "") -> None:
+        """`node` (owner.py `node_of`): set when several nodes share the outbox
+        (PostgreSQL), so that leases name this node and only its own are judged."""
         self.store = store
         self.transport = transport
         self.section = section
+        self.node = node
 
     def deliver_due(self, now: datetime, everything: bool = False) -> DeliveryReport:
         """Deliver every pending row that is due (all pending rows with `everything`).
@@ -276,11 +286,12 @@ class Sender:
         return outcomes
 
     def release_stale_leases(self) -> int:
-        """Leases held by processes of this host that no longer exist go back to the pool.
-
-        A sender killed mid-delivery must not delay that mail until its lease runs out.
+        """Leases held by processes of this host (node) that no longer exist go back to the
+        pool. A sender killed mid-delivery must not delay that mail until its lease runs
+        out; another node's leases are not ours to judge, and run out on their own.
         """
-        stale = [row_id for row_id, owner in self.store.leases() if owner_is_gone(owner)]
+        stale = [row_id for row_id, owner in self.store.leases()
+                 if owner_is_gone(owner, self.node)]
         self.store.release(stale)
         return len(stale)
 
@@ -298,7 +309,7 @@ class Sender:
         start = max(now, datetime.now(UTC))
         lease = iso(start + timedelta(seconds=self.section.timeout * 4 + 60))
         return self.store.lease(stamp, everything, after, self.transport.batch_size, lease,
-                                owner_tag())
+                                owner_tag(self.node))
 
     def _attempt(self, row: Leased, outcome: Outcome, now: datetime) -> Attempt:
         """What the outcome makes of the row: sent, failed for good, or a retry later.

@@ -4,8 +4,10 @@ Due times live in the tickets table (`due_at`, indexed), not in a scheduler: APS
 records a run before it finishes, so a crash mid-job would lose it. Each due ticket is
 handled in its own transaction that writes the new state, the event and the outbox row
 together; the state it leaves cannot fire the same stage again, so running the sweep twice
-(or after a crash) sends nothing twice. The decision of what is due is
-`policy.lifecycle.due_action`, given `now` by the caller.
+(or after a crash) sends nothing twice. With several nodes on PostgreSQL every node sweeps;
+each ticket's transaction begins by holding its row (`hold_ticket_id`), so two sweeps of
+one due ticket run one after the other and the second finds nothing due. The decision of
+what is due is `policy.lifecycle.due_action`, given `now` by the caller.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ class Sweeper:
 
     def _one(self, ticket_id: int, now: datetime) -> str:
         with self.store.transaction():
+            # Every node sweeps: the ticket is held before its state is read, so a stage
+            # another node fired meanwhile is seen as fired and not fired again.
+            self.store.hold_ticket_id(ticket_id)
             row = self.store.ticket_by_id(ticket_id)
             assert row is not None, "tickets are never deleted"
             clock = TicketClock(Status(row.status), parse_iso(row.status_since) or now,

@@ -58,6 +58,7 @@ class ProactiveUpdates:
 
     def _one(self, ticket_id: int, now: datetime) -> bool:
         with self.store.transaction():
+            self.store.hold_ticket_id(ticket_id)  # another node's sweep: before or after
             facts = self.store.update_facts(ticket_id)
             row = self.store.ticket_by_id(ticket_id)
             if facts is None or row is None or not facts.proactive:

@@ -42,6 +42,7 @@ from maildaemon.faults import describe, is_environment_fault
 from maildaemon.held_alert import HeldAlerts
 from maildaemon.limits_config import limit_settings
 from maildaemon.logfmt import about, note
+from maildaemon.outage import OncePer
 from maildaemon.parse import parse_mail
 from maildaemon.policy.decide import decide
 from maildaemon.policy.sensitive import ALL, names
@@ -52,12 +53,14 @@ from maildaemon.sla_config import hours_of, sla_settings
 from maildaemon.spool import Spool, SpoolEntry
 from maildaemon.store import Rendered, WorkerStore
 from maildaemon.store.backend import shared_secret
+from maildaemon.store.errors import is_lost_race
 from maildaemon.templates_config import environment_for
 
 log = logging.getLogger("maildaemon.worker")
 
 Clock = Callable[[], datetime]
 BATCH = 64
+RACE_RETRIES = 2  # lost races to another node per message before it counts as failed
 
 
 def policy_settings(config: Config) -> PolicySettings:
@@ -176,6 +179,7 @@ class Worker:
         self.contexts = ContextLoader(store, self.settings, self.secret)
         self.answers = Answers(config, self.settings, self.renderer, store)
         self.held_alerts = HeldAlerts(config, store)
+        self.give_backs = OncePer()  # an outage gives batches back every few seconds
         # Called after each message of a batch: the worker process beats its heartbeat, so
         # a long batch of large messages is not taken for a hang by serve's watchdog.
         self.on_progress: Callable[[], None] = _nothing
@@ -236,8 +240,7 @@ class Worker:
                     with about(spool=entry.spool_id,
                                message_id=prepared[entry.id].mail.message_id):
                         try:
-                            with self.store.savepoint():
-                                done[entry.id] = self._write(prepared[entry.id], now)
+                            done[entry.id] = self._write_saved(prepared[entry.id], now)
                             self.on_progress()
                         except Exception as exc:
                             if is_environment_fault(exc):
@@ -275,8 +278,9 @@ class Worker:
 
     def _give_back(self, entries: list[SpoolEntry], exc: Exception) -> list[Processed]:
         error = describe(exc)
-        log.warning("temporary failure on %d messages, not counted, retried later: %s",
-                    len(entries), error)
+        log.log(logging.WARNING if self.give_backs.due() else logging.DEBUG,
+                "temporary failure on %d messages, not counted, retried later: %s",
+                len(entries), error)
         self.spool.give_back([entry.id for entry in entries], error)
         return [Processed(entry.spool_id, "pending", None, f"temporary failure: {error}",
                           temporary=True) for entry in entries]
@@ -298,6 +302,24 @@ class Worker:
         return Prepared(entry, mail, context, decision,
                         self.answers.render(decision, mail, now, numbers))
 
+    def _write_saved(self, prepared: Prepared, now: datetime) -> Processed:
+        """`_write` in a savepoint of its own. When another node committed the same message
+        (or drew the same ticket number) while this one wrote it, the unique key refuses
+        this copy (store/errors.py `is_lost_race`): the savepoint is rolled back and the
+        message decided again on what the other node wrote (a duplicate now), a bounded
+        number of times; whatever else is raised is the caller's to judge."""
+        for _ in range(RACE_RETRIES):
+            try:
+                with self.store.savepoint():
+                    return self._write(prepared, now)
+            except Exception as exc:
+                if not is_lost_race(exc):
+                    raise
+                log.info("spool %s: another node wrote it first (%s); deciding again",
+                         prepared.entry.spool_id, describe(exc))
+        with self.store.savepoint():
+            return self._write(prepared, now)
+
     def _write(self, prepared: Prepared, now: datetime) -> Processed:
         """Inside the batch's transaction: check what the decision rests on, then write."""
         entry, mail = prepared.entry, prepared.mail
@@ -307,6 +329,10 @@ class Worker:
                              done[1] if done else None, "replay", summary="replayed",
                              message_id=mail.message_id or "")
         decision, rendered = prepared.decision, prepared.rendered
+        if decision is not None and decision.ticket is not None:
+            # Another node's reply to the same ticket commits first, or waits for this one:
+            # the context read next includes it (PostgreSQL; a no-op on SQLite).
+            self.store.hold_ticket(decision.ticket.number)
         context = self.contexts.load(mail, now)
         if decision is None or context != prepared.context:
             fresh = decide(mail, context, self.settings, now)
@@ -317,7 +343,7 @@ class Worker:
                 and self.store.ticket_ref(rendered.number) is not None:
             rendered = self.answers.render(decision, mail, now, set())  # the number was taken
         number = self.store.apply(decision, mail, mail.kept_raw or entry.raw, entry.spool_id,
-                                  now, rendered)
+                                  now, rendered, now - self.settings.duplicate_window)
         trace = "; ".join(decision.trace)  # a property that builds its list on each call
         summary = (f"message {mail.message_id} from {mail.from_addr or '<>'}: "
                    f"{decision.outcome} {number or '-'} ({trace})")

@@ -39,9 +39,10 @@ from maildaemon.digest import Digests, digest_trigger, past_digest_time
 from maildaemon.faults import EnvironmentFault, describe, is_environment_fault
 from maildaemon.files import remove_stale_temporaries
 from maildaemon.in_force import pins_from_env
+from maildaemon.outage import OncePer, Outage
 from maildaemon.reload_worker import reload_worker
 from maildaemon.render import Renderer, environment
-from maildaemon.sender import Sender, transport_of
+from maildaemon.sender import Sender, lease_node, transport_of
 from maildaemon.spool import Spool
 from maildaemon.sqlite import Checkpointer
 from maildaemon.store import open_store, open_worker_stores
@@ -106,7 +107,7 @@ def worker_parts(config: Config, clock: Callable[[], datetime]) -> Parts:
     checkpointer.take_over(spool.conn)
     worker_store, sender_store = open_worker_stores(config, checkpointer)
     worker = Worker(config, spool, worker_store, clock)
-    sender = Sender(sender_store, transport_of(config), config.outbound)
+    sender = Sender(sender_store, transport_of(config), config.outbound, lease_node(config))
     return Parts(spool, worker, sender, checkpointer)
 
 
@@ -122,6 +123,7 @@ class DeliveryThread:
         self.stop = stop
         self.woken = threading.Event()
         self.sent = 0
+        self.quiet = OncePer()
         # A daemon thread: a delivery stuck on the relay or a locked database must not keep a
         # worker that has to exit alive (a lease left behind is released at the next start).
         self.thread = threading.Thread(target=self._run, name="sender", daemon=True)
@@ -143,8 +145,12 @@ class DeliveryThread:
                 self.sent += self.sender.deliver_due(self.clock()).sent
                 due = self.sender.seconds_until_due(self.clock())
                 wait = POLL_SECONDS if due is None else min(due + 0.05, POLL_SECONDS)
-            except Exception:
-                log.exception("outbox delivery round failed; retrying later")
+                self.quiet.reset()
+            except Exception as exc:
+                if not is_environment_fault(exc):
+                    log.exception("outbox delivery round failed; retrying later")
+                elif self.quiet.due():  # an outage: once a minute (outage.py)
+                    log.error("outbox delivery round failed (%s); retrying", describe(exc))
             self.woken.wait(wait)
 
 
@@ -169,6 +175,8 @@ class WorkerProcess:
         self.env, self.templates = environment(overrides=sources), fingerprints(sources)
         self.scheduler: BackgroundScheduler | None = None
         self.reload_asked = False
+        self.sweep_quiet = OncePer()
+        self.outage = Outage(config.data_dir)
 
     def run(self) -> int:
         """0 after a stop that was asked for; 1 after an error the loop cannot retry."""
@@ -230,11 +238,15 @@ class WorkerProcess:
                                        Renderer(self.config.mail.domain,
                                                 installation_secret(self.config), self.env))
             done = self.sweeper.run(self.clock())
+            self.sweep_quiet.reset()
             if done:
                 log.info("sweep: %s", dict(done))
                 self.delivery.wake()
-        except Exception:
-            log.exception("sweep failed; the next one retries (timers are in the database)")
+        except Exception as exc:
+            if not is_environment_fault(exc):
+                log.exception("sweep failed; the next one retries (timers are in the database)")
+            elif self.sweep_quiet.due():  # an outage: once a minute (outage.py)
+                log.error("sweep failed (%s); the next one retries", describe(exc))
 
     def schedule_digest(self, scheduler: BackgroundScheduler) -> None:
         """The daily digest at its time; and now, if that time has passed today and the
@@ -303,12 +315,15 @@ class WorkerProcess:
                 failures += 1
                 delay = min(BACKOFF_FIRST_SECONDS * 2 ** min(failures - 1, 16),
                             BACKOFF_MAX_SECONDS)
-                log.error("worker: temporary failure (%s); try %d, next in %.1f s",
-                          describe(exc), failures, delay)
+                if self.outage.failed(describe(exc)):  # once a minute, and for /healthz
+                    log.error("worker: temporary failure (%s); try %d, retrying every %.0f s"
+                              " at most (logged once a minute); mail stays in the spool",
+                              describe(exc), failures, BACKOFF_MAX_SECONDS)
                 self.stop.wait(delay)
                 continue
             if failures:
                 log.warning("worker: working again after %d temporary failures", failures)
+                self.outage.over()
                 failures = 0
             self.wake.wait(POLL_SECONDS)
 

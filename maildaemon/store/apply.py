@@ -59,8 +59,14 @@ def apply_refused(conn: Db, ids: tickets.TicketIds, decision: Decision,
 
 def apply_decision(conn: Db, blobs: Blobs, ids: tickets.TicketIds,
                    decision: Decision, mail: InboundMail, raw: bytes, spool_id: str,
-                   stamp: str, rendered: Rendered) -> str | None:
-    """Write everything the decision says; returns the ticket number."""
+                   stamp: str, rendered: Rendered, key_always: bool = False,
+                   dedup_since: str | None = None) -> str | None:
+    """Write everything the decision says; returns the ticket number.
+
+    `key_always` (PostgreSQL): the `processed` row carries the dedup hash of mail with a
+    Message-ID too, so that the unique index on it stops a second node writing the same
+    message at the same moment (issue 15, 3); SQLite's single writer needs no such key.
+    `dedup_since`: see `mark_processed`."""
     number: str | None = None
     if decision.outcome == Outcome.DUPLICATE:
         mark_processed(conn, None, spool_id, decision.outcome, None, stamp)
@@ -128,6 +134,6 @@ def apply_decision(conn: Db, blobs: Blobs, ids: tickets.TicketIds,
         limits.remember(conn, ticket_id, decision, rendered.mail, stamp)  # m025
         write_events(conn, events)
     # With a Message-ID, the row just written under it is the dedup record.
-    mark_processed(conn, None if mail.message_id else dedup_hash, spool_id,
-                   decision.outcome, number, stamp)
+    keyed = dedup_hash if key_always or not mail.message_id else None
+    mark_processed(conn, keyed, spool_id, decision.outcome, number, stamp, dedup_since)
     return number

@@ -26,6 +26,12 @@ class OnSqlite:
     def transaction(self) -> AbstractContextManager[Db]:
         raise NotImplementedError
 
+    def hold_ticket_id(self, ticket_id: int) -> None:
+        """The ticket is this transaction's until it ends, and what is read of it next is
+        its latest committed state: a sweep on another node that claimed a stage first has
+        claimed it (PgStore locks the row). Nothing on SQLite, whose write transaction
+        already shuts out every other writer."""
+
 
 class CommandsOnSqlite(OnSqlite):
     def forget_old_replies(self, now: datetime) -> int:
@@ -87,10 +93,15 @@ class CommandsOnSqlite(OnSqlite):
 
 
 class OutboxOnSqlite(OnSqlite):
+    # What the lease's SELECT adds to take rows nobody else is taking (PgStore: rows
+    # another node's open lease has locked are skipped, not leased twice).
+    LEASE_LOCK = ""
+
     def lease(self, stamp: str, everything: bool, after: int, limit: int, until: str,
               owner: str) -> list[Leased]:
         with self.transaction() as conn:
-            return outbox.lease(conn, stamp, everything, after, limit, until, owner)
+            return outbox.lease(conn, stamp, everything, after, limit, until, owner,
+                                self.LEASE_LOCK)
 
     def record(self, attempts: list[Attempt], stamp: str) -> None:
         with self.transaction() as conn:

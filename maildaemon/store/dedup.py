@@ -64,14 +64,26 @@ def received_before(conn: Db, message_id: str | None, dedup_key: str,
 
 
 def mark_processed(conn: Db, dedup_hash: int | None, spool_id: str,
-                   outcome: str, number: str | None, stamp: str) -> None:
+                   outcome: str, number: str | None, stamp: str,
+                   since: str | None = None) -> None:
     """One row per message, found by its spool id (a replay after a crash) and, for mail
     without a Message-ID, by its dedup hash (both indexed). A key seen before the
-    duplicate window moves to this row, so the window counts from the latest copy."""
-    if dedup_hash is not None:
+    duplicate window moves to this row, so the window counts from the latest copy.
+
+    A plain INSERT, never OR IGNORE: when another node's transaction wrote the same key
+    first (PostgreSQL, several nodes), the unique index `processed_key` must refuse this
+    one (store/errors.py `is_lost_race`), never let its ticket commit beside the other.
+    So the key moves only from a row processed before `since` (the duplicate window's start,
+    as `received_before` judged it): a newer row with this key is not an old copy but the
+    other node's, committed after this message was judged new. None: any row (one writer).
+    """
+    if dedup_hash is not None and since is None:
         conn.execute("UPDATE processed SET key_hash = NULL WHERE key_hash = ?", (dedup_hash,))
+    elif dedup_hash is not None:
+        conn.execute("UPDATE processed SET key_hash = NULL WHERE key_hash = ? AND at <= ?",
+                     (dedup_hash, since))
     conn.execute(
-        "INSERT OR IGNORE INTO processed (key_hash, spool_id, outcome, ticket_number, at)"
+        "INSERT INTO processed (key_hash, spool_id, outcome, ticket_number, at)"
         " VALUES (?, ?, ?, ?, ?)",
         (dedup_hash, spool_id, outcome, number, stamp),
     )

@@ -48,6 +48,20 @@ SQLITE_ENVIRONMENT_CODES = frozenset({
 })
 
 
+# The unique keys two nodes may race for when writing one message at the same moment: the
+# same message delivered to both (its dedup hash, store/dedup.py) and, very rarely, the
+# same random ticket number drawn by both. Any other unique violation is a bug, not a race.
+RACE_CONSTRAINTS = frozenset({"processed_key", "tickets_number_key"})
+
+
+def is_lost_race(exc: BaseException) -> bool:
+    """True if another node's transaction committed the same message (or ticket number)
+    first: the loser's savepoint is rolled back and the message decided again, when it now
+    sees the winner's rows (READ COMMITTED: each statement reads the latest commits)."""
+    return isinstance(exc, psycopg.errors.UniqueViolation) and \
+        exc.diag.constraint_name in RACE_CONSTRAINTS
+
+
 def is_environment_error(exc: BaseException) -> bool:
     """True if `exc` itself is a storage error of the disk, a lock or I/O, not of a message.
 

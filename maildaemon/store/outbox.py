@@ -71,9 +71,13 @@ def is_survey(conn: Db, message_ids: tuple[str, ...]) -> bool:
 
 
 def lease(conn: Db, stamp: str, everything: bool, after: int, limit: int,
-          until: str, owner: str) -> list[Leased]:
+          until: str, owner: str, lock: str = "") -> list[Leased]:
     """Up to `limit` pending rows past `after` (due at `stamp` unless `everything`), not
-    leased by anyone else, leased to `owner` until `until`. In the caller's transaction."""
+    leased by anyone else, leased to `owner` until `until`. In the caller's transaction.
+
+    `lock` ends the SELECT: on PostgreSQL `FOR UPDATE OF o SKIP LOCKED`, so that two nodes
+    leasing at once take different rows (a row another lease has locked is skipped, one it
+    leased and committed is no longer free); SQLite's one writer needs nothing."""
     due = "" if everything else " AND o.next_attempt_at <= :now"
     rows = conn.execute(
         "SELECT o.id, o.message_id, o.mail_from, o.rcpt_to, r.raw, o.attempts, o.cc_tos,"
@@ -81,7 +85,7 @@ def lease(conn: Db, stamp: str, everything: bool, after: int, limit: int,
         " FROM outbox o JOIN outbox_raw r ON r.outbox_id = o.id"
         " WHERE o.status = 'pending' AND o.id > :after"
         " AND (o.lease_until IS NULL OR o.lease_until <= :now)" + due
-        + " ORDER BY o.id LIMIT :limit",
+        + " ORDER BY o.id LIMIT :limit" + lock,
         {"now": stamp, "after": after, "limit": limit},
     ).fetchall()
     conn.executemany("UPDATE outbox SET lease_until = ?, lease_owner = ? WHERE id = ?",

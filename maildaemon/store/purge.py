@@ -135,6 +135,9 @@ class PurgeOnSqlite:
     def transaction(self) -> AbstractContextManager[Db]:
         raise NotImplementedError
 
+    def hold_ticket_id(self, ticket_id: int) -> None:
+        """commands.OnSqlite's: another node's purge of the ticket comes first or after."""
+
     def purgeable(self, closed_before: datetime, limit: int) -> list[int]:
         return purgeable(self.conn, closed_before, limit)
 
@@ -147,6 +150,7 @@ class PurgeOnSqlite:
             with self.transaction() as conn:
                 keys = self.foreign_keys(conn)
                 for ticket_id in ticket_ids:
+                    self.hold_ticket_id(ticket_id)
                     row = conn.execute("SELECT number FROM tickets WHERE id = ? AND status ="
                                        " 'closed' AND purged_at IS NULL",
                                        (ticket_id,)).fetchone()

@@ -61,6 +61,9 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite
     that `transaction()` yields are for what is SQLite's alone: the migrations, and the
     tests and benchmarks that seed or inspect the file directly."""
 
+    # Every message's dedup hash on its `processed` row (apply.py): PgStore's, for nodes.
+    KEY_ALWAYS = False
+
     def __init__(self, data_dir: Path, synchronous: str = "FULL", cache_kib: int = 0,
                  checkpointer: Checkpointer | None = None) -> None:
         """`cache_kib`: a larger SQLite page cache for the worker, whose inserts under random
@@ -179,7 +182,8 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite
         return tickets.fresh_number(self.conn)
 
     def apply(self, decision: Decision, mail: InboundMail, raw: bytes, spool_id: str,
-              now: datetime, rendered: Rendered) -> str | None:
+              now: datetime, rendered: Rendered,
+              dedup_since: datetime | None = None) -> str | None:
         """Write everything the decision says; returns the ticket number.
 
         Runs inside the caller's transaction (the worker applies a batch in one commit, each
@@ -187,7 +191,13 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite
         writes see the same database.
         """
         return apply_decision(self.conn, self.blobs, self.ids, decision, mail, raw,
-                              spool_id, iso(now), rendered)
+                              spool_id, iso(now), rendered, self.KEY_ALWAYS,
+                              iso(dedup_since) if dedup_since else None)
+
+    def hold_ticket(self, number: str) -> None:
+        """The ticket is this transaction's until it ends (PgStore: its row locked, so two
+        nodes' replies to it are applied one after the other). Nothing to do on SQLite,
+        whose write transaction already shuts out every other writer."""
 
 
 def as_ticket_store(store: Store) -> TicketStore:

@@ -79,6 +79,11 @@ def record_of(row: Row | None) -> TicketRecord | None:
                         row["first_response_at"], row["resolved_at"])
 
 
+# PostgreSQL's hold on one ticket for the rest of a transaction (PgStore.hold_ticket*).
+HOLD_BY_NUMBER = "SELECT id FROM tickets WHERE number = ? FOR UPDATE"
+HOLD_BY_ID = "SELECT id FROM tickets WHERE id = ? FOR UPDATE"
+
+
 def row_by_id(conn: Db, ticket_id: int) -> Any:
     return conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
 

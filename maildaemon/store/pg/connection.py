@@ -14,13 +14,18 @@ Rows are `PgRow`s, readable by position and by name like `sqlite3.Row`; Python b
 are sent as 0 and 1, as SQLite stores them in the INTEGER columns both schemas use.
 The connection is in autocommit: a statement outside `transaction()` commits on its own,
 as one outside `BEGIN` does on SQLite.
+
+A connection the server dropped (a restart, a network outage) is opened again by the next
+statement or transaction that begins outside a transaction, never inside one: what a lost
+transaction had written is gone with it, and its caller must hear so (the error). So a
+long-running node resumes by itself when its database returns (issue 15, "Bad input").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -152,24 +157,38 @@ class PgCursor:
         return iter(self.fetchall())
 
 
-class PgConnection:
-    """A `Db` (store/db.py) on one psycopg connection."""
+def connect(url: str, password: str | None, timeout: float) -> psycopg.Connection[PgRow]:
+    extra: dict[str, Any] = {"password": password} if password else {}
+    conn = psycopg.connect(url, autocommit=True, row_factory=pg_row,
+                           connect_timeout=max(1, int(timeout)), **extra)
+    conn.adapters.register_loader("numeric", WholeNumbers)
+    return conn
 
-    def __init__(self, conn: psycopg.Connection[PgRow], id_tables: frozenset[str]) -> None:
+
+class PgConnection:
+    """A `Db` (store/db.py) on one psycopg connection, opened again after a loss."""
+
+    def __init__(self, conn: psycopg.Connection[PgRow], id_tables: frozenset[str],
+                 url: str = "", password: str | None = None, timeout: float = 10.0) -> None:
         self.conn = conn
         self.id_tables = id_tables
+        self.url, self.password, self.timeout = url, password, timeout
+        self.depth = 0  # transactions open on this connection (nested: savepoints)
 
     @classmethod
     def open(cls, url: str, password: str | None = None, timeout: float = 10.0
              ) -> PgConnection:
-        extra: dict[str, Any] = {"password": password} if password else {}
-        conn = psycopg.connect(url, autocommit=True, row_factory=pg_row,
-                               connect_timeout=max(1, int(timeout)), **extra)
-        conn.adapters.register_loader("numeric", WholeNumbers)
+        conn = connect(url, password, timeout)
         rows = conn.execute("SELECT table_name FROM information_schema.columns"
                             " WHERE table_schema = current_schema() AND column_name = 'id'"
                             ).fetchall()
-        return cls(conn, frozenset(str(r[0]) for r in rows))
+        return cls(conn, frozenset(str(r[0]) for r in rows), url, password, timeout)
+
+    def _revive(self) -> None:
+        """Outside a transaction, a connection the server dropped is opened again (raises
+        psycopg's OperationalError while the server cannot be reached)."""
+        if self.depth == 0 and self.conn.closed and self.url:
+            self.conn = connect(self.url, self.password, self.timeout)
 
     def refresh_tables(self) -> None:
         """Read again which tables have an `id` (after the migrations created them)."""
@@ -180,19 +199,31 @@ class PgConnection:
 
     def execute(self, sql: str, params: Any = None, /) -> PgCursor:
         text, wants_id = translate(sql, self.id_tables)
+        self._revive()
         cursor = self.conn.cursor()
         cursor.execute(text.encode(), parameters(params))
         return PgCursor(cursor, wants_id)
 
     def executemany(self, sql: str, seq: Iterable[Any], /) -> PgCursor:
         text, _ = translate(sql, frozenset())  # no RETURNING: nobody reads it
+        self._revive()
         cursor = self.conn.cursor()
         cursor.executemany(text.encode(), [parameters(p) for p in seq])
         return PgCursor(cursor, False)
 
     def transaction(self) -> AbstractContextManager[Any]:
         """BEGIN ... COMMIT, or a savepoint inside one already open."""
-        return self.conn.transaction()
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        self._revive()
+        self.depth += 1
+        try:
+            with self.conn.transaction() as tx:
+                yield tx
+        finally:
+            self.depth -= 1
 
     def close(self) -> None:
         self.conn.close()

@@ -44,6 +44,15 @@ class InDatabase(Blobs):
 
 
 class PgStore(Store):
+    """Several nodes may write at once (READ COMMITTED): what SQLite's one writer made safe
+    is made so here by the database (issue 15, 3 and 4). Every message's dedup hash is on
+    its `processed` row, under the unique index; a ticket a transaction changes on a
+    decision read before is locked first (`hold_ticket*`); an outbox lease skips the rows
+    another node's lease has locked."""
+
+    KEY_ALWAYS = True
+    LEASE_LOCK = " FOR UPDATE OF o SKIP LOCKED"
+
     def __init__(self, url: str, data_dir: Path, password: str | None = None,
                  migrate: bool = True) -> None:
         """`data_dir` is the node's own (its spool, its logs); no ticket data goes there.
@@ -72,6 +81,12 @@ class PgStore(Store):
 
     def savepoint(self) -> AbstractContextManager[Any]:
         return self.pg.transaction()
+
+    def hold_ticket(self, number: str) -> None:
+        self.pg.execute(tickets.HOLD_BY_NUMBER, (number,))
+
+    def hold_ticket_id(self, ticket_id: int) -> None:
+        self.pg.execute(tickets.HOLD_BY_ID, (ticket_id,))
 
     def foreign_keys(self, conn: Db) -> Keys:
         found: Keys = {}
