@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from maildaemon.store.backend import PORTAL_POOL
 from tests.conftest import Installation, check_config, mail, wait_until
 from tests.pg_server import PgServer
 from tests.portal_support import PortalInstallation, log_in
@@ -82,7 +84,8 @@ def test_a_password_in_the_url_is_refused(tmp_path: Path) -> None:
 def test_the_portal_and_the_api_on_postgresql(tmp_path: Path, pg_server: PgServer) -> None:
     """The customer's door reads and writes the same database: an API submission with a
     file, then the customer's pages (the conversation query reads the recipients' JSON)."""
-    inst = PortalInstallation(tmp_path, database=pg_server.fresh_database())
+    url = pg_server.fresh_database()
+    inst = PortalInstallation(tmp_path, database=url)
     inst.start()
     try:
         with inst.api() as api:
@@ -98,6 +101,16 @@ def test_the_portal_and_the_api_on_postgresql(tmp_path: Path, pg_server: PgServe
             assert "scale.pdf" in page.text and "HealthSync support" in page.text
             link = re.search(rf'href="(/tickets/{number}/files/\d+)"', page.text)
             assert link and olga.get(link.group(1)).content == PDF
+            # Forty pages at once share the portal's pool, not a connection per thread.
+            with ThreadPoolExecutor(40) as pool:
+                codes = list(pool.map(lambda _: olga.get(f"/tickets/{number}").status_code,
+                                      range(40)))
+            assert codes == [200] * 40
+        with psycopg.connect(url) as conn:
+            [(portal,)] = conn.execute("SELECT count(*) FROM pg_stat_activity"
+                                       " WHERE application_name = 'maildaemon-portal'"
+                                       ).fetchall()
+            assert 1 <= portal <= PORTAL_POOL
     finally:
         inst.stop()
 

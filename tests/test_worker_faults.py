@@ -239,11 +239,18 @@ def test_worker_retries_after_a_full_disk_and_holds_nothing(tmp_path: Path) -> N
             os.truncate(data / "filler", fill(data / "filler") - ROOM)
         finally:
             os.kill(worker, signal.SIGCONT)
-        # Before the fix: three tries within milliseconds, then held.
-        wait_until(lambda: "try 3," in inst.log.read_text(), 60, "three failed tries")
+        # Before the fix: three tries within milliseconds, then held. Now it backs off
+        # (0.5 s, doubling) and logs once a minute: the first try is logged at once, and the
+        # count of tries when the disk has room again.
+        wait_until(lambda: "worker: temporary failure" in inst.log.read_text(), 60,
+                   "the first failed try")
         assert "temporary failure on 3 messages, not counted" in inst.log.read_text()
+        time.sleep(4)  # 0.5 + 1 + 2 s of backoff: three tries at least
         (data / "filler").unlink()
         assert_exactly_one_ticket_each(inst, subjects)
+        tries = re.search(r"working again after (\d+) temporary failures",
+                          inst.log.read_text())
+        assert tries and int(tries.group(1)) >= 3
         assert worker_pid(inst) == worker
         assert "full" in inst.log.read_text()  # it was the disk that failed
     finally:

@@ -14,6 +14,7 @@ from maildaemon.portal.ratelimit import RateLimits
 from maildaemon.portal_config import public_url, read_api_token
 from maildaemon.spool import Spool
 from maildaemon.store import PortalStore, open_portal
+from maildaemon.store.backend import shared_by_threads
 from maildaemon.worker import installation_secret
 
 
@@ -31,6 +32,8 @@ class PortalContext:
     base_url: str = ""
     limits: RateLimits = field(default_factory=RateLimits)
     _local: threading.local = field(default_factory=threading.local)
+    _shared: PortalStore | None = None  # on PostgreSQL: one store, its pool for all threads
+    _opening: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_config(cls, config: Config, wake: Callable[[], None] = lambda: None,
@@ -40,10 +43,14 @@ class PortalContext:
                    base_url=public_url(config.portal))
 
     def store(self) -> PortalStore:
-        """This thread's connection to the ticket database (opened on first use)."""
+        """The ticket database for this thread (opened on first use): its own connection on
+        SQLite; on PostgreSQL the one store all threads share, on its pool."""
         store: PortalStore | None = getattr(self._local, "store", None)
         if store is None:
-            store = open_portal(self.config)
+            with self._opening:
+                store = self._shared or open_portal(self.config)
+                if shared_by_threads(self.config):
+                    self._shared = store
             self._local.store = store
         return store
 

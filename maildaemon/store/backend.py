@@ -34,14 +34,18 @@ from maildaemon.store.sqlite_store import Store
 # through it. The spool's connections keep the small default: their pages are mostly
 # message bytes.
 WORKER_CACHE_KIB = 65536
+# Server connections of one portal process: its pages and API calls each hold one for a
+# statement or a transaction, a few milliseconds; more threads than this wait their turn.
+PORTAL_POOL = 8
 
 
-def postgresql(config: Config, migrate: bool = True) -> PgStore | None:
+def postgresql(config: Config, migrate: bool = True, pool_size: int = 0) -> PgStore | None:
     """The PostgreSQL store when `[storage] database` is set, else None (SQLite)."""
     if not config.storage.database.strip():
         return None
     return PgStore(config.storage.database.strip(), config.data_dir,
-                   password(config.storage.database_password_file), migrate=migrate)
+                   password(config.storage.database_password_file), migrate=migrate,
+                   pool_size=pool_size)
 
 
 def storage_problem(config: Config) -> str | None:
@@ -137,5 +141,12 @@ def open_backlog(config: Config) -> BacklogReads:
 
 
 def open_portal(config: Config) -> PortalStore:
-    """One portal thread's connection (portal/context.py), migrated on opening."""
-    return PortalOnSqlite(postgresql(config) or Store(config.data_dir))
+    """The portal's store (portal/context.py), migrated on opening: on SQLite one per
+    thread (`shared_by_threads` False), on PostgreSQL one that all the portal's threads
+    share, on a pool of PORTAL_POOL connections."""
+    return PortalOnSqlite(postgresql(config, pool_size=PORTAL_POOL) or Store(config.data_dir))
+
+
+def shared_by_threads(config: Config) -> bool:
+    """Whether `open_portal`'s store serves every thread (PostgreSQL's pool)."""
+    return bool(config.storage.database.strip())

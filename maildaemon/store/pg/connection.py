@@ -136,22 +136,32 @@ def parameters(params: Any) -> Any:
     return [sendable(v) for v in params]
 
 
+ID_TABLES = ("SELECT table_name FROM information_schema.columns"
+             " WHERE table_schema = current_schema() AND column_name = 'id'")
+
+
 class PgCursor:
-    """What a statement left: its rows, the rows it changed, the id it inserted."""
+    """What a statement left: its rows (read at once, so that its connection may go back
+    to a pool), the rows it changed, the id it inserted."""
 
     def __init__(self, cursor: psycopg.Cursor[PgRow], wants_id: bool) -> None:
-        self.cursor = cursor
-        self.lastrowid: int | None = None
+        self.rows: list[PgRow] = cursor.fetchall() if cursor.description is not None else []
+        self.at = 0
         self.rowcount = cursor.rowcount
-        if wants_id and cursor.description is not None:
-            row = cursor.fetchone()
-            self.lastrowid = int(row[0]) if row is not None else None
+        self.lastrowid: int | None = None
+        if wants_id and self.rows:
+            self.lastrowid = int(self.rows[0][0])
+            self.at = 1
 
     def fetchone(self) -> Any:
-        return self.cursor.fetchone() if self.cursor.description is not None else None
+        if self.at >= len(self.rows):
+            return None
+        self.at += 1
+        return self.rows[self.at - 1]
 
     def fetchall(self) -> list[Any]:
-        return self.cursor.fetchall() if self.cursor.description is not None else []
+        rest, self.at = self.rows[self.at:], len(self.rows)
+        return rest
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
@@ -179,9 +189,7 @@ class PgConnection:
     def open(cls, url: str, password: str | None = None, timeout: float = 10.0
              ) -> PgConnection:
         conn = connect(url, password, timeout)
-        rows = conn.execute("SELECT table_name FROM information_schema.columns"
-                            " WHERE table_schema = current_schema() AND column_name = 'id'"
-                            ).fetchall()
+        rows = conn.execute(ID_TABLES.encode()).fetchall()
         return cls(conn, frozenset(str(r[0]) for r in rows), url, password, timeout)
 
     def _revive(self) -> None:
@@ -192,9 +200,7 @@ class PgConnection:
 
     def refresh_tables(self) -> None:
         """Read again which tables have an `id` (after the migrations created them)."""
-        rows = self.conn.execute("SELECT table_name FROM information_schema.columns"
-                                 " WHERE table_schema = current_schema()"
-                                 " AND column_name = 'id'").fetchall()
+        rows = self.conn.execute(ID_TABLES.encode()).fetchall()
         self.id_tables = frozenset(str(r[0]) for r in rows)
 
     def execute(self, sql: str, params: Any = None, /) -> PgCursor:

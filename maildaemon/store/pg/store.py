@@ -20,6 +20,7 @@ from maildaemon.store.blobs import Blobs
 from maildaemon.store.db import Db
 from maildaemon.store.pg import migrations
 from maildaemon.store.pg.connection import PgConnection
+from maildaemon.store.pg.pooled import PooledConnection
 from maildaemon.store.purge import Keys
 from maildaemon.store.reads import Reads
 from maildaemon.store.sqlite_store import Store
@@ -54,15 +55,21 @@ class PgStore(Store):
     LEASE_LOCK = " FOR UPDATE OF o SKIP LOCKED"
 
     def __init__(self, url: str, data_dir: Path, password: str | None = None,
-                 migrate: bool = True) -> None:
+                 migrate: bool = True, pool_size: int = 0) -> None:
         """`data_dir` is the node's own (its spool, its logs); no ticket data goes there.
         `migrate=False` (for `decide`) creates and changes nothing: a database without
-        our schema, or at another version, is refused as SQLite's is."""
-        conn = PgConnection.open(url, password)
+        our schema, or at another version, is refused as SQLite's is. `pool_size`: a store
+        that threads share, on a pool of that many connections (pooled.py), for the portal;
+        0, one connection of its own, as the worker, the sender and the commands hold."""
+        first = PgConnection.open(url, password)
         if migrate:
-            migrations.apply(conn)
+            migrations.apply(first)
         else:
-            migrations.check(conn)
+            migrations.check(first)
+        conn: PgConnection | PooledConnection = first
+        if pool_size:
+            first.close()
+            conn = PooledConnection.open(url, password, pool_size, "maildaemon-portal")
         self.pg = conn
         self.conn = conn  # type: ignore[assignment]
         self.path = data_dir
