@@ -149,6 +149,44 @@ def test_one_message_at_both_nodes_is_one_ticket_and_one_ack(tmp_path: Path,
         b.stop()
 
 
+def test_two_replies_to_one_ticket_at_two_nodes_both_land_in_order(
+        tmp_path: Path, pg_server: PgServer) -> None:
+    """The customer answers twice within a second, each reply reaching another node. The
+    test holds the ticket's row until the first node's worker waits on it, then lets the
+    second arrive and wait too: both replies land on the ticket, the first first."""
+    url = pg_server.fresh_database()
+    a, b = two_nodes(tmp_path, url)
+    start(url, a, b)
+    try:
+        opening = mail(sender="rita@example.org", subject="Insulin pump shows E7")
+        assert deliver(a, "rita@example.org", bytes(opening))
+        settle(url, [a, b])
+        [(ticket_id, number)] = query(url, "SELECT id, number FROM tickets")
+        replies = []
+        for n, node in enumerate((a, b)):
+            reply = mail(sender="rita@example.org", subject=f"Re: [{number}] Insulin pump"
+                         " shows E7", body=f"Reply {n + 1}: it happened again.",
+                         In_Reply_To=str(opening["Message-ID"]))
+            replies.append((node, reply))
+        with psycopg.connect(url) as gate:
+            gate.execute("SELECT id FROM tickets WHERE id = %s FOR UPDATE", (ticket_id,))
+            for waiting, (node, reply) in enumerate(replies, start=1):
+                assert deliver(node, "rita@example.org", bytes(reply))
+                wait_until(lambda w=waiting: lock_waiters(url) >= w, 20,
+                           f"{waiting} worker(s) waiting on the ticket")
+            gate.commit()
+        settle(url, [a, b])
+        rows = query(url, "SELECT message_id, ticket_id FROM messages WHERE direction ="
+                          " 'inbound' ORDER BY id")
+        assert [m for m, _ in rows] == [str(opening["Message-ID"])] + \
+            [str(r["Message-ID"]) for _, r in replies]
+        assert {t for _, t in rows} == {ticket_id}
+        assert query(url, "SELECT count(*) FROM tickets")[0][0] == 1
+    finally:
+        a.stop()
+        b.stop()
+
+
 def test_400_messages_while_a_node_is_killed_and_restarted(tmp_path: Path,
                                                           pg_server: PgServer) -> None:
     url = pg_server.fresh_database()
