@@ -99,6 +99,6 @@ class Health:
                                   f"(limit {self.stall_seconds:.0f} s)")
         waiting = outage_reason(self.fault)
         if waiting is not None:
-            return Verdict(True, f"ok, accepting into the spool, but the worker cannot store"
-                                 f" mail {waiting}")
+            return Verdict(True, f"ok, but the worker cannot store mail {waiting}; mail"
+                                 " waits in the spool")
         return Verdict(True, "ok")

@@ -48,7 +48,9 @@ def watchdog_seconds(environ: dict[str, str] | None = None) -> float | None:
 def status_line(healthy: bool, reason: str, backlog: str, refused: str = "") -> str:
     """`refused`: the last reload's refusal, kept in the line until a reload succeeds (else
     the next round would hide it from `systemctl status`)."""
-    head = "accepting" if healthy else f"UNHEALTHY: {reason}"
+    # Healthy with a "but" ("ok, but the worker cannot store mail ..."): said after it.
+    head = f"UNHEALTHY: {reason}" if not healthy else \
+        "accepting" + (reason[2:] if reason.startswith("ok, ") else "")
     parts = [head] + ([f"reload refused: {refused}"] if refused else []) \
         + ([backlog] if backlog else [])
     return "; ".join(parts)

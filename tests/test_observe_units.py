@@ -161,6 +161,8 @@ def test_the_watchdog_interval_is_systemds_and_ours(env: dict[str, str],
 def test_the_status_line_says_the_backlog_and_why_not_healthy() -> None:
     backlog = "spool 3 pending, 0 held; outbox 1 pending"
     assert status_line(True, "ok", backlog) == f"accepting; {backlog}"
+    assert status_line(True, "ok, but the worker cannot store mail since 09:00", backlog) \
+        == f"accepting, but the worker cannot store mail since 09:00; {backlog}"
     assert status_line(False, "the worker has made no progress for 12 s", backlog) == \
         f"UNHEALTHY: the worker has made no progress for 12 s; {backlog}"
 
