@@ -147,11 +147,17 @@ class DeliveryThread:
                 wait = POLL_SECONDS if due is None else min(due + 0.05, POLL_SECONDS)
                 self.quiet.reset()
             except Exception as exc:
-                if not is_environment_fault(exc):
-                    log.exception("outbox delivery round failed; retrying later")
-                elif self.quiet.due():  # an outage: once a minute (outage.py)
-                    log.error("outbox delivery round failed (%s); retrying", describe(exc))
+                round_failed(exc, self.quiet, "outbox delivery round failed", "retrying")
             self.woken.wait(wait)
+
+
+def round_failed(exc: Exception, quiet: OncePer, what: str, then: str) -> None:
+    """A failed round of the sender or the sweep: a bug with its traceback each time; an
+    outage (disk, database) once a minute (outage.py), since every round meets it."""
+    if not is_environment_fault(exc):
+        log.exception("%s; %s", what, then)
+    elif quiet.due():
+        log.error("%s (%s); %s", what, describe(exc), then)
 
 
 class WorkerProcess:
@@ -243,10 +249,8 @@ class WorkerProcess:
                 log.info("sweep: %s", dict(done))
                 self.delivery.wake()
         except Exception as exc:
-            if not is_environment_fault(exc):
-                log.exception("sweep failed; the next one retries (timers are in the database)")
-            elif self.sweep_quiet.due():  # an outage: once a minute (outage.py)
-                log.error("sweep failed (%s); the next one retries", describe(exc))
+            round_failed(exc, self.sweep_quiet, "sweep failed",
+                         "the next one retries (timers are in the database)")
 
     def schedule_digest(self, scheduler: BackgroundScheduler) -> None:
         """The daily digest at its time; and now, if that time has passed today and the
