@@ -77,9 +77,11 @@ class Store(CommandsOnSqlite, OutboxOnSqlite, DigestsOnSqlite, CustomersOnSqlite
             checkpointer.take_over(conn)
         self._compose(data_dir, conn, checkpointer)
         # Under the write lock: the daemon, its worker and a CLI command may all open a new
-        # data directory at the same moment.
-        with immediate(conn):
-            migrations.apply(self.db)
+        # data directory at the same moment. Only when something is pending (a read): a
+        # read-only command on a busy daemon's database never queues for the lock.
+        if migrations.pending(self.db):
+            with immediate(conn):
+                migrations.apply(self.db)
 
     def _compose(self, data_dir: Path, conn: sqlite3.Connection,
                  checkpointer: Checkpointer | None) -> None:
