@@ -35,7 +35,7 @@ from maildaemon.portal.submit import (
     QUEUES,
     Submission,
     Upload,
-    one_line,
+    upload_of,
     valid_address,
 )
 
@@ -43,7 +43,6 @@ JSON = "application/json"
 MULTIPART = "multipart/form-data"
 MAX_FILES = 100  # file parts read from one body; the worker keeps at most its max_files
 MAX_FIELDS = 20  # other fields: we read four
-MAX_FILENAME = 255
 
 
 class Refused(Exception):
@@ -99,16 +98,6 @@ async def read_submission(request: Request, limit: int) -> Submission:
         return submission_of(fields, tuple(files), limit)
     finally:
         await form.close()
-
-
-async def upload_of(part: UploadFile) -> Upload | None:
-    """The file of a part; None for the empty part a form sends when no file was chosen."""
-    data = await part.read()
-    name = one_line(part.filename or "")[:MAX_FILENAME]
-    if not data and not name:
-        return None
-    return Upload(filename=name or "file", content_type=part.content_type or "",
-                  data=data)
 
 
 def text_field(data: Mapping[str, object], name: str) -> str:

@@ -20,7 +20,7 @@ from maildaemon.domain import Status
 from maildaemon.portal.context import PortalContext
 from maildaemon.portal.csrf import csrf_ok, csrf_token
 from maildaemon.portal.render import page
-from maildaemon.portal.submit import Upload
+from maildaemon.portal.submit import Upload, upload_of
 from maildaemon.store import parse_iso
 from maildaemon.store.records import PortalMessage, PortalTicket
 
@@ -102,16 +102,9 @@ async def posted_form(ctx: PortalContext, request: Request) -> FormData | Respon
 async def uploads(form: FormData) -> tuple[Upload, ...]:
     """The files of a form's `files` field; a file input left empty sends one nameless,
     empty part, which is no file."""
-    found = []
-    for item in form.getlist("files"):
-        if not isinstance(item, UploadFile):
-            continue
-        data = await item.read()
-        if not item.filename and not data:
-            continue
-        found.append(Upload(filename=item.filename or "file",
-                            content_type=item.content_type or "", data=data))
-    return tuple(found)
+    found = [await upload_of(item) for item in form.getlist("files")
+             if isinstance(item, UploadFile)]
+    return tuple(upload for upload in found if upload is not None)
 
 
 def text_field(form: FormData, name: str, limit: int) -> str:

@@ -24,11 +24,14 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from starlette.datastructures import UploadFile
+
 from maildaemon.portal.context import PortalContext
 from maildaemon.spool import Incoming
 
 QUEUES = ("support", "tech", "billing", "bugs")  # escalation is an act on a ticket, not a door
 MAX_ADDRESS = 254
+MAX_FILENAME = 255
 MAX_SUBJECT = 998  # one header line (RFC 5322); the worker shortens what it echoes
 ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"  # RFC 5322 atext, ASCII: a dot-atom local part
 ADDRESS = re.compile(rf"{ATEXT}(?:\.{ATEXT})*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -78,6 +81,18 @@ def valid_address(text: str) -> str | None:
 def one_line(text: str) -> str:
     """A subject as one header line: line breaks and other controls become spaces."""
     return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()[:MAX_SUBJECT]
+
+
+async def upload_of(part: UploadFile) -> Upload | None:
+    """The file of a form's part (the API's or a page's), its name one line of at most
+    MAX_FILENAME characters; None for the empty part a form sends when no file was
+    chosen."""
+    data = await part.read()
+    name = one_line(part.filename or "")[:MAX_FILENAME]
+    if not data and not name:
+        return None
+    return Upload(filename=name or "file", content_type=part.content_type or "",
+                  data=data)
 
 
 def build_message(sub: Submission, ctx: PortalContext) -> tuple[bytes, str]:
