@@ -188,9 +188,9 @@ class PgConnection:
     @classmethod
     def open(cls, url: str, password: str | None = None, timeout: float = 10.0
              ) -> PgConnection:
-        conn = connect(url, password, timeout)
-        rows = conn.execute(ID_TABLES.encode()).fetchall()
-        return cls(conn, frozenset(str(r[0]) for r in rows), url, password, timeout)
+        opened = cls(connect(url, password, timeout), frozenset(), url, password, timeout)
+        opened.refresh_tables()
+        return opened
 
     def _revive(self) -> None:
         """Outside a transaction, a connection the server dropped is opened again (raises
@@ -199,7 +199,7 @@ class PgConnection:
             self.conn = connect(self.url, self.password, self.timeout)
 
     def refresh_tables(self) -> None:
-        """Read again which tables have an `id` (after the migrations created them)."""
+        """Which tables have an `id` (read again after the migrations created them)."""
         rows = self.conn.execute(ID_TABLES.encode()).fetchall()
         self.id_tables = frozenset(str(r[0]) for r in rows)
 
