@@ -29,17 +29,13 @@ from maildaemon.config import config_from_dict
 from maildaemon.store import TicketReads, TicketStore, open_reads, open_store
 from tests.browser_support import chrome  # noqa: F401  (the fixture, for test_portal_browser.py)
 from tests.pg_server import MISSING, PgServer, binaries
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"
 CORPUS = ROOT.parent / "shared" / "corpus"
 DOMAIN = "healthsync.com"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class SettableClock:
