@@ -5,24 +5,23 @@ database not yet created by the worker counts as an empty backlog."""
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import psycopg
+
+from maildaemon.store.pg.connection import PgRow, connect
 
 
 class PgBacklog:
     def __init__(self, url: str, password: str | None) -> None:
         self.url = url
         self.password = password
-        self.conn: psycopg.Connection[tuple[int]] | None = None
+        self.conn: psycopg.Connection[PgRow] | None = None
         self.lock = threading.Lock()
 
     def outbox_pending(self) -> int:
         with self.lock:
             if self.conn is None or self.conn.closed:
-                extra: dict[str, Any] = {"password": self.password} if self.password else {}
-                self.conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5,
-                                            **extra)
+                self.conn = connect(self.url, self.password, timeout=5)
             try:
                 row = self.conn.execute(
                     "SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()
